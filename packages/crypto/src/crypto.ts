@@ -1,0 +1,258 @@
+import { assertBytes, constantTimeEqual } from "./bytes.js";
+import { CryptoError } from "./errors.js";
+import { KeyPair } from "./keys.js";
+import { createNativeProvider } from "./native.js";
+import { nobleProvider } from "./noble.js";
+import type { CryptoProvider, ScryptParams } from "./provider.js";
+import { drawRandom, systemRandom, type RandomSource } from "./random.js";
+import {
+  clampX25519,
+  ed25519SeedToX25519,
+  edwardsToMontgomery,
+  libsignalSign,
+  libsignalVerify,
+  montgomeryToEdwards,
+  xeddsaSign,
+  xeddsaVerify,
+} from "./xeddsa.js";
+
+/** Largest HKDF-SHA256 output (RFC 5869 §2.3: 255 · HashLen). */
+const HKDF_MAX_LENGTH = 255 * 32;
+
+export interface CreateCryptoOptions {
+  /**
+   * "auto" (default): native in Node when node:crypto is available, otherwise noble.
+   * "noble" / "native": that one ("native" throws UNSUPPORTED where node:crypto is missing).
+   * Or any object implementing CryptoProvider.
+   */
+  readonly provider?: "auto" | "noble" | "native" | CryptoProvider;
+  /** Random source for keys and nonces; the platform CSPRNG by default. */
+  readonly random?: RandomSource;
+}
+
+/**
+ * Every primitive the Parley protocols use, behind one object. Inputs are checked here (type and
+ * length) and a CryptoError with code INVALID_ARGUMENT names the bad one; providers trust them.
+ */
+export interface Crypto {
+  /** Which provider computes the primitives. */
+  readonly provider: CryptoProvider["name"];
+  randomBytes(length: number): Uint8Array;
+
+  /** A fresh X25519 key pair; the private key is stored clamped (as libsignal does). */
+  generateX25519KeyPair(): KeyPair;
+  x25519KeyPair(privateKey: Uint8Array): KeyPair;
+  x25519PublicKey(privateKey: Uint8Array): Uint8Array;
+  /** X25519; throws LOW_ORDER_POINT for an all-zero shared secret. */
+  x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
+
+  /** A fresh Ed25519 key pair; the private key is the 32-byte seed. */
+  generateEd25519KeyPair(): KeyPair;
+  ed25519KeyPair(seed: Uint8Array): KeyPair;
+  ed25519PublicKey(seed: Uint8Array): Uint8Array;
+  ed25519Sign(seed: Uint8Array, message: Uint8Array): Uint8Array;
+  ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
+
+  /** Montgomery u to Edwards y with the given sign bit (XEdDSA convert_mont when signBit is 0). */
+  montgomeryToEdwards(u: Uint8Array, signBit?: 0 | 1): Uint8Array;
+  /** Edwards public key to Montgomery u; throws INVALID_KEY for invalid points. */
+  edwardsToMontgomery(publicKey: Uint8Array): Uint8Array;
+  /** The X25519 private scalar that matches an Ed25519 seed (for Ed25519 identity keys in OMEMO 2). */
+  ed25519SeedToX25519(seed: Uint8Array): Uint8Array;
+
+  /** XEdDSA signature by an X25519 private key (spec). `nonce` (64 bytes) defaults to fresh random. */
+  xeddsaSign(privateKey: Uint8Array, message: Uint8Array, nonce?: Uint8Array): Uint8Array;
+  xeddsaVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+  /** libsignal's variant: Edwards sign bit in bit 7 of signature byte 63. */
+  libsignalSign(privateKey: Uint8Array, message: Uint8Array, nonce?: Uint8Array): Uint8Array;
+  /** Verifies libsignal-variant and spec XEdDSA signatures alike. */
+  libsignalVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+
+  sha256(data: Uint8Array): Uint8Array;
+  sha512(data: Uint8Array): Uint8Array;
+  hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
+  hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array;
+
+  aesCbcEncrypt(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array): Uint8Array;
+  /** Throws DECRYPT_FAILED for a bad length or padding. Authenticate the ciphertext first. */
+  aesCbcDecrypt(key: Uint8Array, iv: Uint8Array, ciphertext: Uint8Array): Uint8Array;
+  /** Returns ciphertext || 16-byte tag. iv: 12 bytes (standard) or 16 (legacy OMEMO media). */
+  aesGcmEncrypt(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array;
+  aesGcmDecrypt(key: Uint8Array, iv: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array;
+  xchacha20Poly1305Encrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad?: Uint8Array): Uint8Array;
+  xchacha20Poly1305Decrypt(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, aad?: Uint8Array): Uint8Array;
+
+  scrypt(password: Uint8Array, salt: Uint8Array, params: ScryptParams): Promise<Uint8Array>;
+
+  constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean;
+}
+
+const EMPTY = new Uint8Array(0);
+
+let cachedNative: CryptoProvider | null | undefined;
+/** The node:crypto provider, or undefined where there is no node:crypto (browsers). */
+export function nativeProviderIfAvailable(): CryptoProvider | undefined {
+  if (cachedNative === undefined) cachedNative = createNativeProvider(nobleProvider) ?? null;
+  return cachedNative ?? undefined;
+}
+
+function resolveProvider(choice: CreateCryptoOptions["provider"]): CryptoProvider {
+  if (choice === undefined || choice === "auto") return nativeProviderIfAvailable() ?? nobleProvider;
+  if (choice === "noble") return nobleProvider;
+  if (choice === "native") {
+    const native = nativeProviderIfAvailable();
+    if (!native) throw new CryptoError("UNSUPPORTED", "the native provider needs node:crypto, which this platform lacks");
+    return native;
+  }
+  return choice;
+}
+
+function assertLength(length: number, max: number, name: string): void {
+  if (!Number.isSafeInteger(length) || length < 1 || length > max) {
+    throw new CryptoError("INVALID_ARGUMENT", `${name} must be an integer from 1 to ${max}, got ${length}`);
+  }
+}
+
+function assertScrypt(params: ScryptParams): void {
+  const { N, r, p, dkLen } = params;
+  if (!Number.isSafeInteger(N) || N < 2 || (N & (N - 1)) !== 0) {
+    throw new CryptoError("INVALID_ARGUMENT", `scrypt N must be a power of two >= 2, got ${N}`);
+  }
+  for (const [name, v] of [["r", r], ["p", p], ["dkLen", dkLen]] as const) {
+    if (!Number.isSafeInteger(v) || v < 1) throw new CryptoError("INVALID_ARGUMENT", `scrypt ${name} must be a positive integer`);
+  }
+}
+
+export function createCrypto(options: CreateCryptoOptions = {}): Crypto {
+  const provider = resolveProvider(options.provider);
+  const random = options.random ?? systemRandom;
+  const randomBytes = (length: number) => drawRandom(random, length);
+  const nonce64 = (nonce: Uint8Array | undefined) => nonce ?? randomBytes(64);
+
+  const x25519PublicKey = (privateKey: Uint8Array) => {
+    assertBytes(privateKey, "x25519 private key", 32);
+    return provider.x25519PublicKey(privateKey);
+  };
+  const x25519KeyPair = (privateKey: Uint8Array) => {
+    const clamped = clampX25519(privateKey);
+    return new KeyPair("x25519", clamped, x25519PublicKey(clamped));
+  };
+  const ed25519PublicKey = (seed: Uint8Array) => {
+    assertBytes(seed, "ed25519 seed", 32);
+    return provider.ed25519PublicKey(seed);
+  };
+  const ed25519KeyPair = (seed: Uint8Array) => new KeyPair("ed25519", seed.slice(), ed25519PublicKey(seed));
+
+  return {
+    provider: provider.name,
+    randomBytes,
+    generateX25519KeyPair: () => x25519KeyPair(randomBytes(32)),
+    x25519KeyPair,
+    x25519PublicKey,
+    x25519(privateKey, publicKey) {
+      assertBytes(privateKey, "x25519 private key", 32);
+      assertBytes(publicKey, "x25519 public key", 32);
+      return provider.x25519(privateKey, publicKey);
+    },
+    generateEd25519KeyPair: () => ed25519KeyPair(randomBytes(32)),
+    ed25519KeyPair,
+    ed25519PublicKey,
+    ed25519Sign(seed, message) {
+      assertBytes(seed, "ed25519 seed", 32);
+      assertBytes(message, "message");
+      return provider.ed25519Sign(seed, message);
+    },
+    ed25519Verify(signature, message, publicKey) {
+      assertBytes(signature, "signature", 64);
+      assertBytes(message, "message");
+      assertBytes(publicKey, "ed25519 public key", 32);
+      return provider.ed25519Verify(signature, message, publicKey);
+    },
+    montgomeryToEdwards: (u, signBit = 0) => montgomeryToEdwards(u, signBit),
+    edwardsToMontgomery,
+    ed25519SeedToX25519,
+    xeddsaSign: (privateKey, message, nonce) => xeddsaSign(privateKey, message, nonce64(nonce)),
+    xeddsaVerify,
+    libsignalSign: (privateKey, message, nonce) => libsignalSign(privateKey, message, nonce64(nonce)),
+    libsignalVerify,
+    sha256(data) {
+      assertBytes(data, "data");
+      return provider.sha256(data);
+    },
+    sha512(data) {
+      assertBytes(data, "data");
+      return provider.sha512(data);
+    },
+    hmacSha256(key, data) {
+      assertBytes(key, "hmac key");
+      assertBytes(data, "data");
+      return provider.hmacSha256(key, data);
+    },
+    hkdfSha256(ikm, salt, info, length) {
+      assertBytes(ikm, "hkdf ikm");
+      assertBytes(salt, "hkdf salt");
+      assertBytes(info, "hkdf info");
+      assertLength(length, HKDF_MAX_LENGTH, "hkdf length");
+      return provider.hkdfSha256(ikm, salt, info, length);
+    },
+    aesCbcEncrypt(key, iv, plaintext) {
+      assertBytes(key, "aes key", 16, 32);
+      assertBytes(iv, "aes-cbc iv", 16);
+      assertBytes(plaintext, "plaintext");
+      return provider.aesCbcEncrypt(key, iv, plaintext);
+    },
+    aesCbcDecrypt(key, iv, ciphertext) {
+      assertBytes(key, "aes key", 16, 32);
+      assertBytes(iv, "aes-cbc iv", 16);
+      assertBytes(ciphertext, "ciphertext");
+      if (ciphertext.length === 0 || ciphertext.length % 16 !== 0) {
+        throw new CryptoError("DECRYPT_FAILED", "decryption failed: AES-CBC ciphertext length is not a positive multiple of 16");
+      }
+      return provider.aesCbcDecrypt(key, iv, ciphertext);
+    },
+    aesGcmEncrypt(key, iv, plaintext, aad = EMPTY) {
+      assertBytes(key, "aes key", 16, 32);
+      assertBytes(iv, "aes-gcm iv", 12, 16);
+      assertBytes(plaintext, "plaintext");
+      assertBytes(aad, "aad");
+      return provider.aesGcmEncrypt(key, iv, plaintext, aad);
+    },
+    aesGcmDecrypt(key, iv, sealed, aad = EMPTY) {
+      assertBytes(key, "aes key", 16, 32);
+      assertBytes(iv, "aes-gcm iv", 12, 16);
+      assertBytes(sealed, "sealed");
+      assertBytes(aad, "aad");
+      if (sealed.length < 16) throw new CryptoError("DECRYPT_FAILED", "decryption failed: input is shorter than the 16-byte tag");
+      return provider.aesGcmDecrypt(key, iv, sealed, aad);
+    },
+    xchacha20Poly1305Encrypt(key, nonce, plaintext, aad = EMPTY) {
+      assertBytes(key, "xchacha20-poly1305 key", 32);
+      assertBytes(nonce, "xchacha20-poly1305 nonce", 24);
+      assertBytes(plaintext, "plaintext");
+      assertBytes(aad, "aad");
+      return provider.xchacha20Poly1305Encrypt(key, nonce, plaintext, aad);
+    },
+    xchacha20Poly1305Decrypt(key, nonce, sealed, aad = EMPTY) {
+      assertBytes(key, "xchacha20-poly1305 key", 32);
+      assertBytes(nonce, "xchacha20-poly1305 nonce", 24);
+      assertBytes(sealed, "sealed");
+      assertBytes(aad, "aad");
+      if (sealed.length < 16) throw new CryptoError("DECRYPT_FAILED", "decryption failed: input is shorter than the 16-byte tag");
+      return provider.xchacha20Poly1305Decrypt(key, nonce, sealed, aad);
+    },
+    scrypt(password, salt, params) {
+      assertBytes(password, "scrypt password");
+      assertBytes(salt, "scrypt salt");
+      assertScrypt(params);
+      return provider.scrypt(password, salt, params);
+    },
+    constantTimeEqual,
+  };
+}
+
+let defaultInstance: Crypto | undefined;
+/** A shared instance with the "auto" provider and the platform CSPRNG. */
+export function defaultCrypto(): Crypto {
+  defaultInstance ??= createCrypto();
+  return defaultInstance;
+}

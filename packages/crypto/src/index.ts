@@ -1,0 +1,12 @@
+export { createCrypto, defaultCrypto, nativeProviderIfAvailable } from "./crypto.js";
+export type { Crypto, CreateCryptoOptions } from "./crypto.js";
+export type { CryptoProvider, ScryptParams } from "./provider.js";
+export { nobleProvider } from "./noble.js";
+export { CryptoError, isCryptoError } from "./errors.js";
+export type { CryptoErrorCode } from "./errors.js";
+export { KeyPair } from "./keys.js";
+export type { KeyPairKind } from "./keys.js";
+export { systemRandom } from "./random.js";
+export type { RandomSource } from "./random.js";
+export { assertBytes, bytesToHex, concatBytes, constantTimeEqual, hexToBytes, INSPECT_CUSTOM, wipe } from "./bytes.js";
+export { clampX25519 } from "./xeddsa.js";

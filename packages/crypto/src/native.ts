@@ -1,0 +1,228 @@
+/**
+ * The native provider: node:crypto (OpenSSL) for the primitives where it is faster. Obtained with
+ * `process.getBuiltinModule` so this module has no static `node:crypto` import and loads (as
+ * `undefined`) in browsers and bundlers. XChaCha20's HChaCha20 step is noble's; the AEAD after it
+ * is OpenSSL's ChaCha20-Poly1305, which gives the same bytes (RFC draft-irtf-cfrg-xchacha §2.3).
+ */
+import type * as NodeCrypto from "node:crypto";
+import { hchacha } from "@noble/ciphers/chacha.js";
+import { encodedY, fromLE, isNegativeZeroX, P, Q } from "./edwards.js";
+import { CryptoError } from "./errors.js";
+import type { CryptoProvider } from "./provider.js";
+
+type NodeCryptoModule = typeof NodeCrypto;
+type KeyObject = NodeCrypto.KeyObject;
+
+function loadNodeCrypto(): NodeCryptoModule | undefined {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  try {
+    return proc?.getBuiltinModule?.("node:crypto") as NodeCryptoModule | undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+// DER prefixes of the RFC 8410 SPKI / PKCS#8 encodings; the raw 32-byte key follows.
+const X25519_SPKI = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00]);
+const X25519_PKCS8 = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20]);
+const ED25519_SPKI = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
+const ED25519_PKCS8 = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+
+/**
+ * Importing a raw key into a KeyObject costs about ten times the X25519 itself, so KeyObjects are
+ * cached. Private keys: keyed by the caller's Uint8Array object (identity keys and ratchet keys are
+ * long-lived arrays), with the bytes compared on every hit so a mutated array is never served a
+ * stale key. Public keys: a small LRU keyed by their bytes (public data).
+ */
+const PUBLIC_CACHE_SIZE = 256;
+
+class PublicKeyCache {
+  readonly #map = new Map<string, KeyObject>();
+  get(prefix: Uint8Array, raw: Uint8Array, make: (der: Uint8Array) => KeyObject): KeyObject {
+    const id = String.fromCharCode(prefix[8]!, ...raw);
+    let key = this.#map.get(id);
+    if (key) {
+      this.#map.delete(id);
+    } else {
+      key = make(concat(prefix, raw));
+      if (this.#map.size >= PUBLIC_CACHE_SIZE) this.#map.delete(this.#map.keys().next().value!);
+    }
+    this.#map.set(id, key);
+    return key;
+  }
+}
+
+class PrivateKeyCache {
+  readonly #map = new WeakMap<Uint8Array, { copy: Uint8Array; key: KeyObject }>();
+  get(prefix: Uint8Array, raw: Uint8Array, make: (der: Uint8Array) => KeyObject): KeyObject {
+    const hit = this.#map.get(raw);
+    if (hit && equalBytes(hit.copy, raw)) return hit.key;
+    const der = concat(prefix, raw);
+    const key = make(der);
+    der.fill(0);
+    this.#map.set(raw, { copy: raw.slice(), key });
+    return key;
+  }
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+// Cache lookups compare secret bytes: constant-time, like every secret comparison here.
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
+/** A fresh Uint8Array (not a view into Node's shared Buffer pool). */
+function own(buffer: Uint8Array): Uint8Array {
+  return new Uint8Array(buffer);
+}
+
+function decryptFailed(cause: unknown): CryptoError {
+  return new CryptoError("DECRYPT_FAILED", "decryption failed: authentication tag or padding is invalid", { cause });
+}
+
+const SIGMA = Uint32Array.from([0x61707865, 0x3320646e, 0x79622d32, 0x6b206574]);
+
+function u32le(bytes: Uint8Array): Uint32Array {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out = new Uint32Array(bytes.length / 4);
+  for (let i = 0; i < out.length; i++) out[i] = view.getUint32(4 * i, true);
+  return out;
+}
+
+function u32leToBytes(words: Uint32Array): Uint8Array {
+  const out = new Uint8Array(words.length * 4);
+  const view = new DataView(out.buffer);
+  for (let i = 0; i < words.length; i++) view.setUint32(4 * i, words[i]!, true);
+  return out;
+}
+
+/** HChaCha20(key, nonce[0..16]) -> subkey, and the 12-byte ChaCha20-Poly1305 nonce 0^4 || nonce[16..24]. */
+function xchachaSubkey(key: Uint8Array, nonce: Uint8Array): { subkey: Uint8Array; iv: Uint8Array } {
+  const out = new Uint32Array(8);
+  hchacha(SIGMA, u32le(key), u32le(nonce.subarray(0, 16)), out);
+  const iv = new Uint8Array(12);
+  iv.set(nonce.subarray(16, 24), 4);
+  const subkey = u32leToBytes(out);
+  out.fill(0);
+  return { subkey, iv };
+}
+
+const HKDF_NODE_MAX_INFO = 1024; // node:crypto.hkdfSync refuses a longer info.
+
+export function createNativeProvider(fallback: CryptoProvider): CryptoProvider | undefined {
+  const c = loadNodeCrypto();
+  if (!c || typeof c.diffieHellman !== "function" || typeof c.hkdfSync !== "function") return undefined;
+  const privateKeys = new PrivateKeyCache();
+  const publicKeys = new PublicKeyCache();
+  const privateKey = (prefix: Uint8Array, raw: Uint8Array) =>
+    privateKeys.get(prefix, raw, (der) => c.createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" }));
+  const publicKey = (prefix: Uint8Array, raw: Uint8Array) =>
+    publicKeys.get(prefix, raw, (der) => c.createPublicKey({ key: Buffer.from(der), format: "der", type: "spki" }));
+  const rawPublic = (key: KeyObject) => own(key.export({ format: "der", type: "spki" }).subarray(12));
+  const cbcName = (key: Uint8Array) => (key.length === 16 ? "aes-128-cbc" : "aes-256-cbc");
+  const gcmName = (key: Uint8Array) => (key.length === 16 ? "aes-128-gcm" : "aes-256-gcm");
+
+  return {
+    name: "native",
+    x25519PublicKey: (priv) => rawPublic(c.createPublicKey(privateKey(X25519_PKCS8, priv))),
+    x25519(priv, pub) {
+      let shared: Uint8Array;
+      try {
+        shared = own(c.diffieHellman({ privateKey: privateKey(X25519_PKCS8, priv), publicKey: publicKey(X25519_SPKI, pub) }));
+      } catch (cause) {
+        // OpenSSL refuses to return the all-zero shared secret; that is the only way X25519 fails here.
+        throw new CryptoError("LOW_ORDER_POINT", "X25519 produced an all-zero shared secret: the public key is a low-order point", { cause });
+      }
+      let acc = 0;
+      for (const b of shared) acc |= b;
+      if (acc === 0) {
+        throw new CryptoError("LOW_ORDER_POINT", "X25519 produced an all-zero shared secret: the public key is a low-order point");
+      }
+      return shared;
+    },
+    ed25519PublicKey: (seed) => rawPublic(c.createPublicKey(privateKey(ED25519_PKCS8, seed))),
+    ed25519Sign: (seed, message) => own(c.sign(null, message, privateKey(ED25519_PKCS8, seed))),
+    ed25519Verify(signature, message, pub) {
+      // OpenSSL's decoder accepts a non-canonical y (>= p) and x = 0 with the sign bit set; the
+      // reference rejects both (RFC 8032 §5.1.3). Refuse them here so both providers answer alike.
+      if (encodedY(pub) >= P || isNegativeZeroX(pub) || fromLE(signature.subarray(32)) >= Q) return false;
+      try {
+        return c.verify(null, message, publicKey(ED25519_SPKI, pub), signature);
+      } catch {
+        return false;
+      }
+    },
+    sha256: (data) => own(c.createHash("sha256").update(data).digest()),
+    sha512: (data) => own(c.createHash("sha512").update(data).digest()),
+    hmacSha256: (key, data) => own(c.createHmac("sha256", key).update(data).digest()),
+    hkdfSha256(ikm, salt, info, length) {
+      if (info.length > HKDF_NODE_MAX_INFO || ikm.length === 0) return fallback.hkdfSha256(ikm, salt, info, length);
+      return new Uint8Array(c.hkdfSync("sha256", ikm, salt, info, length));
+    },
+    aesCbcEncrypt(key, iv, plaintext) {
+      const cipher = c.createCipheriv(cbcName(key), key, iv);
+      return own(Buffer.concat([cipher.update(plaintext), cipher.final()]));
+    },
+    aesCbcDecrypt(key, iv, ciphertext) {
+      try {
+        const decipher = c.createDecipheriv(cbcName(key), key, iv);
+        return own(Buffer.concat([decipher.update(ciphertext), decipher.final()]));
+      } catch (cause) {
+        throw decryptFailed(cause);
+      }
+    },
+    aesGcmEncrypt(key, iv, plaintext, aad) {
+      const cipher = c.createCipheriv(gcmName(key), key, iv, { authTagLength: 16 });
+      cipher.setAAD(aad);
+      return own(Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]));
+    },
+    aesGcmDecrypt(key, iv, sealed, aad) {
+      if (sealed.length < 16) throw decryptFailed(undefined);
+      try {
+        const decipher = c.createDecipheriv(gcmName(key), key, iv, { authTagLength: 16 });
+        decipher.setAAD(aad);
+        decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+        return own(Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final()]));
+      } catch (cause) {
+        throw decryptFailed(cause);
+      }
+    },
+    xchacha20Poly1305Encrypt(key, nonce, plaintext, aad) {
+      const { subkey, iv } = xchachaSubkey(key, nonce);
+      const cipher = c.createCipheriv("chacha20-poly1305", subkey, iv, { authTagLength: 16 });
+      subkey.fill(0);
+      cipher.setAAD(aad, { plaintextLength: plaintext.length });
+      return own(Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]));
+    },
+    xchacha20Poly1305Decrypt(key, nonce, sealed, aad) {
+      if (sealed.length < 16) throw decryptFailed(undefined);
+      const { subkey, iv } = xchachaSubkey(key, nonce);
+      try {
+        const decipher = c.createDecipheriv("chacha20-poly1305", subkey, iv, { authTagLength: 16 });
+        decipher.setAAD(aad, { plaintextLength: sealed.length - 16 });
+        decipher.setAuthTag(sealed.subarray(sealed.length - 16));
+        return own(Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final()]));
+      } catch (cause) {
+        throw decryptFailed(cause);
+      } finally {
+        subkey.fill(0);
+      }
+    },
+    scrypt: (password, salt, { N, r, p, dkLen }) =>
+      new Promise((resolve, reject) => {
+        c.scrypt(password, salt, dkLen, { N, r, p, maxmem: 128 * N * r * p + 128 * r * p + 1024 * 1024 }, (err, key) => {
+          if (err) reject(new CryptoError("INVALID_ARGUMENT", "scrypt parameters were refused", { cause: err }));
+          else resolve(own(key));
+        });
+      }),
+  };
+}

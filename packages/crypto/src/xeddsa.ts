@@ -1,0 +1,123 @@
+/**
+ * XEdDSA (XEd25519) from the spec (Perrin, rev. 1, 2016; our summary in shared/specs/signal/xeddsa-NOTES.md)
+ * and libsignal's variant, which signs with the Montgomery scalar as is and stores the Edwards sign
+ * bit of the public key in the top bit of signature byte 63 (libsignal-protocol-c curve_sigs.c).
+ */
+import { sha512 } from "@noble/hashes/sha2.js";
+import { assertBytes, concatBytes } from "./bytes.js";
+import { decodePoint, encodedY, fromLE, modQ, P, Point, Q, scalarMultBase, toLE32, verifyEquation } from "./edwards.js";
+import { CryptoError } from "./errors.js";
+
+const Fp = Point.Fp;
+
+/** hash_1's prefix: encode_256(2^256 − 1 − 1) = 0xFE followed by 31 × 0xFF (spec §2.5). */
+const HASH1_PREFIX = (() => {
+  const prefix = new Uint8Array(32).fill(0xff);
+  prefix[0] = 0xfe;
+  return prefix;
+})();
+
+/** RFC 7748 clamping of a 32-byte X25519 private key. Idempotent on an already clamped key. */
+export function clampX25519(privateKey: Uint8Array): Uint8Array {
+  const k = privateKey.slice();
+  k[0]! &= 248;
+  k[31]! &= 127;
+  k[31]! |= 64;
+  return k;
+}
+
+/** convert_mont (spec §2.3): Montgomery u to the Edwards public key with the given sign bit. */
+export function montgomeryToEdwards(u: Uint8Array, signBit: 0 | 1 = 0): Uint8Array {
+  assertBytes(u, "montgomery public key", 32);
+  const uMasked = fromLE(u) & ((1n << 255n) - 1n);
+  // u_to_y: y = (u − 1) · inv(u + 1), with inv(0) = 0 as the spec defines it (Fermat's little theorem).
+  const uf = Fp.create(uMasked);
+  const y = Fp.mul(Fp.sub(uf, Fp.ONE), Fp.pow(Fp.add(uf, Fp.ONE), P - 2n));
+  const out = toLE32(y);
+  out[31]! |= signBit << 7;
+  return out;
+}
+
+/** Edwards public key to Montgomery u = (1 + y) / (1 − y). Rejects invalid points and y = 1 (u = ∞). */
+export function edwardsToMontgomery(publicKey: Uint8Array): Uint8Array {
+  assertBytes(publicKey, "ed25519 public key", 32);
+  if (!decodePoint(publicKey)) throw new CryptoError("INVALID_KEY", "ed25519 public key is not a valid curve point");
+  const y = Fp.create(encodedY(publicKey));
+  if (y === Fp.ONE) throw new CryptoError("INVALID_KEY", "ed25519 public key is the identity point");
+  return toLE32(Fp.mul(Fp.add(Fp.ONE, y), Fp.inv(Fp.sub(Fp.ONE, y))));
+}
+
+/** calculate_key_pair (spec §2.3): Edwards public key A with sign bit 0, and the matching scalar a. */
+function calculateKeyPair(k: bigint): { A: Uint8Array; a: bigint } {
+  const E = scalarMultBase(modQ(k));
+  const encoded = E.toBytes();
+  const negative = (encoded[31]! & 0x80) !== 0;
+  encoded[31]! &= 0x7f;
+  return { A: encoded, a: negative ? modQ(Q - modQ(k)) : modQ(k) };
+}
+
+function signWith(a: bigint, aBytesForNonce: Uint8Array, A: Uint8Array, message: Uint8Array, nonce: Uint8Array): Uint8Array {
+  const r = modQ(fromLE(sha512(concatBytes(HASH1_PREFIX, aBytesForNonce, message, nonce))));
+  const R = scalarMultBase(r).toBytes();
+  const h = modQ(fromLE(sha512(concatBytes(R, A, message))));
+  const s = modQ(r + h * a);
+  return concatBytes(R, toLE32(s));
+}
+
+function checkSignInputs(privateKey: Uint8Array, message: Uint8Array, nonce: Uint8Array): bigint {
+  assertBytes(privateKey, "x25519 private key", 32);
+  assertBytes(message, "message");
+  assertBytes(nonce, "nonce", 64);
+  const k = fromLE(clampX25519(privateKey));
+  if (modQ(k) === 0n) throw new CryptoError("INVALID_KEY", "x25519 private key is zero modulo the group order");
+  return k;
+}
+
+/** XEdDSA sign (spec §3): 64-byte signature that verifies against convert_mont(u) with sign bit 0. */
+export function xeddsaSign(privateKey: Uint8Array, message: Uint8Array, nonce: Uint8Array): Uint8Array {
+  const k = checkSignInputs(privateKey, message, nonce);
+  const { A, a } = calculateKeyPair(k);
+  return signWith(a, toLE32(a), A, message, nonce);
+}
+
+/** XEdDSA verify (spec §3): rejects u ≥ p and s ≥ 2^253, checks the equation without the cofactor. */
+export function xeddsaVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  assertBytes(publicKey, "x25519 public key", 32);
+  assertBytes(message, "message");
+  assertBytes(signature, "signature", 64);
+  if (fromLE(publicKey) >= P) return false;
+  return verifyEquation(montgomeryToEdwards(publicKey, 0), message, signature, "below-2^253");
+}
+
+/**
+ * libsignal's Curve25519 signature (curve25519_sign): the clamped scalar k used as is, A = k·B with
+ * its real sign bit, nonce hash over k's bytes, and A's sign bit stored in bit 7 of byte 63.
+ */
+export function libsignalSign(privateKey: Uint8Array, message: Uint8Array, nonce: Uint8Array): Uint8Array {
+  const k = checkSignInputs(privateKey, message, nonce);
+  const A = scalarMultBase(modQ(k)).toBytes();
+  const signature = signWith(modQ(k), clampX25519(privateKey), A, message, nonce);
+  signature[63]! |= A[31]! & 0x80;
+  return signature;
+}
+
+/**
+ * libsignal's verification (curve25519_verify): take the sign bit from byte 63 into the Edwards key,
+ * clear it in the signature, then verify. Accepts spec XEdDSA signatures too (their bit is 0).
+ */
+export function libsignalVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  assertBytes(publicKey, "x25519 public key", 32);
+  assertBytes(message, "message");
+  assertBytes(signature, "signature", 64);
+  if (fromLE(publicKey) >= P) return false;
+  const signBit = ((signature[63]! & 0x80) >> 7) as 0 | 1;
+  const cleared = signature.slice();
+  cleared[63]! &= 0x7f;
+  return verifyEquation(montgomeryToEdwards(publicKey, signBit), message, cleared, "below-2^253");
+}
+
+/** The X25519 private scalar of an Ed25519 seed: SHA-512(seed)[0..32], clamped (RFC 8032 §5.1.5). */
+export function ed25519SeedToX25519(seed: Uint8Array): Uint8Array {
+  assertBytes(seed, "ed25519 seed", 32);
+  return clampX25519(sha512(seed).subarray(0, 32));
+}
