@@ -36,7 +36,14 @@ const toolsBin = join(root, ".tools", "node_modules", ".bin");
 const env = { ...process.env, PATH: `${toolsBin}${delimiter}${process.env.PATH ?? ""}` };
 if (versionOf("pnpm", env) !== pinned) {
   console.log(`[bootstrap] installing pnpm ${pinned} into .tools/ (npm)`);
-  const status = run("npm", ["install", "--prefix", join(root, ".tools"), "--no-save", "--no-package-lock", `pnpm@${pinned}`]);
+  const status = run("npm", [
+    "install",
+    "--prefix",
+    join(root, ".tools"),
+    "--no-save",
+    "--no-package-lock",
+    `pnpm@${pinned}`,
+  ]);
   if (status !== 0 || versionOf("pnpm", env) !== pinned) {
     console.error(`[bootstrap] could not install pnpm ${pinned} with npm`);
     process.exit(1);

@@ -13,7 +13,9 @@ if (missing.length === 0) process.exit(0);
 
 const isRoot = typeof process.getuid === "function" && process.getuid() === 0;
 if (!isRoot) {
-  console.error(`[ensure-apt] missing Debian packages: ${missing.join(" ")}. Install them: sudo apt-get install -y ${missing.join(" ")}`);
+  console.error(
+    `[ensure-apt] missing Debian packages: ${missing.join(" ")}. Install them: sudo apt-get install -y ${missing.join(" ")}`,
+  );
   process.exit(1);
 }
 const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };

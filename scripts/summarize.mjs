@@ -37,7 +37,9 @@ export function summarize(checks = []) {
   let failed = 0;
   let skipped = 0;
   for (const r of rows) {
-    console.log(`  ${r.suite.padEnd(48)} ${String(r.passed).padStart(5)} passed ${String(r.failed).padStart(4)} failed${r.skipped ? ` ${r.skipped} skipped` : ""}`);
+    console.log(
+      `  ${r.suite.padEnd(48)} ${String(r.passed).padStart(5)} passed ${String(r.failed).padStart(4)} failed${r.skipped ? ` ${r.skipped} skipped` : ""}`,
+    );
     passed += r.passed;
     failed += r.failed;
     skipped += r.skipped ?? 0;

@@ -33,7 +33,8 @@ for (const [name, [cmd, ...args]] of steps) {
   const r = spawnSync(cmd, args, { cwd: root, stdio: "inherit" });
   const after = collectReports().reduce((n, r) => n + r.failed, 0);
   console.log(`=== ${name}: exit ${r.status} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  if (r.status !== 0 && after === before) checks.push({ suite: `step:${name} (exit ${r.status})`, passed: 0, failed: 1 });
+  if (r.status !== 0 && after === before)
+    checks.push({ suite: `step:${name} (exit ${r.status})`, passed: 0, failed: 1 });
 }
 console.log("\nSummary:");
 const { passed, failed, skipped } = summarize(checks);

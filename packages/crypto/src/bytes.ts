@@ -6,10 +6,7 @@ export function assertBytes(value: unknown, name: string, ...lengths: number[]):
     throw new CryptoError("INVALID_ARGUMENT", `${name} must be a Uint8Array`);
   }
   if (lengths.length > 0 && !lengths.includes(value.length)) {
-    throw new CryptoError(
-      "INVALID_ARGUMENT",
-      `${name} must be ${lengths.join(" or ")} bytes, got ${value.length}`,
-    );
+    throw new CryptoError("INVALID_ARGUMENT", `${name} must be ${lengths.join(" or ")} bytes, got ${value.length}`);
   }
 }
 

@@ -101,7 +101,8 @@ function resolveProvider(choice: CreateCryptoOptions["provider"]): CryptoProvide
   if (choice === "noble") return nobleProvider;
   if (choice === "native") {
     const native = nativeProviderIfAvailable();
-    if (!native) throw new CryptoError("UNSUPPORTED", "the native provider needs node:crypto, which this platform lacks");
+    if (!native)
+      throw new CryptoError("UNSUPPORTED", "the native provider needs node:crypto, which this platform lacks");
     return native;
   }
   return choice;
@@ -118,8 +119,13 @@ function assertScrypt(params: ScryptParams): void {
   if (!Number.isSafeInteger(N) || N < 2 || (N & (N - 1)) !== 0) {
     throw new CryptoError("INVALID_ARGUMENT", `scrypt N must be a power of two >= 2, got ${N}`);
   }
-  for (const [name, v] of [["r", r], ["p", p], ["dkLen", dkLen]] as const) {
-    if (!Number.isSafeInteger(v) || v < 1) throw new CryptoError("INVALID_ARGUMENT", `scrypt ${name} must be a positive integer`);
+  for (const [name, v] of [
+    ["r", r],
+    ["p", p],
+    ["dkLen", dkLen],
+  ] as const) {
+    if (!Number.isSafeInteger(v) || v < 1)
+      throw new CryptoError("INVALID_ARGUMENT", `scrypt ${name} must be a positive integer`);
   }
 }
 
@@ -206,7 +212,10 @@ export function createCrypto(options: CreateCryptoOptions = {}): Crypto {
       assertBytes(iv, "aes-cbc iv", 16);
       assertBytes(ciphertext, "ciphertext");
       if (ciphertext.length === 0 || ciphertext.length % 16 !== 0) {
-        throw new CryptoError("DECRYPT_FAILED", "decryption failed: AES-CBC ciphertext length is not a positive multiple of 16");
+        throw new CryptoError(
+          "DECRYPT_FAILED",
+          "decryption failed: AES-CBC ciphertext length is not a positive multiple of 16",
+        );
       }
       return provider.aesCbcDecrypt(key, iv, ciphertext);
     },
@@ -222,7 +231,8 @@ export function createCrypto(options: CreateCryptoOptions = {}): Crypto {
       assertBytes(iv, "aes-gcm iv", 12, 16);
       assertBytes(sealed, "sealed");
       assertBytes(aad, "aad");
-      if (sealed.length < 16) throw new CryptoError("DECRYPT_FAILED", "decryption failed: input is shorter than the 16-byte tag");
+      if (sealed.length < 16)
+        throw new CryptoError("DECRYPT_FAILED", "decryption failed: input is shorter than the 16-byte tag");
       return provider.aesGcmDecrypt(key, iv, sealed, aad);
     },
     xchacha20Poly1305Encrypt(key, nonce, plaintext, aad = EMPTY) {
@@ -237,14 +247,15 @@ export function createCrypto(options: CreateCryptoOptions = {}): Crypto {
       assertBytes(nonce, "xchacha20-poly1305 nonce", 24);
       assertBytes(sealed, "sealed");
       assertBytes(aad, "aad");
-      if (sealed.length < 16) throw new CryptoError("DECRYPT_FAILED", "decryption failed: input is shorter than the 16-byte tag");
+      if (sealed.length < 16)
+        throw new CryptoError("DECRYPT_FAILED", "decryption failed: input is shorter than the 16-byte tag");
       return provider.xchacha20Poly1305Decrypt(key, nonce, sealed, aad);
     },
-    scrypt(password, salt, params) {
+    async scrypt(password, salt, params) {
       assertBytes(password, "scrypt password");
       assertBytes(salt, "scrypt salt");
       assertScrypt(params);
-      return provider.scrypt(password, salt, params);
+      return await provider.scrypt(password, salt, params);
     },
     constantTimeEqual,
   };

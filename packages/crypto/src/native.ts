@@ -24,9 +24,13 @@ function loadNodeCrypto(): NodeCryptoModule | undefined {
 
 // DER prefixes of the RFC 8410 SPKI / PKCS#8 encodings; the raw 32-byte key follows.
 const X25519_SPKI = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00]);
-const X25519_PKCS8 = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20]);
+const X25519_PKCS8 = Uint8Array.from([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20,
+]);
 const ED25519_SPKI = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
-const ED25519_PKCS8 = Uint8Array.from([0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20]);
+const ED25519_PKCS8 = Uint8Array.from([
+  0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
+]);
 
 /**
  * Importing a raw key into a KeyObject costs about ten times the X25519 itself, so KeyObjects are
@@ -137,15 +141,24 @@ export function createNativeProvider(fallback: CryptoProvider): CryptoProvider |
     x25519(priv, pub) {
       let shared: Uint8Array;
       try {
-        shared = own(c.diffieHellman({ privateKey: privateKey(X25519_PKCS8, priv), publicKey: publicKey(X25519_SPKI, pub) }));
+        shared = own(
+          c.diffieHellman({ privateKey: privateKey(X25519_PKCS8, priv), publicKey: publicKey(X25519_SPKI, pub) }),
+        );
       } catch (cause) {
         // OpenSSL refuses to return the all-zero shared secret; that is the only way X25519 fails here.
-        throw new CryptoError("LOW_ORDER_POINT", "X25519 produced an all-zero shared secret: the public key is a low-order point", { cause });
+        throw new CryptoError(
+          "LOW_ORDER_POINT",
+          "X25519 produced an all-zero shared secret: the public key is a low-order point",
+          { cause },
+        );
       }
       let acc = 0;
       for (const b of shared) acc |= b;
       if (acc === 0) {
-        throw new CryptoError("LOW_ORDER_POINT", "X25519 produced an all-zero shared secret: the public key is a low-order point");
+        throw new CryptoError(
+          "LOW_ORDER_POINT",
+          "X25519 produced an all-zero shared secret: the public key is a low-order point",
+        );
       }
       return shared;
     },
@@ -219,10 +232,16 @@ export function createNativeProvider(fallback: CryptoProvider): CryptoProvider |
     },
     scrypt: (password, salt, { N, r, p, dkLen }) =>
       new Promise((resolve, reject) => {
-        c.scrypt(password, salt, dkLen, { N, r, p, maxmem: 128 * N * r * p + 128 * r * p + 1024 * 1024 }, (err, key) => {
-          if (err) reject(new CryptoError("INVALID_ARGUMENT", "scrypt parameters were refused", { cause: err }));
-          else resolve(own(key));
-        });
+        c.scrypt(
+          password,
+          salt,
+          dkLen,
+          { N, r, p, maxmem: 128 * N * r * p + 128 * r * p + 1024 * 1024 },
+          (err, key) => {
+            if (err) reject(new CryptoError("INVALID_ARGUMENT", "scrypt parameters were refused", { cause: err }));
+            else resolve(own(key));
+          },
+        );
       }),
   };
 }

@@ -32,10 +32,17 @@ export const nobleProvider: CryptoProvider = {
       shared = x25519.getSharedSecret(privateKey, publicKey);
     } catch (cause) {
       // noble throws exactly when the result is the all-zero point (low-order peer key).
-      throw new CryptoError("LOW_ORDER_POINT", "X25519 produced an all-zero shared secret: the public key is a low-order point", { cause });
+      throw new CryptoError(
+        "LOW_ORDER_POINT",
+        "X25519 produced an all-zero shared secret: the public key is a low-order point",
+        { cause },
+      );
     }
     if (isAllZero(shared)) {
-      throw new CryptoError("LOW_ORDER_POINT", "X25519 produced an all-zero shared secret: the public key is a low-order point");
+      throw new CryptoError(
+        "LOW_ORDER_POINT",
+        "X25519 produced an all-zero shared secret: the public key is a low-order point",
+      );
     }
     return shared;
   },

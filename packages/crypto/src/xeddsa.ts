@@ -56,7 +56,13 @@ function calculateKeyPair(k: bigint): { A: Uint8Array; a: bigint } {
   return { A: encoded, a: negative ? modQ(Q - modQ(k)) : modQ(k) };
 }
 
-function signWith(a: bigint, aBytesForNonce: Uint8Array, A: Uint8Array, message: Uint8Array, nonce: Uint8Array): Uint8Array {
+function signWith(
+  a: bigint,
+  aBytesForNonce: Uint8Array,
+  A: Uint8Array,
+  message: Uint8Array,
+  nonce: Uint8Array,
+): Uint8Array {
   const r = modQ(fromLE(sha512(concatBytes(HASH1_PREFIX, aBytesForNonce, message, nonce))));
   const R = scalarMultBase(r).toBytes();
   const h = modQ(fromLE(sha512(concatBytes(R, A, message))));

@@ -1,0 +1,55 @@
+import { describe, expect, it } from "vitest";
+import { bytesToHex } from "../src/index.js";
+import { hex, loadVectors, providers } from "./helpers.js";
+
+const sha2 = loadVectors<{ algorithm: "sha256" | "sha512"; message: string; digest: string }>("sha2-fips180.json");
+const hmac = loadVectors<{ key: string; message: string; mac: string }>("hmac-sha256-rfc4231.json");
+const hkdf = loadVectors<{ ikm: string; salt: string; info: string; length: number; okm: string }>(
+  "hkdf-sha256-rfc5869.json",
+);
+const scrypt = loadVectors<{
+  password: string;
+  salt: string;
+  N: number;
+  r: number;
+  p: number;
+  dkLen: number;
+  key: string;
+}>("scrypt-rfc7914.json");
+
+describe.each(providers)("hashes and KDFs (%s provider)", (_name, c) => {
+  it("FIPS 180-4 SHA-256 / SHA-512 (NIST CAVP)", () => {
+    for (const v of sha2) expect(bytesToHex(c[v.algorithm](hex(v.message)))).toBe(v.digest);
+  });
+
+  it("RFC 4231 HMAC-SHA256 (test 5 is truncated to 128 bits)", () => {
+    for (const v of hmac) {
+      const mac = bytesToHex(c.hmacSha256(hex(v.key), hex(v.message)));
+      expect(mac.slice(0, v.mac.length)).toBe(v.mac);
+    }
+  });
+
+  it("RFC 5869 HKDF-SHA256, including the empty salt and info case", () => {
+    for (const v of hkdf) expect(bytesToHex(c.hkdfSha256(hex(v.ikm), hex(v.salt), hex(v.info), v.length))).toBe(v.okm);
+  });
+
+  it("HKDF refuses lengths outside 1..8160", () => {
+    expect(() => c.hkdfSha256(new Uint8Array(32), new Uint8Array(0), new Uint8Array(0), 8161)).toThrow(
+      /hkdf length must be an integer from 1 to 8160/,
+    );
+    expect(() => c.hkdfSha256(new Uint8Array(32), new Uint8Array(0), new Uint8Array(0), 0)).toThrow(/hkdf length/);
+  });
+
+  it("RFC 7914 §12 scrypt", async () => {
+    for (const v of scrypt) {
+      const key = await c.scrypt(hex(v.password), hex(v.salt), { N: v.N, r: v.r, p: v.p, dkLen: v.dkLen });
+      expect(bytesToHex(key)).toBe(v.key);
+    }
+  });
+
+  it("scrypt refuses N that is not a power of two", async () => {
+    await expect(c.scrypt(new Uint8Array(1), new Uint8Array(1), { N: 1000, r: 8, p: 1, dkLen: 32 })).rejects.toThrow(
+      /power of two/,
+    );
+  });
+});

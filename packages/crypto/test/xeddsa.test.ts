@@ -1,0 +1,137 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { bytesToHex, createCrypto } from "../src/index.js";
+import { hex, loadVectors, providers } from "./helpers.js";
+
+interface Vector {
+  privateKey: string;
+  publicKey: string;
+  message: string;
+  nonce: string;
+  edwardsPublicKeySign0: string;
+  signBitOfKTimesB: 0 | 1;
+  xeddsaSignature: string;
+  libsignalSignature: string;
+  seed: string;
+  seedEd25519PublicKey: string;
+  seedX25519PrivateKey: string;
+  seedMontgomeryPublicKey: string;
+}
+const vectors = loadVectors<Vector>("xeddsa-python-xeddsa.json");
+const c = createCrypto({ provider: "noble" });
+
+describe("XEdDSA §2.3 conversions against python3-xeddsa", () => {
+  it.each(vectors.slice(0, 16))("convert_mont and the Ed25519-seed conversions, vector $publicKey", (v) => {
+    expect(bytesToHex(c.montgomeryToEdwards(hex(v.publicKey)))).toBe(v.edwardsPublicKeySign0);
+    expect(bytesToHex(c.edwardsToMontgomery(hex(v.edwardsPublicKeySign0)))).toBe(v.publicKey);
+    expect(bytesToHex(c.ed25519PublicKey(hex(v.seed)))).toBe(v.seedEd25519PublicKey);
+    expect(bytesToHex(c.ed25519SeedToX25519(hex(v.seed)))).toBe(v.seedX25519PrivateKey);
+    expect(bytesToHex(c.edwardsToMontgomery(hex(v.seedEd25519PublicKey)))).toBe(v.seedMontgomeryPublicKey);
+    expect(bytesToHex(c.x25519PublicKey(hex(v.seedX25519PrivateKey)))).toBe(v.seedMontgomeryPublicKey);
+  });
+});
+
+describe.each(providers)("XEdDSA §3 against python3-xeddsa vectors (%s provider)", (_name, p) => {
+  it("their spec signatures verify here, and ours are byte-identical where the spec and libxeddsa hash the same scalar", () => {
+    let identical = 0;
+    for (const v of vectors) {
+      const [priv, pub, msg, nonce] = [hex(v.privateKey), hex(v.publicKey), hex(v.message), hex(v.nonce)];
+      expect(p.xeddsaVerify(pub, msg, hex(v.xeddsaSignature))).toBe(true);
+      const ours = p.xeddsaSign(priv, msg, nonce);
+      expect(p.xeddsaVerify(pub, msg, ours)).toBe(true);
+      // Our signature is a plain Ed25519 signature under convert_mont(u) (spec §1).
+      expect(p.ed25519Verify(ours, msg, hex(v.edwardsPublicKeySign0))).toBe(true);
+      if (v.signBitOfKTimesB === 1) {
+        // Both negate k and hash a = −k mod q into the nonce: the bytes must match.
+        expect(bytesToHex(ours)).toBe(v.xeddsaSignature);
+        identical++;
+      } else {
+        // libxeddsa hashes the unreduced clamped k, the spec a = k mod q (README: differences).
+        expect(bytesToHex(ours.subarray(0, 32))).not.toBe(v.xeddsaSignature.slice(0, 64));
+      }
+    }
+    expect(identical).toBeGreaterThan(10);
+  });
+
+  it("libsignal variant: byte-identical to libxeddsa's raw signing with the sign bit in byte 63", () => {
+    for (const v of vectors) {
+      const [priv, pub, msg, nonce] = [hex(v.privateKey), hex(v.publicKey), hex(v.message), hex(v.nonce)];
+      expect(bytesToHex(p.libsignalSign(priv, msg, nonce))).toBe(v.libsignalSignature);
+      expect(p.libsignalVerify(pub, msg, hex(v.libsignalSignature))).toBe(true);
+      // A strict XEdDSA verifier accepts it only when the sign bit happens to be 0.
+      expect(p.xeddsaVerify(pub, msg, hex(v.libsignalSignature))).toBe(v.signBitOfKTimesB === 0);
+      // libsignal's verifier accepts spec signatures.
+      expect(p.libsignalVerify(pub, msg, hex(v.xeddsaSignature))).toBe(true);
+    }
+  });
+});
+
+describe("XEdDSA properties", () => {
+  const key = fc.uint8Array({ minLength: 32, maxLength: 32 });
+  const nonce = fc.uint8Array({ minLength: 64, maxLength: 64 });
+
+  it("sign/verify round-trips for any key, message and nonce, in both variants", () => {
+    fc.assert(
+      fc.property(key, fc.uint8Array({ maxLength: 200 }), nonce, (k, msg, z) => {
+        const pub = c.x25519PublicKey(k);
+        expect(c.xeddsaVerify(pub, msg, c.xeddsaSign(k, msg, z))).toBe(true);
+        expect(c.libsignalVerify(pub, msg, c.libsignalSign(k, msg, z))).toBe(true);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("a tampered signature, message or key never verifies", () => {
+    fc.assert(
+      fc.property(
+        key,
+        fc.uint8Array({ minLength: 1, maxLength: 100 }),
+        nonce,
+        fc.nat(),
+        fc.constantFrom(0, 1, 2),
+        (k, msg, z, bit, where) => {
+          const pub = c.x25519PublicKey(k);
+          const sig = c.xeddsaSign(k, msg, z);
+          const t = [sig.slice(), msg.slice(), pub.slice()][where]!;
+          const i = bit % (t.length * 8);
+          t[i >> 3]! ^= 1 << (i & 7);
+          const args: [Uint8Array, Uint8Array, Uint8Array] =
+            where === 0 ? [pub, msg, t] : where === 1 ? [pub, t, sig] : [t, msg, sig];
+          expect(c.xeddsaVerify(...args)).toBe(false);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it("Montgomery -> Edwards -> Montgomery is the identity on public keys; the sign bit round-trips too", () => {
+    fc.assert(
+      fc.property(key, (seed) => {
+        const u = c.x25519PublicKey(seed);
+        expect(c.edwardsToMontgomery(c.montgomeryToEdwards(u))).toEqual(u);
+        const A = c.ed25519PublicKey(seed);
+        const back = c.montgomeryToEdwards(c.edwardsToMontgomery(A), (A[31]! >> 7) as 0 | 1);
+        expect(back).toEqual(A);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("rejects u >= p and s >= 2^253 (spec §3 verify step 1)", () => {
+    const kp = c.generateX25519KeyPair();
+    const msg = new Uint8Array([1, 2, 3]);
+    const sig = c.xeddsaSign(kp.privateKey, msg);
+    const highS = sig.slice();
+    highS[63]! |= 0x20;
+    expect(c.xeddsaVerify(kp.publicKey, msg, highS)).toBe(false);
+    const bigU = kp.publicKey.slice();
+    bigU[31]! |= 0x80; // u + 2^255 > p
+    expect(c.xeddsaVerify(bigU, msg, sig)).toBe(false);
+  });
+
+  it("draws a fresh 64-byte nonce when none is given, so two signatures differ", () => {
+    const kp = c.generateX25519KeyPair();
+    const msg = new Uint8Array([9]);
+    expect(c.xeddsaSign(kp.privateKey, msg)).not.toEqual(c.xeddsaSign(kp.privateKey, msg));
+  });
+});
