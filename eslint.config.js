@@ -36,7 +36,7 @@ export default tseslint.config(
     rules: { "no-console": "off" },
   },
   {
-    files: ["**/test/**", "**/bench/**", "apps/**", "**/*.test.ts"],
+    files: ["**/test/**", "**/bench/**", "**/examples/**", "apps/**", "**/*.test.ts"],
     rules: {
       "no-console": "off",
       "@typescript-eslint/no-floating-promises": "error",
