@@ -22,33 +22,45 @@ function loadNodeCrypto(): NodeCryptoModule | undefined {
   }
 }
 
-// DER prefixes of the RFC 8410 SPKI / PKCS#8 encodings; the raw 32-byte key follows.
-const X25519_SPKI = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00]);
+// DER prefixes of the RFC 8410 PKCS#8 encodings (the fallback import path); the raw 32-byte key follows.
 const X25519_PKCS8 = Uint8Array.from([
   0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x04, 0x22, 0x04, 0x20,
 ]);
-const ED25519_SPKI = Uint8Array.from([0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00]);
 const ED25519_PKCS8 = Uint8Array.from([
   0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20,
 ]);
+type Curve = "X25519" | "Ed25519";
+const PKCS8: Record<Curve, Uint8Array> = { X25519: X25519_PKCS8, Ed25519: ED25519_PKCS8 };
 
 /**
- * Importing a raw key into a KeyObject costs about ten times the X25519 itself, so KeyObjects are
- * cached. Private keys: keyed by the caller's Uint8Array object (identity keys and ratchet keys are
- * long-lived arrays), with the bytes compared on every hit so a mutated array is never served a
- * stale key. Public keys: a small LRU keyed by their bytes (public data).
+ * Importing raw keys is the expensive part of native X25519/Ed25519 on Node 20: a DER (PKCS#8/SPKI)
+ * import costs 70-310 µs, a JWK import 8-32 µs, the X25519 itself ~30 µs. So keys are imported as JWK
+ * and cached. A private JWK needs an `x`; Node derives the public key from `d` and ignores it, so we pass
+ * a placeholder and check that the derived public key is not the placeholder (a Node that trusted `x`
+ * would fail this check and we fall back to DER). The all-zero placeholder is never the public key of a
+ * real key (for X25519 it is a low-order point, for Ed25519 y = 0 has order 4).
+ * Private keys are cached per caller Uint8Array object, with the bytes compared on every hit so a mutated
+ * array is never served a stale key; public keys in a small LRU keyed by their bytes (public data).
  */
+const PLACEHOLDER_X = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
 const PUBLIC_CACHE_SIZE = 256;
+
+interface PrivateEntry {
+  readonly copy: Uint8Array;
+  readonly key: KeyObject;
+  readonly publicKey: Uint8Array;
+}
 
 class PublicKeyCache {
   readonly #map = new Map<string, KeyObject>();
-  get(prefix: Uint8Array, raw: Uint8Array, make: (der: Uint8Array) => KeyObject): KeyObject {
-    const id = String.fromCharCode(prefix[8]!, ...raw);
+  get(curve: Curve, raw: Uint8Array, make: (x: string) => KeyObject): KeyObject {
+    const x = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("base64url");
+    const id = curve + x;
     let key = this.#map.get(id);
     if (key) {
       this.#map.delete(id);
     } else {
-      key = make(concat(prefix, raw));
+      key = make(x);
       if (this.#map.size >= PUBLIC_CACHE_SIZE) this.#map.delete(this.#map.keys().next().value!);
     }
     this.#map.set(id, key);
@@ -57,15 +69,14 @@ class PublicKeyCache {
 }
 
 class PrivateKeyCache {
-  readonly #map = new WeakMap<Uint8Array, { copy: Uint8Array; key: KeyObject }>();
-  get(prefix: Uint8Array, raw: Uint8Array, make: (der: Uint8Array) => KeyObject): KeyObject {
-    const hit = this.#map.get(raw);
-    if (hit && equalBytes(hit.copy, raw)) return hit.key;
-    const der = concat(prefix, raw);
-    const key = make(der);
-    der.fill(0);
-    this.#map.set(raw, { copy: raw.slice(), key });
-    return key;
+  readonly #maps: Record<Curve, WeakMap<Uint8Array, PrivateEntry>> = { X25519: new WeakMap(), Ed25519: new WeakMap() };
+  get(curve: Curve, raw: Uint8Array, make: () => { key: KeyObject; publicKey: Uint8Array }): PrivateEntry {
+    const map = this.#maps[curve];
+    const hit = map.get(raw);
+    if (hit && equalBytes(hit.copy, raw)) return hit;
+    const entry = { copy: raw.slice(), ...make() };
+    map.set(raw, entry);
+    return entry;
   }
 }
 
@@ -127,22 +138,32 @@ export function createNativeProvider(fallback: CryptoProvider): CryptoProvider |
   if (!c || typeof c.diffieHellman !== "function" || typeof c.hkdfSync !== "function") return undefined;
   const privateKeys = new PrivateKeyCache();
   const publicKeys = new PublicKeyCache();
-  const privateKey = (prefix: Uint8Array, raw: Uint8Array) =>
-    privateKeys.get(prefix, raw, (der) => c.createPrivateKey({ key: Buffer.from(der), format: "der", type: "pkcs8" }));
-  const publicKey = (prefix: Uint8Array, raw: Uint8Array) =>
-    publicKeys.get(prefix, raw, (der) => c.createPublicKey({ key: Buffer.from(der), format: "der", type: "spki" }));
-  const rawPublic = (key: KeyObject) => own(key.export({ format: "der", type: "spki" }).subarray(12));
+  const importPrivate = (curve: Curve, raw: Uint8Array): PrivateEntry =>
+    privateKeys.get(curve, raw, () => {
+      const d = Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString("base64url");
+      let key = c.createPrivateKey({ key: { kty: "OKP", crv: curve, d, x: PLACEHOLDER_X }, format: "jwk" });
+      let x = c.createPublicKey(key).export({ format: "jwk" }).x;
+      if (x === undefined || x === PLACEHOLDER_X) {
+        const der = Buffer.from(concat(PKCS8[curve], raw));
+        key = c.createPrivateKey({ key: der, format: "der", type: "pkcs8" });
+        der.fill(0);
+        x = c.createPublicKey(key).export({ format: "jwk" }).x!;
+      }
+      return { key, publicKey: new Uint8Array(Buffer.from(x, "base64url")) };
+    });
+  const publicKey = (curve: Curve, raw: Uint8Array) =>
+    publicKeys.get(curve, raw, (x) => c.createPublicKey({ key: { kty: "OKP", crv: curve, x }, format: "jwk" }));
   const cbcName = (key: Uint8Array) => (key.length === 16 ? "aes-128-cbc" : "aes-256-cbc");
   const gcmName = (key: Uint8Array) => (key.length === 16 ? "aes-128-gcm" : "aes-256-gcm");
 
   return {
     name: "native",
-    x25519PublicKey: (priv) => rawPublic(c.createPublicKey(privateKey(X25519_PKCS8, priv))),
+    x25519PublicKey: (priv) => importPrivate("X25519", priv).publicKey.slice(),
     x25519(priv, pub) {
       let shared: Uint8Array;
       try {
         shared = own(
-          c.diffieHellman({ privateKey: privateKey(X25519_PKCS8, priv), publicKey: publicKey(X25519_SPKI, pub) }),
+          c.diffieHellman({ privateKey: importPrivate("X25519", priv).key, publicKey: publicKey("X25519", pub) }),
         );
       } catch (cause) {
         // OpenSSL refuses to return the all-zero shared secret; that is the only way X25519 fails here.
@@ -162,14 +183,14 @@ export function createNativeProvider(fallback: CryptoProvider): CryptoProvider |
       }
       return shared;
     },
-    ed25519PublicKey: (seed) => rawPublic(c.createPublicKey(privateKey(ED25519_PKCS8, seed))),
-    ed25519Sign: (seed, message) => own(c.sign(null, message, privateKey(ED25519_PKCS8, seed))),
+    ed25519PublicKey: (seed) => importPrivate("Ed25519", seed).publicKey.slice(),
+    ed25519Sign: (seed, message) => own(c.sign(null, message, importPrivate("Ed25519", seed).key)),
     ed25519Verify(signature, message, pub) {
       // OpenSSL's decoder accepts a non-canonical y (>= p) and x = 0 with the sign bit set; the
       // reference rejects both (RFC 8032 §5.1.3). Refuse them here so both providers answer alike.
       if (encodedY(pub) >= P || isNegativeZeroX(pub) || fromLE(signature.subarray(32)) >= Q) return false;
       try {
-        return c.verify(null, message, publicKey(ED25519_SPKI, pub), signature);
+        return c.verify(null, message, publicKey("Ed25519", pub), signature);
       } catch {
         return false;
       }
