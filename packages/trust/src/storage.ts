@@ -1,0 +1,54 @@
+/**
+ * Where the trust store keeps its records. Declared here, where it is consumed; @parley/storage's namespace
+ * handle satisfies it structurally, and `memoryTrustStorage()` does for tests and demos.
+ * Values are opaque bytes; keys need not be human-readable but must list a contact's records by prefix.
+ */
+export interface TrustStorage {
+  get(key: string): Promise<Uint8Array | undefined>;
+  put(key: string, value: Uint8Array): Promise<void>;
+  delete(key: string): Promise<void>;
+  scan(options?: { prefix?: string }): Promise<Array<{ key: string; value: Uint8Array }>>;
+}
+
+/** A TrustStorage in a Map: nothing persists. Values are copied in and out, as a real store would. */
+export function memoryTrustStorage(): TrustStorage {
+  const map = new Map<string, Uint8Array>();
+  return {
+    get: (key) => {
+      const value = map.get(key);
+      return Promise.resolve(value === undefined ? undefined : value.slice());
+    },
+    put: (key, value) => {
+      map.set(key, value.slice());
+      return Promise.resolve();
+    },
+    delete: (key) => {
+      map.delete(key);
+      return Promise.resolve();
+    },
+    scan: (options) => {
+      const prefix = options?.prefix ?? "";
+      const rows = [...map]
+        .filter(([key]) => key.startsWith(prefix))
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .map(([key, value]) => ({ key, value: value.slice() }));
+      return Promise.resolve(rows);
+    },
+  };
+}
+
+const enc = encodeURIComponent;
+
+/**
+ * Storage keys. Each identifier is percent-encoded, so '/' only ever separates fields and a contact's prefix
+ * (`rec/<account>/<contact>/`) cannot match another contact whose name merely starts the same way.
+ */
+export const storageKeys = {
+  record: (account: string, contact: string, protocol: string, fingerprint: string): string =>
+    `rec/${enc(account)}/${enc(contact)}/${enc(protocol)}/${fingerprint}`,
+  protocolPrefix: (account: string, contact: string, protocol: string): string =>
+    `rec/${enc(account)}/${enc(contact)}/${enc(protocol)}/`,
+  contactPrefix: (account: string, contact: string): string => `rec/${enc(account)}/${enc(contact)}/`,
+  accountPrefix: (account: string): string => `rec/${enc(account)}/`,
+  settings: (account: string, contact: string): string => `set/${enc(account)}/${enc(contact)}`,
+};

@@ -1,0 +1,270 @@
+import { MAX_ID_LENGTH, MAX_URI_FINGERPRINTS, MAX_URI_LENGTH, QR_BYTE_CAPACITY_M } from "./consts.js";
+import { TrustError, isTrustError } from "./errors.js";
+import { formatFingerprint, normalizeFingerprint } from "./fingerprint.js";
+
+/** A fingerprint carried in a sharing URI or text. OMEMO fingerprints are canonical (64 lowercase hex, no 0x05). */
+export type SharedFingerprint =
+  | { readonly protocol: "omemo"; readonly deviceId: number; readonly fingerprint: string }
+  | { readonly protocol: "otr"; readonly fingerprint: string };
+
+export interface XmppUri {
+  /** The target JID, percent-decoded, as written (may carry a resource). */
+  readonly jid: string;
+  /** The JID without its resource: the contact the fingerprints belong to. */
+  readonly bareJid: string;
+  /** RFC 5122 §2.2 authority (`xmpp://account@host/target`): the account the sender meant to use. */
+  readonly authority?: string;
+  /** The query type (RFC 5122 §2.5), e.g. `message`, `roster`, `join`; undefined when the query starts with a parameter. */
+  readonly action?: string;
+  /** Other key-value parameters (`body`, `name`, ...), percent-decoded; the first of a repeated key wins. */
+  readonly params: Readonly<Record<string, string>>;
+  readonly fingerprints: readonly SharedFingerprint[];
+}
+
+const OMEMO_PARAM = "omemo-sid-";
+const OTR_PARAM = "otr-fingerprint";
+const MAX_DEVICE_ID = 0xffffffff;
+
+function uriError(message: string, cause?: unknown): TrustError {
+  return new TrustError("INVALID_URI", message, cause === undefined ? undefined : { cause });
+}
+
+function decode(component: string, what: string): string {
+  try {
+    return decodeURIComponent(component);
+  } catch (cause) {
+    throw uriError(`${what} has invalid percent-encoding`, cause);
+  }
+}
+
+// Whitespace, controls and the characters RFC 7622 §3.3.1 forbids in a localpart: a JID cannot contain them.
+// eslint-disable-next-line no-control-regex
+const JID_FORBIDDEN = /[\u0000-\u0020\u007f"&'<>]/;
+
+function checkJid(jid: string): string {
+  if (jid.length === 0) throw uriError("the URI names no JID (expected xmpp:user@host)");
+  if (jid.length > MAX_ID_LENGTH) throw uriError(`the JID is longer than ${MAX_ID_LENGTH} characters`);
+  const slash = jid.indexOf("/");
+  const bare = slash === -1 ? jid : jid.slice(0, slash);
+  if (JID_FORBIDDEN.test(bare)) throw uriError("the JID contains whitespace, control characters or one of \" & ' < >");
+  const at = bare.lastIndexOf("@");
+  if (at === 0 || at === bare.length - 1 || bare.length === 0)
+    throw uriError("the JID has an empty localpart or domain (expected user@host)");
+  if (slash !== -1 && slash === jid.length - 1) throw uriError("the JID has an empty resource after '/'");
+  return bare;
+}
+
+function parseDeviceId(text: string): number {
+  if (!/^[0-9]{1,10}$/.test(text))
+    throw new TrustError("INVALID_DEVICE_ID", "an omemo-sid-<id> parameter needs a decimal device id");
+  const id = Number(text);
+  if (id < 1 || id > MAX_DEVICE_ID)
+    throw new TrustError("INVALID_DEVICE_ID", `OMEMO device id ${id} is outside 1..${MAX_DEVICE_ID}`);
+  return id;
+}
+
+function fingerprintOf(value: string | undefined, format: "omemo-legacy" | "otr", where: string): string {
+  if (value === undefined || value.length === 0)
+    throw new TrustError("MISSING_FINGERPRINT", `${where} has no fingerprint value`);
+  try {
+    return normalizeFingerprint(value, format);
+  } catch (error) {
+    if (isTrustError(error, "INVALID_FINGERPRINT"))
+      throw new TrustError("INVALID_FINGERPRINT", `${where}: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
+/**
+ * Parse an `xmpp:` URI (RFC 5122) carrying fingerprints the way Conversations, Dino, Gajim and Monal write them:
+ * `xmpp:alice@example.com?omemo-sid-123=<64 hex>;omemo-sid-456=<64 hex>`, optionally after an action
+ * (`?message;...`, `?roster;name=...`) and with `otr-fingerprint=<40 hex>`. Also reads `&` separators,
+ * uppercase or grouped hex, the 0x05 prefix, a percent-encoded JID and the `xmpp://account/target` form.
+ * Throws TrustError: INVALID_URI, INVALID_DEVICE_ID, MISSING_FINGERPRINT or INVALID_FINGERPRINT.
+ */
+export function parseXmppUri(input: string): XmppUri {
+  if (typeof input !== "string") throw new TrustError("INVALID_ARGUMENT", "the URI must be a string");
+  if (input.length > MAX_URI_LENGTH) throw uriError(`the URI is longer than ${MAX_URI_LENGTH} characters`);
+  const uri = input.trim();
+  if (!/^xmpp:/i.test(uri)) throw uriError("not an xmpp: URI");
+  let rest = uri.slice(5);
+  const hash = rest.indexOf("#");
+  if (hash !== -1) rest = rest.slice(0, hash);
+  const question = rest.indexOf("?");
+  const hier = question === -1 ? rest : rest.slice(0, question);
+  const query = question === -1 ? "" : rest.slice(question + 1);
+
+  let authority: string | undefined;
+  let path = hier;
+  if (hier.startsWith("//")) {
+    const afterSlashes = hier.slice(2);
+    const slash = afterSlashes.indexOf("/");
+    authority = decode(slash === -1 ? afterSlashes : afterSlashes.slice(0, slash), "the URI's authority");
+    checkJid(authority);
+    // RFC 5122 puts the target after the authority; Conversations reads a lone authority as the target.
+    path = slash === -1 ? afterSlashes : afterSlashes.slice(slash + 1);
+  }
+  const jid = decode(path, "the JID");
+  const bareJid = checkJid(jid);
+
+  return {
+    jid,
+    bareJid,
+    ...(authority === undefined ? {} : { authority }),
+    ...parseQuery(query),
+  };
+}
+
+/** The query of a sharing URI: an optional leading action, fingerprint parameters, and other key-values. */
+function parseQuery(query: string): Pick<XmppUri, "action" | "params" | "fingerprints"> {
+  let action: string | undefined;
+  const params = new Map<string, string>();
+  const omemo = new Map<number, string>();
+  let otr: string | undefined;
+  for (const [index, segment] of query.split(/[;&]/).entries()) {
+    if (segment.length === 0) continue;
+    const eq = segment.indexOf("=");
+    const key = decode(eq === -1 ? segment : segment.slice(0, eq), "a URI parameter name").toLowerCase();
+    const value = eq === -1 ? undefined : decode(segment.slice(eq + 1), `parameter ${key}`);
+    if (key.startsWith(OMEMO_PARAM)) {
+      const deviceId = parseDeviceId(key.slice(OMEMO_PARAM.length));
+      const fingerprint = fingerprintOf(value, "omemo-legacy", `omemo-sid-${deviceId}`);
+      const earlier = omemo.get(deviceId);
+      if (earlier !== undefined && earlier !== fingerprint)
+        throw uriError(`device ${deviceId} appears twice with different fingerprints; the URI is not trustworthy`);
+      omemo.set(deviceId, fingerprint);
+    } else if (key === OTR_PARAM) {
+      const fingerprint = fingerprintOf(value, "otr", OTR_PARAM);
+      if (otr !== undefined && otr !== fingerprint)
+        throw uriError("otr-fingerprint appears twice with different values");
+      otr = fingerprint;
+    } else if (index === 0 && value === undefined) {
+      action = key;
+    } else if (!params.has(key)) {
+      params.set(key, value ?? "");
+    }
+    if (omemo.size + (otr === undefined ? 0 : 1) > MAX_URI_FINGERPRINTS)
+      throw uriError(`the URI carries more than ${MAX_URI_FINGERPRINTS} fingerprints`);
+  }
+  const fingerprints: SharedFingerprint[] = [...omemo].map(([deviceId, fingerprint]) => ({
+    protocol: "omemo",
+    deviceId,
+    fingerprint,
+  }));
+  if (otr !== undefined) fingerprints.push({ protocol: "otr", fingerprint: otr });
+  return { ...(action === undefined ? {} : { action }), params: Object.fromEntries(params), fingerprints };
+}
+
+export interface ParseShareUriOptions {
+  /** Hosts whose `https://<host>/i/<jid>` invite links are read (Conversations' format); default `conversations.im`. */
+  readonly inviteHosts?: readonly string[];
+}
+
+/**
+ * Parse anything a user may scan or click to share fingerprints: an `xmpp:` URI (see parseXmppUri), or a
+ * Conversations-style invite link `https://conversations.im/i/<user@host>?omemo-sid-<id>=<hex>&...`
+ * (also `/i/<user>/<host>`). Links to other hosts are refused: a web page is not a JID.
+ */
+export function parseShareUri(input: string, options: ParseShareUriOptions = {}): XmppUri {
+  if (typeof input !== "string") throw new TrustError("INVALID_ARGUMENT", "the URI must be a string");
+  if (input.length > MAX_URI_LENGTH) throw uriError(`the URI is longer than ${MAX_URI_LENGTH} characters`);
+  const uri = input.trim();
+  if (!/^https:\/\//i.test(uri)) return parseXmppUri(uri);
+  const hosts = (options.inviteHosts ?? ["conversations.im"]).map((h) => h.toLowerCase());
+  const match = /^https:\/\/([^/?#]+)\/i\/([^?#]*)(?:\?([^#]*))?(?:#.*)?$/i.exec(uri);
+  if (match === null || !hosts.includes(match[1]!.toLowerCase()))
+    throw uriError(`not an xmpp: URI nor an invite link of ${hosts.join(", ")} (https://<host>/i/<jid>)`);
+  const segments = match[2]!.split("/").map((segment) => decode(segment, "the invite link's JID"));
+  let jid: string;
+  if (segments.length === 1 && segments[0]!.includes("@")) jid = segments[0]!;
+  else if (segments.length === 2 && !segments[0]!.includes("@")) jid = `${segments[0]!}@${segments[1]!}`;
+  else throw uriError("an invite link's path is /i/<user@host> or /i/<user>/<host>");
+  return { jid, bareJid: checkJid(jid), ...parseQuery(match[3] ?? "") };
+}
+
+export interface BuildXmppUriInput {
+  readonly jid: string;
+  readonly action?: string;
+  readonly params?: Readonly<Record<string, string>>;
+  readonly fingerprints?: readonly SharedFingerprint[];
+}
+
+/** Percent-encode a JID for the URI path, keeping '@' and '/' readable (RFC 5122 §2.7 allows them there). */
+function encodeJid(jid: string): string {
+  return encodeURIComponent(jid).replace(/%40/g, "@").replace(/%2F/g, "/");
+}
+
+/**
+ * Build the sharing URI Conversations writes: `xmpp:<jid>?[action;]omemo-sid-<id>=<64 hex>;...;otr-fingerprint=<40 hex>`.
+ * Fingerprints are written canonical (lowercase, no 0x05, no grouping). `parseXmppUri` reads it back.
+ */
+export function buildXmppUri(input: BuildXmppUriInput): string {
+  checkJid(input.jid);
+  const parts: string[] = [];
+  if (input.action !== undefined) {
+    if (!/^[a-z][a-z0-9-]*$/.test(input.action))
+      throw new TrustError("INVALID_ARGUMENT", "action must be lowercase letters, digits and '-'");
+    parts.push(input.action);
+  }
+  for (const [key, value] of Object.entries(input.params ?? {})) {
+    const lower = key.toLowerCase();
+    if (key.length === 0 || lower.startsWith(OMEMO_PARAM) || lower === OTR_PARAM)
+      throw new TrustError(
+        "INVALID_ARGUMENT",
+        `parameter name ${JSON.stringify(key)} is empty or reserved for fingerprints`,
+      );
+    parts.push(`${encodeURIComponent(lower)}=${encodeURIComponent(value)}`);
+  }
+  const fingerprints = input.fingerprints ?? [];
+  if (fingerprints.length > MAX_URI_FINGERPRINTS)
+    throw new TrustError("INVALID_ARGUMENT", `at most ${MAX_URI_FINGERPRINTS} fingerprints fit in one URI`);
+  for (const shared of fingerprints) {
+    if (shared.protocol === "omemo") {
+      if (!Number.isInteger(shared.deviceId) || shared.deviceId < 1 || shared.deviceId > MAX_DEVICE_ID)
+        throw new TrustError("INVALID_DEVICE_ID", `OMEMO device id must be an integer in 1..${MAX_DEVICE_ID}`);
+      parts.push(`${OMEMO_PARAM}${shared.deviceId}=${normalizeFingerprint(shared.fingerprint, "omemo-legacy")}`);
+    } else {
+      parts.push(`${OTR_PARAM}=${normalizeFingerprint(shared.fingerprint, "otr")}`);
+    }
+  }
+  const base = `xmpp:${encodeJid(input.jid)}`;
+  return parts.length === 0 ? base : `${base}?${parts.join(";")}`;
+}
+
+/**
+ * Fingerprints as plain text for pasting into another channel (mail, a website), one per line, grouped for reading:
+ * ```
+ * XMPP: alice@example.com
+ * OMEMO device 123: a1b2c3d4 e5f60718 ...
+ * OTR: 12345678 90ABCDEF ...
+ * ```
+ */
+export function formatShareText(jid: string, fingerprints: readonly SharedFingerprint[]): string {
+  checkJid(jid);
+  const lines = [`XMPP: ${jid}`];
+  for (const shared of fingerprints) {
+    if (shared.protocol === "omemo")
+      lines.push(`OMEMO device ${shared.deviceId}: ${formatFingerprint(shared.fingerprint, "omemo-legacy")}`);
+    else lines.push(`OTR: ${formatFingerprint(shared.fingerprint, "otr")}`);
+  }
+  return lines.join("\n");
+}
+
+export interface QrPayload {
+  /** The text to encode (the `xmpp:` URI); scanners hand it back verbatim. */
+  readonly text: string;
+  /** Its UTF-8 bytes, for QR byte mode. */
+  readonly bytes: Uint8Array;
+}
+
+/** The QR-ready payload for sharing fingerprints: the `xmpp:` URI, checked to fit a QR code at error correction level M. */
+export function qrPayload(input: BuildXmppUriInput): QrPayload {
+  const text = buildXmppUri(input);
+  const bytes = new TextEncoder().encode(text);
+  if (bytes.length > QR_BYTE_CAPACITY_M)
+    throw new TrustError(
+      "INVALID_ARGUMENT",
+      `the URI is ${bytes.length} bytes; a QR code at level M holds ${QR_BYTE_CAPACITY_M}: share fewer fingerprints`,
+    );
+  return { text, bytes };
+}
