@@ -2,8 +2,12 @@
 // Each section is a small story a messenger developer can read top to bottom; later packages add theirs.
 import { cpus } from "node:os";
 import { runCryptoDemo } from "./crypto-demo.js";
+import { runTrustDemo } from "./trust-demo.js";
 
-const sections: Array<[string, () => Promise<string[]> | string[]]> = [["@parley/crypto: primitives", runCryptoDemo]];
+const sections: Array<[string, () => Promise<string[]> | string[]]> = [
+  ["@parley/crypto: primitives", runCryptoDemo],
+  ["@parley/trust: trust on first use, verification by QR code", runTrustDemo],
+];
 
 console.log(`Parley demo — Node ${process.version} on ${cpus()[0]?.model ?? "an unknown CPU"}\n`);
 for (const [title, run] of sections) {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { runCryptoDemo } from "../src/crypto-demo.js";
+import { runTrustDemo } from "../src/trust-demo.js";
 
 describe("demo sections tell the truth", () => {
   it("crypto: agreement, signatures, AEAD and redaction all succeed", () => {
@@ -10,5 +11,15 @@ describe("demo sections tell the truth", () => {
     expect(lines).toContain("rejected with DECRYPT_FAILED");
     expect(lines).toContain("private [redacted]");
     expect(lines).not.toMatch(/MISMATCH|INVALID|ACCEPTED/);
+  });
+
+  it("trust: TOFU, untrusted second key with a warning, verified by URI, compromised key refused", async () => {
+    const lines = await runTrustDemo();
+    expect(lines[0]).toMatch(/phone key .*: tofu$/);
+    expect(lines[1]).toBe("! app warning: romeo@montague.example has a new, unverified key");
+    expect(lines[2]).toMatch(/laptop key: untrusted; encrypt to it\? no/);
+    expect(lines[3]).toMatch(/^Romeo shows a QR code: xmpp:romeo@montague\.example\?omemo-sid-2002=/);
+    expect(lines[4]).toBe("after scanning it: laptop key verified; encrypt to it? yes");
+    expect(lines[5]).toMatch(/accept messages from it\? no/);
   });
 });
