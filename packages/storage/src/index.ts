@@ -1,0 +1,21 @@
+export { EncryptedStore } from "./store.js";
+export type {
+  CreateStoreOptions,
+  KVNamespace,
+  Namespace,
+  OpenStoreOptions,
+  ScanOptions,
+  Transaction,
+  TxNamespace,
+} from "./store.js";
+export type { MediaStore, MediaInfo } from "./media.js";
+export type { ByteSource } from "./stream.js";
+export type { MediaBackend, RawEntry, RawWrite, StorageBackend } from "./backend.js";
+export { MemoryBackend, memoryBackend } from "./memory.js";
+export { MemoryKeystore } from "./keystore.js";
+export type { Keystore } from "./keystore.js";
+export { StorageError, isStorageError } from "./errors.js";
+export type { StorageErrorCode } from "./errors.js";
+export { DEFAULT_SCRYPT, MAX_KEY_LENGTH, MAX_NAMESPACE_LENGTH, MAX_VALUE_BYTES, MEDIA_CHUNK_BYTES } from "./consts.js";
+export { exportArchive, importArchive } from "./archive.js";
+export type { ArchiveOptions } from "./archive.js";

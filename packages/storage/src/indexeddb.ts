@@ -1,0 +1,187 @@
+/**
+ * IndexedDB backend for browsers: object stores "records" and "meta" (one readwrite transaction per
+ * commit, so a commit is atomic), "media" (sealed chunks keyed [id, n]) and "mediaItems" (complete
+ * items; an item without its row here is an interrupted write and is removed on open).
+ * One tab at a time should hold a store open (as with SQLite's exclusive lock).
+ */
+import type { MediaBackend, RawEntry, RawWrite, StorageBackend } from "./backend.js";
+import { StorageError } from "./errors.js";
+
+const VERSION = 1;
+
+function request<T>(req: IDBRequest<T>): Promise<T> {
+  return new Promise((resolve, reject) => {
+    req.onsuccess = () => {
+      resolve(req.result);
+    };
+    req.onerror = () => {
+      reject(failed(req.error));
+    };
+  });
+}
+
+function done(tx: IDBTransaction): Promise<void> {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => {
+      resolve();
+    };
+    tx.onerror = () => {
+      reject(failed(tx.error));
+    };
+    tx.onabort = () => {
+      reject(failed(tx.error ?? new Error("transaction aborted")));
+    };
+  });
+}
+
+function failed(cause: unknown): StorageError {
+  return new StorageError("BACKEND_FAILED", "IndexedDB failed; see `cause`", { cause });
+}
+
+function bytes(value: unknown): Uint8Array | undefined {
+  if (value === undefined) return undefined;
+  if (value instanceof Uint8Array) return new Uint8Array(value);
+  if (value instanceof ArrayBuffer) return new Uint8Array(value.slice(0));
+  throw new StorageError("CORRUPTED", "IndexedDB holds a row that is not bytes");
+}
+
+export class IndexedDbBackend implements StorageBackend {
+  readonly kind = "indexeddb";
+  readonly media: IndexedDbMedia;
+  readonly #db: IDBDatabase;
+
+  constructor(db: IDBDatabase) {
+    this.#db = db;
+    this.media = new IndexedDbMedia(db);
+  }
+
+  async #read<T>(store: string, run: (s: IDBObjectStore) => IDBRequest<T>): Promise<T> {
+    const tx = this.#db.transaction(store, "readonly");
+    return request(run(tx.objectStore(store)));
+  }
+
+  async getMeta(name: string): Promise<Uint8Array | undefined> {
+    return bytes(await this.#read("meta", (s) => s.get(name)));
+  }
+  async get(key: string): Promise<Uint8Array | undefined> {
+    return bytes(await this.#read("records", (s) => s.get(key)));
+  }
+  async scanPrefix(prefix: string): Promise<RawEntry[]> {
+    const range = IDBKeyRange.bound(prefix, `${prefix}\uffff`);
+    const tx = this.#db.transaction("records", "readonly");
+    const store = tx.objectStore("records");
+    const [keys, values] = await Promise.all([request(store.getAllKeys(range)), request(store.getAll(range))]);
+    return keys.map((k, i) => ({ key: k as string, value: bytes(values[i])! }));
+  }
+  async commit(write: RawWrite): Promise<void> {
+    const tx = this.#db.transaction(["records", "meta"], "readwrite");
+    const finished = done(tx);
+    const records = tx.objectStore("records");
+    const meta = tx.objectStore("meta");
+    for (const key of write.deletes) records.delete(key);
+    for (const { key, value } of write.puts) records.put(value, key);
+    for (const { key, value } of write.meta) meta.put(value, key);
+    await finished;
+  }
+  compact(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): Promise<void> {
+    this.#db.close();
+    return Promise.resolve();
+  }
+}
+
+class IndexedDbMedia implements MediaBackend {
+  readonly #db: IDBDatabase;
+  constructor(db: IDBDatabase) {
+    this.#db = db;
+  }
+
+  async write(id: string, data: AsyncIterable<Uint8Array>): Promise<void> {
+    let n = 0;
+    try {
+      // One transaction per piece: an IndexedDB transaction cannot stay open across awaits on the source.
+      for await (const piece of data) {
+        const tx = this.#db.transaction("media", "readwrite");
+        const finished = done(tx);
+        tx.objectStore("media").put(piece, [id, n++]);
+        await finished;
+      }
+      const tx = this.#db.transaction("mediaItems", "readwrite");
+      const finished = done(tx);
+      tx.objectStore("mediaItems").put(n, id);
+      await finished;
+    } catch (error) {
+      await this.delete(id);
+      throw error;
+    }
+  }
+
+  async *read(id: string): AsyncIterable<Uint8Array> {
+    const count: unknown = await request(
+      this.#db.transaction("mediaItems", "readonly").objectStore("mediaItems").get(id),
+    );
+    if (typeof count !== "number") throw new StorageError("NOT_FOUND", "no media item with this id");
+    for (let n = 0; n < count; n++) {
+      const piece = bytes(await request(this.#db.transaction("media", "readonly").objectStore("media").get([id, n])));
+      if (!piece) throw new StorageError("TAMPERED", "a media item lost a chunk");
+      yield piece;
+    }
+  }
+
+  async delete(id: string): Promise<void> {
+    const tx = this.#db.transaction(["media", "mediaItems"], "readwrite");
+    const finished = done(tx);
+    tx.objectStore("media").delete(IDBKeyRange.bound([id, 0], [id, Infinity]));
+    tx.objectStore("mediaItems").delete(id);
+    await finished;
+  }
+
+  async list(): Promise<string[]> {
+    return (await request(
+      this.#db.transaction("mediaItems", "readonly").objectStore("mediaItems").getAllKeys(),
+    )) as string[];
+  }
+
+  /** Chunks of writes that never completed. */
+  async removeIncomplete(): Promise<void> {
+    const complete = new Set(await this.list());
+    const keys = (await request(this.#db.transaction("media", "readonly").objectStore("media").getAllKeys())) as Array<
+      [string, number]
+    >;
+    for (const id of new Set(keys.map(([id]) => id))) if (!complete.has(id)) await this.delete(id);
+  }
+}
+
+export interface IndexedDbBackendOptions {
+  /** The IDBFactory to use; `globalThis.indexedDB` by default (tests in Node pass fake-indexeddb's). */
+  readonly indexedDB?: IDBFactory;
+}
+
+/** Opens (or creates) the IndexedDB database `name`. */
+export async function openIndexedDbBackend(
+  name: string,
+  options: IndexedDbBackendOptions = {},
+): Promise<IndexedDbBackend> {
+  const factory = options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+  if (!factory)
+    throw new StorageError("BACKEND_FAILED", "IndexedDB is not available here; in Node use the SQLite backend");
+  const req = factory.open(name, VERSION);
+  req.onupgradeneeded = () => {
+    const db = req.result;
+    for (const store of ["records", "meta", "media", "mediaItems"])
+      if (!db.objectStoreNames.contains(store)) db.createObjectStore(store);
+  };
+  const db = await request(req);
+  const backend = new IndexedDbBackend(db);
+  await backend.media.removeIncomplete();
+  return backend;
+}
+
+/** Deletes the whole IndexedDB database (all records, media, header). */
+export async function deleteIndexedDbStore(name: string, options: IndexedDbBackendOptions = {}): Promise<void> {
+  const factory = options.indexedDB ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+  if (!factory) throw new StorageError("BACKEND_FAILED", "IndexedDB is not available here");
+  await request(factory.deleteDatabase(name));
+}

@@ -1,0 +1,249 @@
+/**
+ * SQLite backend for Node (better-sqlite3): one real file in WAL mode, each commit one SQLite
+ * transaction, synchronous=FULL by default (a committed transaction survives power loss, which
+ * matters for ratchet state: a rolled-back chain key would be reused), secure_delete on, and an
+ * exclusive lock so a second process cannot open the same store. Media live in `<path>.media/`.
+ */
+import type BetterSqlite3 from "better-sqlite3";
+import { closeSync, fsyncSync, openSync } from "node:fs";
+import { mkdir, open, readdir, rename, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import type { MediaBackend, RawEntry, RawWrite, StorageBackend } from "./backend.js";
+import { StorageError } from "./errors.js";
+
+export interface SqliteBackendOptions {
+  /** "FULL" (default): durable across power loss. "NORMAL": durable across process crashes only, faster. */
+  readonly synchronous?: "FULL" | "NORMAL";
+  /** Directory for encrypted media; `<path>.media` by default. */
+  readonly mediaDir?: string;
+}
+
+function sqliteError(error: unknown): StorageError {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (code === "SQLITE_CORRUPT" || code === "SQLITE_NOTADB") {
+    return new StorageError(
+      "CORRUPTED",
+      "the SQLite file is corrupt or not a database; restore it from a backup or archive",
+      { cause: error },
+    );
+  }
+  if (code === "SQLITE_BUSY") {
+    return new StorageError(
+      "BACKEND_FAILED",
+      "the store is open in another connection or process (SQLite holds it exclusively); close that first",
+      { cause: error },
+    );
+  }
+  return new StorageError("BACKEND_FAILED", "SQLite failed; see `cause`", { cause: error });
+}
+
+function guard<T>(run: () => T): Promise<T> {
+  try {
+    return Promise.resolve(run());
+  } catch (error) {
+    return Promise.reject(sqliteError(error));
+  }
+}
+
+export class SqliteBackend implements StorageBackend {
+  readonly kind = "sqlite";
+  readonly media: FileMedia;
+  readonly #db: BetterSqlite3.Database;
+  readonly #get: BetterSqlite3.Statement<[string], { v: Uint8Array }>;
+  readonly #getMeta: BetterSqlite3.Statement<[string], { v: Uint8Array }>;
+  readonly #scan: BetterSqlite3.Statement<[string, string], { k: string; v: Uint8Array }>;
+  readonly #put: BetterSqlite3.Statement<[string, Uint8Array]>;
+  readonly #del: BetterSqlite3.Statement<[string]>;
+  readonly #putMeta: BetterSqlite3.Statement<[string, Uint8Array]>;
+  readonly #apply: (write: RawWrite) => void;
+
+  /** Use `openSqliteBackend`. */
+  constructor(db: BetterSqlite3.Database, mediaDir: string) {
+    this.#db = db;
+    this.media = new FileMedia(mediaDir);
+    this.#get = db.prepare("SELECT v FROM records WHERE k = ?");
+    this.#getMeta = db.prepare("SELECT v FROM meta WHERE name = ?");
+    this.#scan = db.prepare("SELECT k, v FROM records WHERE k >= ? AND k < ?");
+    this.#put = db.prepare("INSERT OR REPLACE INTO records (k, v) VALUES (?, ?)");
+    this.#del = db.prepare("DELETE FROM records WHERE k = ?");
+    this.#putMeta = db.prepare("INSERT OR REPLACE INTO meta (name, v) VALUES (?, ?)");
+    this.#apply = db.transaction((write: RawWrite) => {
+      for (const key of write.deletes) this.#del.run(key);
+      for (const { key, value } of write.puts) this.#put.run(key, value);
+      for (const { key, value } of write.meta) this.#putMeta.run(key, value);
+    });
+  }
+
+  getMeta(name: string): Promise<Uint8Array | undefined> {
+    return guard(() => bytes(this.#getMeta.get(name)?.v));
+  }
+  get(key: string): Promise<Uint8Array | undefined> {
+    return guard(() => bytes(this.#get.get(key)?.v));
+  }
+  scanPrefix(prefix: string): Promise<RawEntry[]> {
+    // Row keys are ASCII below 0x7f, so prefix + DEL bounds every key with that prefix.
+    return guard(() => this.#scan.all(prefix, `${prefix}\u007f`).map((row) => ({ key: row.k, value: bytes(row.v)! })));
+  }
+  commit(write: RawWrite): Promise<void> {
+    return guard(() => {
+      this.#apply(write);
+    });
+  }
+  compact(): Promise<void> {
+    return guard(() => {
+      this.#db.pragma("wal_checkpoint(TRUNCATE)");
+      this.#db.exec("VACUUM");
+      this.#db.pragma("wal_checkpoint(TRUNCATE)");
+    });
+  }
+  close(): Promise<void> {
+    return guard(() => {
+      if (this.#db.open) this.#db.close();
+    });
+  }
+}
+
+/** better-sqlite3 returns Buffers; hand out plain Uint8Arrays that own their memory. */
+function bytes(value: Uint8Array | undefined): Uint8Array | undefined {
+  return value === undefined ? undefined : new Uint8Array(value);
+}
+
+/** Opens (or creates) the SQLite file at `path`. Needs the optional peer dependency better-sqlite3. */
+export async function openSqliteBackend(path: string, options: SqliteBackendOptions = {}): Promise<SqliteBackend> {
+  let Database: typeof BetterSqlite3;
+  try {
+    Database = (await import("better-sqlite3")).default;
+  } catch (cause) {
+    throw new StorageError(
+      "BACKEND_FAILED",
+      "the SQLite backend needs better-sqlite3: add it to your dependencies (npm i better-sqlite3)",
+      { cause },
+    );
+  }
+  const synchronous = options.synchronous ?? "FULL";
+  if (synchronous !== "FULL" && synchronous !== "NORMAL")
+    throw new StorageError("INVALID_ARGUMENT", 'synchronous must be "FULL" or "NORMAL"');
+  let db: BetterSqlite3.Database | undefined;
+  try {
+    db = new Database(path, { timeout: 1000 });
+    db.pragma("locking_mode = EXCLUSIVE");
+    db.pragma("journal_mode = WAL");
+    db.pragma(`synchronous = ${synchronous}`);
+    db.pragma("secure_delete = ON");
+    db.exec("CREATE TABLE IF NOT EXISTS records (k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID");
+    db.exec("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID");
+    const backend = new SqliteBackend(db, options.mediaDir ?? `${path}.media`);
+    await backend.media.removeIncomplete();
+    return backend;
+  } catch (error) {
+    db?.close();
+    if (error instanceof StorageError) throw error;
+    throw sqliteError(error);
+  }
+}
+
+const MEDIA_ID = /^[0-9a-f]{32}$/;
+const PART = ".part";
+
+/** Media as files: written to `<id>.part`, fsynced, renamed; overwritten with zeros before unlinking. */
+export class FileMedia implements MediaBackend {
+  readonly #dir: string;
+  constructor(dir: string) {
+    this.#dir = dir;
+  }
+
+  #path(id: string): string {
+    if (!MEDIA_ID.test(id)) throw new StorageError("INVALID_ARGUMENT", "a media id is 32 lowercase hex digits");
+    return join(this.#dir, id);
+  }
+
+  async write(id: string, data: AsyncIterable<Uint8Array>): Promise<void> {
+    const path = this.#path(id);
+    await mkdir(this.#dir, { recursive: true, mode: 0o700 });
+    const file = await open(path + PART, "w", 0o600);
+    try {
+      for await (const piece of data) await file.write(piece);
+      await file.sync();
+    } catch (error) {
+      await file.close();
+      await rm(path + PART, { force: true });
+      throw error;
+    }
+    await file.close();
+    await rename(path + PART, path);
+    syncDir(this.#dir);
+  }
+
+  async *read(id: string): AsyncIterable<Uint8Array> {
+    const path = this.#path(id);
+    let file;
+    try {
+      file = await open(path, "r");
+    } catch (cause) {
+      throw new StorageError("NOT_FOUND", "the media item's file is missing", { cause });
+    }
+    try {
+      const buffer = new Uint8Array(64 * 1024);
+      for (;;) {
+        const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+        if (bytesRead === 0) break;
+        yield buffer.slice(0, bytesRead);
+      }
+    } finally {
+      await file.close();
+    }
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.#overwriteAndRemove(this.#path(id));
+  }
+
+  async #overwriteAndRemove(path: string): Promise<void> {
+    let size: number;
+    try {
+      size = (await stat(path)).size;
+    } catch {
+      return;
+    }
+    // Best effort on journaling/flash file systems; the real guarantee is that the item's key is gone.
+    const file = await open(path, "r+");
+    try {
+      const zeros = new Uint8Array(Math.min(size, 1024 * 1024));
+      for (let offset = 0; offset < size; offset += zeros.length) {
+        await file.write(zeros, 0, Math.min(zeros.length, size - offset), offset);
+      }
+      await file.sync();
+    } finally {
+      await file.close();
+    }
+    await rm(path, { force: true });
+  }
+
+  async list(): Promise<string[]> {
+    try {
+      return (await readdir(this.#dir)).filter((name) => MEDIA_ID.test(name));
+    } catch {
+      return [];
+    }
+  }
+
+  /** Removes files of writes that a crash interrupted. */
+  async removeIncomplete(): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(this.#dir);
+    } catch {
+      return;
+    }
+    for (const name of names) if (name.endsWith(PART)) await this.#overwriteAndRemove(join(this.#dir, name));
+  }
+}
+
+function syncDir(dir: string): void {
+  const fd = openSync(dir, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -1,0 +1,775 @@
+/**
+ * The encrypted store: record-level XChaCha20-Poly1305 under a random data key, lookup keys MACed per
+ * '/'-separated segment, an O(1)-updatable integrity digest over all records, atomic transactions.
+ */
+import {
+  bytesToHex,
+  concatBytes,
+  defaultCrypto,
+  hexToBytes,
+  INSPECT_CUSTOM,
+  isCryptoError,
+  type Crypto,
+  type ScryptParams,
+} from "@parley/crypto";
+import type { RawEntry, StorageBackend } from "./backend.js";
+import {
+  DEFAULT_SCRYPT,
+  KEY_TOKEN_BYTES,
+  KEY_TOKEN_CACHE_SIZE,
+  MAX_KEY_LENGTH,
+  MAX_NAMESPACE_LENGTH,
+  MAX_VALUE_BYTES,
+} from "./consts.js";
+import {
+  add256,
+  assertBytesValue,
+  assertWellFormed,
+  base64url,
+  compareStrings,
+  fromUtf8,
+  readU32be,
+  sub256,
+  u32be,
+  u64be,
+  utf8,
+} from "./encoding.js";
+import { StorageError, isStorageError } from "./errors.js";
+import {
+  assertScryptParams,
+  decodeHeader,
+  encodeHeader,
+  unwrapDataKey,
+  wrapDataKey,
+  type StoreHeader,
+} from "./header.js";
+import type { Keystore } from "./keystore.js";
+import { MediaStore } from "./media.js";
+
+/**
+ * The key-value handle every Parley package's store interface is satisfied by (structurally):
+ * `db.namespace("trust")` is a `TrustStorage`, a session store, a queue store.
+ */
+export interface KVNamespace {
+  get(key: string): Promise<Uint8Array | undefined>;
+  put(key: string, value: Uint8Array): Promise<void>;
+  delete(key: string): Promise<void>;
+  /** Sorted by key (JavaScript string order). */
+  scan(options?: { prefix?: string }): Promise<Array<{ key: string; value: Uint8Array }>>;
+}
+
+export interface ScanOptions {
+  /** Only keys starting with this. Fastest on a '/' boundary ("alice/" reads only alice's records). */
+  readonly prefix?: string;
+  /** Only keys >= start. */
+  readonly start?: string;
+  /** Only keys < end. */
+  readonly end?: string;
+  /** At most this many entries (after ordering). */
+  readonly limit?: number;
+  /** Descending order. */
+  readonly reverse?: boolean;
+}
+
+export interface Namespace extends KVNamespace {
+  readonly name: string;
+  scan(options?: ScanOptions): Promise<Array<{ key: string; value: Uint8Array }>>;
+}
+
+/** A namespace inside a transaction: reads see the transaction's own writes; writes apply at commit. */
+export type TxNamespace = Namespace;
+
+export interface Transaction {
+  namespace(name: string): TxNamespace;
+}
+
+export interface CreateStoreOptions {
+  readonly passphrase: string;
+  /** scrypt cost; DEFAULT_SCRYPT (about 0.5 s here) unless given. Tests pass a small N. */
+  readonly kdf?: ScryptParams;
+  /** Also keep the passphrase in this keystore, so `openStore(backend, { keystore })` works. */
+  readonly keystore?: Keystore;
+  readonly crypto?: Crypto;
+}
+
+export interface OpenStoreOptions {
+  /** The passphrase; or leave it out and give `keystore`. */
+  readonly passphrase?: string;
+  readonly keystore?: Keystore;
+  readonly crypto?: Crypto;
+  /**
+   * Check every record against the integrity digest while opening (default true): detects records
+   * deleted, replayed from an older copy or added while the store was closed. O(records).
+   */
+  readonly verify?: boolean;
+}
+
+interface IntegrityState {
+  readonly counter: number;
+  readonly count: number;
+  readonly digest: Uint8Array;
+}
+
+interface Subkeys {
+  readonly record: Uint8Array;
+  readonly index: Uint8Array;
+  readonly integrity: Uint8Array;
+}
+
+const RECORD_FORMAT = 1;
+const NONCE_BYTES = 24;
+const NONCE_POOL = 256;
+const RECORD_AD = utf8("parley-storage record v1\0");
+const STATE_AD = "parley-storage state v1\0";
+const META_HEADER = "header";
+const META_STATE = "state";
+/** Namespaces of this package itself start with NUL, which user names may not. */
+export const INTERNAL_PREFIX = "\u0000";
+
+function keystoreEntry(storeId: string): string {
+  return `parley-storage:${storeId}`;
+}
+function pendingEntry(storeId: string): string {
+  return `parley-storage:${storeId}:pending`;
+}
+
+function backendFailed(cause: unknown): StorageError {
+  return new StorageError("BACKEND_FAILED", "the storage backend failed; see `cause`", { cause });
+}
+
+/** Runs a backend call, turning foreign errors into BACKEND_FAILED (StorageErrors pass through). */
+async function io<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (isStorageError(error)) throw error;
+    throw backendFailed(error);
+  }
+}
+
+function tampered(what: string): StorageError {
+  return new StorageError(
+    "TAMPERED",
+    `${what} failed authentication: the store was modified outside @parley/storage; restore it from a backup or archive`,
+  );
+}
+
+async function keystoreCall<T>(run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    if (isStorageError(error)) throw error;
+    throw new StorageError("KEYSTORE_FAILED", "the keystore failed; see `cause`", { cause: error });
+  }
+}
+
+/** One-at-a-time section: transactions, passphrase changes and close never interleave. */
+class Mutex {
+  #tail: Promise<unknown> = Promise.resolve();
+  run<T>(section: () => Promise<T>): Promise<T> {
+    const result = this.#tail.then(section);
+    this.#tail = result.catch(() => undefined);
+    return result;
+  }
+}
+
+type Pending = { readonly ns: string; readonly key: string; readonly value: Uint8Array | null };
+
+export class EncryptedStore {
+  readonly #backend: StorageBackend;
+  readonly #crypto: Crypto;
+  readonly #dataKey: Uint8Array;
+  readonly #keys: Subkeys;
+  readonly #tokens = new Map<string, string>();
+  readonly #mutex = new Mutex();
+  #header: StoreHeader;
+  #state: IntegrityState;
+  #closed = false;
+  #noncePool: Uint8Array = new Uint8Array(0);
+  #nonceOffset = 0;
+  /** Encrypted files and media, chunked and streamed. */
+  readonly media: MediaStore;
+
+  private constructor(
+    backend: StorageBackend,
+    crypto: Crypto,
+    header: StoreHeader,
+    dataKey: Uint8Array,
+    state: IntegrityState,
+  ) {
+    this.#backend = backend;
+    this.#crypto = crypto;
+    this.#header = header;
+    this.#dataKey = dataKey;
+    this.#state = state;
+    const salt = hexToBytes(header.storeId);
+    const sub = (info: string) => crypto.hkdfSha256(dataKey, salt, utf8(`parley-storage ${info} v1`), 32);
+    this.#keys = { record: sub("record"), index: sub("index"), integrity: sub("integrity") };
+    this.media = new MediaStore(this, backend.media, crypto);
+  }
+
+  /**
+   * Creates a store in an empty backend (ALREADY_EXISTS if it holds one). The store owns the backend:
+   * `close()` closes it, and so does a failed create or open.
+   */
+  static create(backend: StorageBackend, options: CreateStoreOptions): Promise<EncryptedStore> {
+    return closingOnFailure(backend, () => EncryptedStore.#create(backend, options));
+  }
+
+  static async #create(backend: StorageBackend, options: CreateStoreOptions): Promise<EncryptedStore> {
+    const crypto = options.crypto ?? defaultCrypto();
+    const params = options.kdf ?? DEFAULT_SCRYPT;
+    assertScryptParams(params);
+    if (await io(() => backend.getMeta(META_HEADER))) {
+      throw new StorageError("ALREADY_EXISTS", "a store already exists here; open it, or delete it first");
+    }
+    const storeId = bytesToHex(crypto.randomBytes(16));
+    const dataKey = crypto.randomBytes(32);
+    const header = await wrapDataKey(crypto, storeId, dataKey, options.passphrase, params);
+    const state: IntegrityState = { counter: 0, count: 0, digest: new Uint8Array(32) };
+    const store = new EncryptedStore(backend, crypto, header, dataKey, state);
+    await io(() =>
+      backend.commit({
+        puts: [],
+        deletes: [],
+        meta: [
+          { key: META_HEADER, value: encodeHeader(crypto, header) },
+          { key: META_STATE, value: store.#sealState(state) },
+        ],
+      }),
+    );
+    const keystore = options.keystore;
+    if (keystore) await keystoreCall(() => keystore.set(keystoreEntry(storeId), options.passphrase));
+    return store;
+  }
+
+  /**
+   * Opens an existing store with the passphrase, or with the one kept in `keystore`.
+   * WRONG_PASSPHRASE changes nothing; TAMPERED/CORRUPTED mean the bytes were altered. On any failure
+   * the backend is closed (open a new one to retry).
+   */
+  static open(backend: StorageBackend, options: OpenStoreOptions): Promise<EncryptedStore> {
+    return closingOnFailure(backend, () => EncryptedStore.#openExisting(backend, options));
+  }
+
+  static async #openExisting(backend: StorageBackend, options: OpenStoreOptions): Promise<EncryptedStore> {
+    const crypto = options.crypto ?? defaultCrypto();
+    const headerBytes = await io(() => backend.getMeta(META_HEADER));
+    if (!headerBytes) throw new StorageError("NOT_FOUND", "no store here: create one first");
+    const header = decodeHeader(crypto, headerBytes);
+    let dataKey: Uint8Array;
+    if (options.passphrase !== undefined) {
+      dataKey = await unwrapDataKey(crypto, header, options.passphrase);
+    } else if (options.keystore) {
+      dataKey = await EncryptedStore.#unwrapFromKeystore(crypto, header, options.keystore);
+    } else {
+      throw new StorageError("INVALID_ARGUMENT", "give a passphrase or a keystore to open the store");
+    }
+    const store = new EncryptedStore(backend, crypto, header, dataKey, {
+      counter: 0,
+      count: 0,
+      digest: new Uint8Array(32),
+    });
+    const stateBytes = await io(() => backend.getMeta(META_STATE));
+    if (!stateBytes) throw tampered("the integrity state (missing)");
+    store.#state = store.#openState(stateBytes);
+    if (options.verify ?? true) await store.#verifyAll();
+    return store;
+  }
+
+  /** Opening from the keystore survives a crash during changePassphrase (the pending entry). */
+  static async #unwrapFromKeystore(crypto: Crypto, header: StoreHeader, keystore: Keystore): Promise<Uint8Array> {
+    const main = await keystoreCall(() => keystore.get(keystoreEntry(header.storeId)));
+    const pending = await keystoreCall(() => keystore.get(pendingEntry(header.storeId)));
+    if (main === undefined && pending === undefined) {
+      throw new StorageError(
+        "KEYSTORE_EMPTY",
+        `the ${keystore.kind} keystore holds no passphrase for this store; open it with the passphrase`,
+      );
+    }
+    if (main !== undefined) {
+      try {
+        return await unwrapDataKey(crypto, header, main);
+      } catch (error) {
+        if (pending === undefined || !isStorageError(error, "WRONG_PASSPHRASE")) throw error;
+      }
+    }
+    const dataKey = await unwrapDataKey(crypto, header, pending!);
+    await keystoreCall(() => keystore.set(keystoreEntry(header.storeId), pending!));
+    await keystoreCall(() => keystore.delete(pendingEntry(header.storeId)));
+    return dataKey;
+  }
+
+  /** True when the backend holds a store (without unlocking it). */
+  static async exists(backend: StorageBackend): Promise<boolean> {
+    return (await io(() => backend.getMeta(META_HEADER))) !== undefined;
+  }
+
+  /** The backend kind ("sqlite", "indexeddb", "memory"). */
+  get backendKind(): string {
+    return this.#backend.kind;
+  }
+
+  /** The scrypt parameters in the header now (public; they are stored in clear). */
+  get kdfParams(): ScryptParams {
+    const { N, r, p } = this.#header.kdf;
+    return { N, r, p, dkLen: 32 };
+  }
+
+  /**
+   * How many transactions were committed since creation (sealed in the integrity state). An app that
+   * keeps it elsewhere (a server, the keychain) can detect a rollback of the whole store.
+   */
+  get commitCounter(): number {
+    return this.#state.counter;
+  }
+
+  namespace(name: string): Namespace {
+    assertWellFormed(name, "namespace name", MAX_NAMESPACE_LENGTH, false);
+    if (name.startsWith(INTERNAL_PREFIX))
+      throw new StorageError("INVALID_ARGUMENT", "namespace names starting with NUL are reserved");
+    return this.#namespaceHandle(name);
+  }
+
+  /** @internal Namespaces of this package (media metadata). */
+  internalNamespace(name: string): Namespace {
+    return this.#namespaceHandle(INTERNAL_PREFIX + name);
+  }
+
+  #namespaceHandle(name: string): Namespace {
+    return namespaceView(this, name, undefined, {
+      check: () => {
+        this.#assertOpen();
+      },
+      put: (key, value) =>
+        this.#transact((tx) => {
+          tx.put(name, key, value);
+        }),
+      delete: (key) =>
+        this.#transact((tx) => {
+          tx.delete(name, key);
+        }),
+    });
+  }
+
+  /**
+   * Runs `body` and commits all its writes atomically (across namespaces) when it resolves; if it
+   * throws, nothing is written and the error is rethrown. Transactions run one at a time.
+   */
+  transaction<T>(body: (tx: Transaction) => Promise<T> | T): Promise<T> {
+    return this.#transact((tx) => body(tx.handle));
+  }
+
+  /** @internal A transaction over one of this package's own namespaces (media metadata). */
+  internalTransaction<T>(name: string, body: (ns: TxNamespace) => Promise<T> | T): Promise<T> {
+    return this.#transact((tx) => body(tx.bind(INTERNAL_PREFIX + name)));
+  }
+
+  async #transact<T>(body: (tx: TxState) => Promise<T> | T): Promise<T> {
+    this.#assertOpen();
+    return this.#mutex.run(async () => {
+      this.#assertOpen();
+      const tx = new TxState(this);
+      let result: T;
+      try {
+        result = await body(tx);
+      } finally {
+        tx.closed = true;
+      }
+      await this.#commit(tx.pending);
+      return result;
+    });
+  }
+
+  /**
+   * Rewraps the data key under `next` (with fresh salt, and new scrypt parameters if given): one
+   * header row in one backend transaction, so O(1) and atomic. `current` must be right
+   * (WRONG_PASSPHRASE otherwise, nothing changed). A keystore that held the passphrase is updated.
+   */
+  async changePassphrase(
+    current: string,
+    next: string,
+    options: { kdf?: ScryptParams; keystore?: Keystore } = {},
+  ): Promise<void> {
+    this.#assertOpen();
+    const params = options.kdf ?? this.kdfParams;
+    assertScryptParams(params);
+    await this.#mutex.run(async () => {
+      this.#assertOpen();
+      const check = await unwrapDataKey(this.#crypto, this.#header, current);
+      check.fill(0);
+      const header = await wrapDataKey(this.#crypto, this.#header.storeId, this.#dataKey, next, params);
+      const keystore = options.keystore;
+      if (keystore) await keystoreCall(() => keystore.set(pendingEntry(header.storeId), next));
+      await io(() =>
+        this.#backend.commit({
+          puts: [],
+          deletes: [],
+          meta: [{ key: META_HEADER, value: encodeHeader(this.#crypto, header) }],
+        }),
+      );
+      this.#header = header;
+      if (keystore) {
+        await keystoreCall(() => keystore.set(keystoreEntry(header.storeId), next));
+        await keystoreCall(() => keystore.delete(pendingEntry(header.storeId)));
+      }
+    });
+  }
+
+  /** Keeps the passphrase in `keystore` (checked first: WRONG_PASSPHRASE if it does not unlock this store). */
+  async storePassphraseInKeystore(keystore: Keystore, passphrase: string): Promise<void> {
+    this.#assertOpen();
+    const check = await unwrapDataKey(this.#crypto, this.#header, passphrase);
+    check.fill(0);
+    await keystoreCall(() => keystore.set(keystoreEntry(this.#header.storeId), passphrase));
+  }
+
+  /** Removes the passphrase from `keystore`: from now on it must be entered at every start. */
+  async removePassphraseFromKeystore(keystore: Keystore): Promise<void> {
+    this.#assertOpen();
+    await keystoreCall(() => keystore.delete(keystoreEntry(this.#header.storeId)));
+    await keystoreCall(() => keystore.delete(pendingEntry(this.#header.storeId)));
+  }
+
+  /** Deletes every media item (bytes and keys) and compacts the backend. Records are kept. */
+  async deleteAllMedia(): Promise<void> {
+    await this.media.deleteAll();
+  }
+
+  /** Waits for running transactions, closes the backend and forgets the keys. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#mutex.run(async () => {
+      if (this.#closed) return;
+      this.#closed = true;
+      this.#dataKey.fill(0);
+      for (const k of [this.#keys.record, this.#keys.index, this.#keys.integrity]) k.fill(0);
+      this.#tokens.clear();
+      await io(() => this.#backend.close());
+    });
+  }
+
+  /** @internal Every user record, decrypted, for the archive export. */
+  async allRecords(): Promise<Array<{ ns: string; key: string; value: Uint8Array }>> {
+    this.#assertOpen();
+    const rows = await io(() => this.#backend.scanPrefix(""));
+    return rows.map((row) => this.#open(row)).filter((r) => !r.ns.startsWith(INTERNAL_PREFIX));
+  }
+
+  /** @internal Drops freed bytes from the backend's journal and free pages. */
+  async compactBackend(): Promise<void> {
+    this.#assertOpen();
+    await this.#mutex.run(() => io(() => this.#backend.compact()));
+  }
+
+  /** @internal Used by MediaStore. */
+  assertOpen(): void {
+    this.#assertOpen();
+  }
+
+  toString(): string {
+    return `EncryptedStore(${this.#backend.kind}, ${this.#closed ? "closed" : "open"}, keys redacted)`;
+  }
+  toJSON(): string {
+    return this.toString();
+  }
+  [INSPECT_CUSTOM](): string {
+    return this.toString();
+  }
+
+  // ---- internals ----
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StorageError("CLOSED", "the store is closed; open it again");
+  }
+
+  #token(input: string): string {
+    let token = this.#tokens.get(input);
+    if (token === undefined) {
+      token = base64url(this.#crypto.hmacSha256(this.#keys.index, utf8(input)).subarray(0, KEY_TOKEN_BYTES));
+      if (this.#tokens.size >= KEY_TOKEN_CACHE_SIZE) this.#tokens.delete(this.#tokens.keys().next().value!);
+      this.#tokens.set(input, token);
+    }
+    return token;
+  }
+
+  /** The MACed row key: namespace token, then one token per segment, each chained to all before it. */
+  rawKey(ns: string, key: string): string {
+    let raw = this.#token(`ns\0${ns}`);
+    for (const segment of key.split("/")) raw = `${raw}/${this.#token(`${raw}\0${segment}`)}`;
+    return raw;
+  }
+
+  /** The row-key prefix covering every key that starts with `prefix` (as narrow as segment boundaries allow). */
+  #rawPrefix(ns: string, prefix: string): string {
+    const cut = prefix.lastIndexOf("/");
+    if (cut < 0) return `${this.#token(`ns\0${ns}`)}/`;
+    return `${this.rawKey(ns, prefix.slice(0, cut))}/`;
+  }
+
+  /**
+   * A fresh random 24-byte nonce, drawn from the CSPRNG in blocks: one getRandomValues call per
+   * 256 nonces instead of per record (it was the largest single cost of a write).
+   */
+  #nonce(): Uint8Array {
+    if (this.#nonceOffset + NONCE_BYTES > this.#noncePool.length) {
+      this.#noncePool = this.#crypto.randomBytes(NONCE_BYTES * NONCE_POOL);
+      this.#nonceOffset = 0;
+    }
+    const nonce = this.#noncePool.subarray(this.#nonceOffset, this.#nonceOffset + NONCE_BYTES);
+    this.#nonceOffset += NONCE_BYTES;
+    return nonce;
+  }
+
+  #seal(raw: string, ns: string, key: string, value: Uint8Array): { sealed: Uint8Array; nonce: Uint8Array } {
+    const nsBytes = utf8(ns);
+    const keyBytes = utf8(key);
+    const plaintext = concatBytes(u32be(nsBytes.length), nsBytes, u32be(keyBytes.length), keyBytes, value);
+    const nonce = this.#nonce();
+    const ct = this.#crypto.xchacha20Poly1305Encrypt(
+      this.#keys.record,
+      nonce,
+      plaintext,
+      concatBytes(RECORD_AD, utf8(raw)),
+    );
+    return { sealed: concatBytes(Uint8Array.of(RECORD_FORMAT), nonce, ct), nonce };
+  }
+
+  #open(row: RawEntry): { ns: string; key: string; value: Uint8Array } {
+    const v = row.value;
+    if (v.length < 1 + NONCE_BYTES + 16 + 8 || v[0] !== RECORD_FORMAT) throw tampered("a record");
+    let plaintext: Uint8Array;
+    try {
+      plaintext = this.#crypto.xchacha20Poly1305Decrypt(
+        this.#keys.record,
+        v.subarray(1, 1 + NONCE_BYTES),
+        v.subarray(1 + NONCE_BYTES),
+        concatBytes(RECORD_AD, utf8(row.key)),
+      );
+    } catch (error) {
+      if (isCryptoError(error)) throw tampered("a record");
+      throw error;
+    }
+    const nsLength = readU32be(plaintext, 0);
+    const ns = fromUtf8(plaintext.subarray(4, 4 + nsLength));
+    const keyLength = readU32be(plaintext, 4 + nsLength);
+    const keyStart = 8 + nsLength;
+    const key = fromUtf8(plaintext.subarray(keyStart, keyStart + keyLength));
+    return { ns, key, value: plaintext.slice(keyStart + keyLength) };
+  }
+
+  #element(raw: string, sealed: Uint8Array): Uint8Array {
+    const nonce = sealed.subarray(1, 1 + NONCE_BYTES);
+    return this.#crypto.hmacSha256(this.#keys.integrity, concatBytes(utf8(raw), Uint8Array.of(0), nonce));
+  }
+
+  #sealState(state: IntegrityState): Uint8Array {
+    const nonce = this.#nonce();
+    const body = concatBytes(u64be(state.counter), u64be(state.count), state.digest);
+    const ad = utf8(STATE_AD + this.#header.storeId);
+    return concatBytes(nonce, this.#crypto.xchacha20Poly1305Encrypt(this.#keys.integrity, nonce, body, ad));
+  }
+
+  #openState(bytes: Uint8Array): IntegrityState {
+    let body: Uint8Array;
+    try {
+      body = this.#crypto.xchacha20Poly1305Decrypt(
+        this.#keys.integrity,
+        bytes.subarray(0, NONCE_BYTES),
+        bytes.subarray(NONCE_BYTES),
+        utf8(STATE_AD + this.#header.storeId),
+      );
+    } catch {
+      throw tampered("the integrity state");
+    }
+    if (body.length !== 48) throw tampered("the integrity state");
+    const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+    return { counter: Number(view.getBigUint64(0)), count: Number(view.getBigUint64(8)), digest: body.slice(16) };
+  }
+
+  async #verifyAll(): Promise<void> {
+    const rows = await io(() => this.#backend.scanPrefix(""));
+    let digest: Uint8Array = new Uint8Array(32);
+    for (const row of rows) digest = add256(digest, this.#element(row.key, row.value));
+    if (rows.length !== this.#state.count || !this.#crypto.constantTimeEqual(digest, this.#state.digest)) {
+      throw tampered("the set of records (one was deleted, added or replaced by an older copy)");
+    }
+  }
+
+  /** @internal */
+  async read(ns: string, key: string, pending: Map<string, Pending> | undefined): Promise<Uint8Array | undefined> {
+    return this.#read(ns, key, pending);
+  }
+
+  async #read(ns: string, key: string, pending: Map<string, Pending> | undefined): Promise<Uint8Array | undefined> {
+    const raw = this.rawKey(ns, key);
+    const own = pending?.get(raw);
+    if (own) return own.value?.slice();
+    const value = await io(() => this.#backend.get(raw));
+    if (!value) return undefined;
+    const record = this.#open({ key: raw, value });
+    if (record.ns !== ns || record.key !== key) throw tampered("a record");
+    return record.value;
+  }
+
+  /** @internal */
+  scanInternal(
+    ns: string,
+    options: ScanOptions,
+    pending: Map<string, Pending> | undefined,
+  ): Promise<Array<{ key: string; value: Uint8Array }>> {
+    return this.#scan(ns, options, pending);
+  }
+
+  async #scan(
+    ns: string,
+    options: ScanOptions,
+    pending: Map<string, Pending> | undefined,
+  ): Promise<Array<{ key: string; value: Uint8Array }>> {
+    const { prefix = "", start, end, limit, reverse = false } = options;
+    assertWellFormed(prefix, "scan prefix", MAX_KEY_LENGTH, true);
+    if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0))
+      throw new StorageError("INVALID_ARGUMENT", "scan limit must be a non-negative integer");
+    const rawPrefix = this.#rawPrefix(ns, prefix);
+    const rows = await io(() => this.#backend.scanPrefix(rawPrefix));
+    const found = new Map<string, Uint8Array | null>();
+    for (const row of rows) {
+      const record = this.#open(row);
+      if (record.ns !== ns) throw tampered("a record");
+      found.set(record.key, record.value);
+    }
+    for (const p of pending?.values() ?? []) if (p.ns === ns) found.set(p.key, p.value?.slice() ?? null);
+    const out: Array<{ key: string; value: Uint8Array }> = [];
+    for (const [key, value] of found) {
+      if (value === null || !key.startsWith(prefix)) continue;
+      if (start !== undefined && key < start) continue;
+      if (end !== undefined && key >= end) continue;
+      out.push({ key, value });
+    }
+    out.sort((a, b) => compareStrings(a.key, b.key));
+    if (reverse) out.reverse();
+    return limit === undefined ? out : out.slice(0, limit);
+  }
+
+  async #commit(pending: Map<string, Pending>): Promise<void> {
+    if (pending.size === 0) return;
+    let { count, digest } = this.#state;
+    const puts: RawEntry[] = [];
+    const deletes: string[] = [];
+    for (const [raw, p] of pending) {
+      const old = await io(() => this.#backend.get(raw));
+      if (old) {
+        digest = sub256(digest, this.#element(raw, old));
+        count--;
+      }
+      if (p.value) {
+        const { sealed } = this.#seal(raw, p.ns, p.key, p.value);
+        digest = add256(digest, this.#element(raw, sealed));
+        count++;
+        puts.push({ key: raw, value: sealed });
+      } else if (old) {
+        deletes.push(raw);
+      }
+    }
+    const state: IntegrityState = { counter: this.#state.counter + 1, count, digest };
+    await io(() => this.#backend.commit({ puts, deletes, meta: [{ key: META_STATE, value: this.#sealState(state) }] }));
+    this.#state = state;
+  }
+}
+
+async function closingOnFailure<T>(backend: StorageBackend, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    await backend.close().catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Argument errors become rejections, as callers of an async API expect. */
+function promised<T>(run: () => T | Promise<T>): Promise<T> {
+  return new Promise<T>((resolve) => {
+    resolve(run());
+  });
+}
+
+/** One namespace handle for both the store (pending undefined) and a transaction (its pending writes). */
+function namespaceView(
+  store: EncryptedStore,
+  name: string,
+  pending: Map<string, Pending> | undefined,
+  ops: {
+    check: () => void;
+    put: (key: string, value: Uint8Array) => Promise<void>;
+    delete: (key: string) => Promise<void>;
+  },
+): Namespace {
+  return {
+    name,
+    get: (key) =>
+      promised(() => {
+        ops.check();
+        assertKey(key);
+        return store.read(name, key, pending);
+      }),
+    put: ops.put,
+    delete: ops.delete,
+    scan: (options) =>
+      promised(() => {
+        ops.check();
+        return store.scanInternal(name, options ?? {}, pending);
+      }),
+  };
+}
+
+function assertKey(key: unknown): asserts key is string {
+  assertWellFormed(key, "key", MAX_KEY_LENGTH, true);
+}
+
+class TxState {
+  readonly pending = new Map<string, Pending>();
+  closed = false;
+  readonly handle: Transaction;
+  readonly #store: EncryptedStore;
+
+  constructor(store: EncryptedStore) {
+    this.#store = store;
+    this.handle = {
+      namespace: (name: string): TxNamespace => this.bind(store.namespace(name).name),
+    };
+  }
+
+  bind(name: string): TxNamespace {
+    return namespaceView(this.#store, name, this.pending, {
+      check: () => {
+        this.#assertOpen();
+      },
+      put: (key, value) =>
+        promised(() => {
+          this.put(name, key, value);
+        }),
+      delete: (key) =>
+        promised(() => {
+          this.delete(name, key);
+        }),
+    });
+  }
+
+  #assertOpen(): void {
+    this.#store.assertOpen();
+    if (this.closed) throw new StorageError("CLOSED", "the transaction has ended; use the store or a new transaction");
+  }
+
+  put(ns: string, key: string, value: Uint8Array): void {
+    this.#assertOpen();
+    assertKey(key);
+    assertBytesValue(value, "value", MAX_VALUE_BYTES);
+    this.pending.set(this.#store.rawKey(ns, key), { ns, key, value: value.slice() });
+  }
+
+  delete(ns: string, key: string): void {
+    this.#assertOpen();
+    assertKey(key);
+    this.pending.set(this.#store.rawKey(ns, key), { ns, key, value: null });
+  }
+}
