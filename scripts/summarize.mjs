@@ -19,10 +19,15 @@ export function collectReports() {
       for (const file of readdirSync(reports).sort()) {
         if (!file.endsWith(".json")) continue;
         const report = JSON.parse(readFileSync(join(reports, file), "utf8"));
+        // A test file that failed without a failing test (an import error, a crash) counts once;
+        // numFailedTestSuites would also count every describe block around a failing test.
+        const brokenFiles = (report.testResults ?? []).filter(
+          (f) => f.status === "failed" && !(f.assertionResults ?? []).some((a) => a.status === "failed"),
+        ).length;
         rows.push({
           suite: `${group}/${pkg}:${file.replace(/\.json$/, "")}`,
           passed: report.numPassedTests ?? 0,
-          failed: (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0),
+          failed: (report.numFailedTests ?? 0) + brokenFiles,
           skipped: (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0),
         });
       }

@@ -52,9 +52,20 @@ export function hexToBytes(hex: string): Uint8Array {
   return out;
 }
 
-/** Best-effort wipe of a secret buffer (JS gives no guarantee the engine kept no copy). */
+const wipeListeners = new Set<(bytes: Uint8Array) => void>();
+
+/** @internal Caches that hold key material derived from a caller's array register here. */
+export function onWipe(listener: (bytes: Uint8Array) => void): void {
+  wipeListeners.add(listener);
+}
+
+/**
+ * Best-effort wipe of a secret buffer: zeroes it and drops what this package cached for it (the
+ * native provider's KeyObject and its copy of the key). JS gives no guarantee the engine kept no copy.
+ */
 export function wipe(bytes: Uint8Array): void {
   bytes.fill(0);
+  for (const listener of wipeListeners) listener(bytes);
 }
 
 /** Node's util.inspect hook, without importing node:util (works in browsers too). */

@@ -1,4 +1,5 @@
 import { assertBytes, constantTimeEqual } from "./bytes.js";
+import { SCRYPT_MAX_DKLEN, SCRYPT_MAX_MEMORY_BYTES, SCRYPT_MAX_RP } from "./consts.js";
 import { CryptoError } from "./errors.js";
 import { KeyPair } from "./keys.js";
 import { createNativeProvider } from "./native.js";
@@ -92,7 +93,7 @@ const EMPTY = new Uint8Array(0);
 let cachedNative: CryptoProvider | null | undefined;
 /** The node:crypto provider, or undefined where there is no node:crypto (browsers). */
 export function nativeProviderIfAvailable(): CryptoProvider | undefined {
-  if (cachedNative === undefined) cachedNative = createNativeProvider(nobleProvider) ?? null;
+  if (cachedNative === undefined) cachedNative = createNativeProvider() ?? null;
   return cachedNative ?? undefined;
 }
 
@@ -116,16 +117,28 @@ function assertLength(length: number, max: number, name: string): void {
 
 function assertScrypt(params: ScryptParams): void {
   const { N, r, p, dkLen } = params;
-  if (!Number.isSafeInteger(N) || N < 2 || (N & (N - 1)) !== 0) {
-    throw new CryptoError("INVALID_ARGUMENT", `scrypt N must be a power of two >= 2, got ${N}`);
-  }
   for (const [name, v] of [
+    ["N", N],
     ["r", r],
     ["p", p],
     ["dkLen", dkLen],
   ] as const) {
-    if (!Number.isSafeInteger(v) || v < 1)
+    if (!Number.isSafeInteger(v) || v < 1) {
       throw new CryptoError("INVALID_ARGUMENT", `scrypt ${name} must be a positive integer`);
+    }
+  }
+  if (N < 2 || 2 ** Math.round(Math.log2(N)) !== N) {
+    throw new CryptoError("INVALID_ARGUMENT", `scrypt N must be a power of two >= 2, got ${N}`);
+  }
+  // RFC 7914 §2: N < 2^(128·r/8). OpenSSL enforces it, noble does not: the facade does, for both.
+  if (Math.log2(N) >= 16 * r) {
+    throw new CryptoError("INVALID_ARGUMENT", `scrypt N must be below 2^(16·r) (RFC 7914 §2); got N = ${N}, r = ${r}`);
+  }
+  if (r * p > SCRYPT_MAX_RP) throw new CryptoError("INVALID_ARGUMENT", `scrypt r·p must be below 2^30, got ${r * p}`);
+  if (dkLen > SCRYPT_MAX_DKLEN) throw new CryptoError("INVALID_ARGUMENT", `scrypt dkLen is too large: ${dkLen}`);
+  const memory = 128 * r * (N + p);
+  if (memory > SCRYPT_MAX_MEMORY_BYTES) {
+    throw new CryptoError("INVALID_ARGUMENT", `scrypt would need ${memory} bytes of memory; the limit is 1 GiB`);
   }
 }
 
@@ -140,6 +153,7 @@ export function createCrypto(options: CreateCryptoOptions = {}): Crypto {
     return provider.x25519PublicKey(privateKey);
   };
   const x25519KeyPair = (privateKey: Uint8Array) => {
+    assertBytes(privateKey, "x25519 private key", 32);
     const clamped = clampX25519(privateKey);
     return new KeyPair("x25519", clamped, x25519PublicKey(clamped));
   };
@@ -147,7 +161,10 @@ export function createCrypto(options: CreateCryptoOptions = {}): Crypto {
     assertBytes(seed, "ed25519 seed", 32);
     return provider.ed25519PublicKey(seed);
   };
-  const ed25519KeyPair = (seed: Uint8Array) => new KeyPair("ed25519", seed.slice(), ed25519PublicKey(seed));
+  const ed25519KeyPair = (seed: Uint8Array) => {
+    assertBytes(seed, "ed25519 seed", 32);
+    return new KeyPair("ed25519", seed.slice(), ed25519PublicKey(seed));
+  };
 
   return {
     provider: provider.name,

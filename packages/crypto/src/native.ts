@@ -6,6 +6,8 @@
  */
 import type * as NodeCrypto from "node:crypto";
 import { hchacha } from "@noble/ciphers/chacha.js";
+import { onWipe } from "./bytes.js";
+import { NATIVE_PUBLIC_KEY_CACHE_SIZE } from "./consts.js";
 import { encodedY, fromLE, isNegativeZeroX, P, Q } from "./edwards.js";
 import { CryptoError } from "./errors.js";
 import type { CryptoProvider } from "./provider.js";
@@ -43,7 +45,6 @@ const PKCS8: Record<Curve, Uint8Array> = { X25519: X25519_PKCS8, Ed25519: ED2551
  * array is never served a stale key; public keys in a small LRU keyed by their bytes (public data).
  */
 const PLACEHOLDER_X = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
-const PUBLIC_CACHE_SIZE = 256;
 
 interface PrivateEntry {
   readonly copy: Uint8Array;
@@ -61,7 +62,7 @@ class PublicKeyCache {
       this.#map.delete(id);
     } else {
       key = make(x);
-      if (this.#map.size >= PUBLIC_CACHE_SIZE) this.#map.delete(this.#map.keys().next().value!);
+      if (this.#map.size >= NATIVE_PUBLIC_KEY_CACHE_SIZE) this.#map.delete(this.#map.keys().next().value!);
     }
     this.#map.set(id, key);
     return key;
@@ -77,6 +78,13 @@ class PrivateKeyCache {
     const entry = { copy: raw.slice(), ...make() };
     map.set(raw, entry);
     return entry;
+  }
+  /** Drops (and zeroes our copy of) everything cached for this array: called by wipe(). */
+  forget(raw: Uint8Array): void {
+    for (const map of Object.values(this.#maps)) {
+      map.get(raw)?.copy.fill(0);
+      map.delete(raw);
+    }
   }
 }
 
@@ -131,12 +139,13 @@ function xchachaSubkey(key: Uint8Array, nonce: Uint8Array): { subkey: Uint8Array
   return { subkey, iv };
 }
 
-const HKDF_NODE_MAX_INFO = 1024; // node:crypto.hkdfSync refuses a longer info.
-
-export function createNativeProvider(fallback: CryptoProvider): CryptoProvider | undefined {
+export function createNativeProvider(): CryptoProvider | undefined {
   const c = loadNodeCrypto();
   if (!c || typeof c.diffieHellman !== "function" || typeof c.hkdfSync !== "function") return undefined;
   const privateKeys = new PrivateKeyCache();
+  onWipe((bytes) => {
+    privateKeys.forget(bytes);
+  });
   const publicKeys = new PublicKeyCache();
   const importPrivate = (curve: Curve, raw: Uint8Array): PrivateEntry =>
     privateKeys.get(curve, raw, () => {
@@ -199,8 +208,19 @@ export function createNativeProvider(fallback: CryptoProvider): CryptoProvider |
     sha512: (data) => own(c.createHash("sha512").update(data).digest()),
     hmacSha256: (key, data) => own(c.createHmac("sha256", key).update(data).digest()),
     hkdfSha256(ikm, salt, info, length) {
-      if (info.length > HKDF_NODE_MAX_INFO || ikm.length === 0) return fallback.hkdfSha256(ikm, salt, info, length);
-      return new Uint8Array(c.hkdfSync("sha256", ikm, salt, info, length));
+      // RFC 5869 from createHmac calls: several times cheaper than node's hkdfSync, whose per-call
+      // setup (KeyObject, validation) costs more than the four HMACs of an 80-byte output. An empty
+      // salt is HMAC's zero-padded key, as §2.2 asks.
+      const prk = c.createHmac("sha256", salt).update(ikm).digest();
+      const out = new Uint8Array(length);
+      let block: Uint8Array = new Uint8Array(0);
+      for (let i = 1, offset = 0; offset < length; i++, offset += 32) {
+        block = c.createHmac("sha256", prk).update(block).update(info).update(Uint8Array.of(i)).digest();
+        out.set(block.subarray(0, Math.min(32, length - offset)), offset);
+      }
+      prk.fill(0);
+      block.fill(0);
+      return out;
     },
     aesCbcEncrypt(key, iv, plaintext) {
       const cipher = c.createCipheriv(cbcName(key), key, iv);
@@ -253,16 +273,17 @@ export function createNativeProvider(fallback: CryptoProvider): CryptoProvider |
     },
     scrypt: (password, salt, { N, r, p, dkLen }) =>
       new Promise((resolve, reject) => {
-        c.scrypt(
-          password,
-          salt,
-          dkLen,
-          { N, r, p, maxmem: 128 * N * r * p + 128 * r * p + 1024 * 1024 },
-          (err, key) => {
-            if (err) reject(new CryptoError("INVALID_ARGUMENT", "scrypt parameters were refused", { cause: err }));
+        const refused = (cause: unknown) =>
+          new CryptoError("INVALID_ARGUMENT", "scrypt parameters were refused by OpenSSL", { cause });
+        try {
+          // Node validates the parameters synchronously and throws; the callback reports the rest.
+          c.scrypt(password, salt, dkLen, { N, r, p, maxmem: 128 * r * (N + p) + 1024 * 1024 }, (err, key) => {
+            if (err) reject(refused(err));
             else resolve(own(key));
-          },
-        );
+          });
+        } catch (cause) {
+          reject(refused(cause));
+        }
       }),
   };
 }

@@ -79,5 +79,5 @@ export const nobleProvider: CryptoProvider = {
     }
   },
   scrypt: (password, salt, { N, r, p, dkLen }) =>
-    scryptAsync(password, salt, { N, r, p, dkLen, maxmem: 128 * N * r * p + 128 * r * p + 1024 * 1024 }),
+    scryptAsync(password, salt, { N, r, p, dkLen, maxmem: 128 * r * (N + p) + 1024 * 1024 }),
 };

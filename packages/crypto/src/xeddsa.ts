@@ -29,6 +29,7 @@ export function clampX25519(privateKey: Uint8Array): Uint8Array {
 /** convert_mont (spec §2.3): Montgomery u to the Edwards public key with the given sign bit. */
 export function montgomeryToEdwards(u: Uint8Array, signBit: 0 | 1 = 0): Uint8Array {
   assertBytes(u, "montgomery public key", 32);
+  if (signBit !== 0 && signBit !== 1) throw new CryptoError("INVALID_ARGUMENT", "signBit must be 0 or 1");
   const uMasked = fromLE(u) & ((1n << 255n) - 1n);
   // u_to_y: y = (u − 1) · inv(u + 1), with inv(0) = 0 as the spec defines it (Fermat's little theorem).
   const uf = Fp.create(uMasked);

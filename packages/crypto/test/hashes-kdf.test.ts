@@ -52,4 +52,20 @@ describe.each(providers)("hashes and KDFs (%s provider)", (_name, c) => {
       /power of two/,
     );
   });
+
+  it("scrypt enforces RFC 7914 §2 (N < 2^(16r)) and a 1 GiB memory cap with INVALID_ARGUMENT, on both providers", async () => {
+    const pw = new Uint8Array(4);
+    for (const params of [
+      { N: 2 ** 16, r: 1, p: 1, dkLen: 16 }, // OpenSSL refuses, noble would compute: the facade refuses first
+      { N: 2 ** 17, r: 1, p: 1, dkLen: 16 },
+      { N: 2 ** 21, r: 8, p: 1, dkLen: 32 }, // 2 GiB
+      { N: 16, r: 2 ** 16, p: 2 ** 15, dkLen: 32 },
+      { N: 16, r: 1, p: 1, dkLen: 2 ** 40 },
+      { N: 16, r: 1, p: 1.5, dkLen: 32 },
+    ]) {
+      await expect(c.scrypt(pw, pw, params)).rejects.toMatchObject({ name: "CryptoError", code: "INVALID_ARGUMENT" });
+    }
+    // The largest N that r = 1 allows works.
+    expect((await c.scrypt(pw, pw, { N: 2 ** 15, r: 1, p: 1, dkLen: 16 })).length).toBe(16);
+  });
 });
