@@ -17,6 +17,10 @@ const bob = native.generateX25519KeyPair();
 const ed = native.generateEd25519KeyPair();
 const msg = native.randomBytes(100);
 const edSig = native.ed25519Sign(ed.privateKey, msg);
+const spk = native.randomBytes(33);
+const nonce64 = native.randomBytes(64);
+const xedSig = native.xeddsaSign(alice.privateKey, spk);
+const libSig = native.libsignalSign(alice.privateKey, spk);
 const freshPublics = Array.from({ length: 512 }, () => native.generateX25519KeyPair().publicKey);
 
 type Op = (c: Crypto, i: number) => unknown;
@@ -28,6 +32,9 @@ const scenarios: Array<[string, Op]> = [
   ["ed25519Sign 100 B", (c) => c.ed25519Sign(ed.privateKey, msg)],
   ["ed25519Sign 100 B (new key array)", (c) => c.ed25519Sign(ed.privateKey.slice(), msg)],
   ["ed25519Verify 100 B", (c) => c.ed25519Verify(edSig, msg, ed.publicKey)],
+  ["xeddsaSign 33 B", (c) => c.xeddsaSign(alice.privateKey, spk, nonce64)],
+  ["xeddsaVerify 33 B", (c) => c.xeddsaVerify(alice.publicKey, spk, xedSig)],
+  ["libsignalVerify 33 B", (c) => c.libsignalVerify(alice.publicKey, spk, libSig)],
   ["sha256 1 KiB", (c) => c.sha256(KB)],
   ["sha512 1 KiB", (c) => c.sha512(KB)],
   ["hmacSha256 100 B", (c) => c.hmacSha256(key32, msg)],

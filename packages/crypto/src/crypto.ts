@@ -195,9 +195,11 @@ export function createCrypto(options: CreateCryptoOptions = {}): Crypto {
     edwardsToMontgomery,
     ed25519SeedToX25519,
     xeddsaSign: (privateKey, message, nonce) => xeddsaSign(privateKey, message, nonce64(nonce)),
-    xeddsaVerify,
+    xeddsaVerify: (publicKey, message, signature) =>
+      xeddsaVerify(publicKey, message, signature, (sig, msg, A) => provider.ed25519Verify(sig, msg, A)),
     libsignalSign: (privateKey, message, nonce) => libsignalSign(privateKey, message, nonce64(nonce)),
-    libsignalVerify,
+    libsignalVerify: (publicKey, message, signature) =>
+      libsignalVerify(publicKey, message, signature, (sig, msg, A) => provider.ed25519Verify(sig, msg, A)),
     sha256(data) {
       assertBytes(data, "data");
       return provider.sha256(data);

@@ -33,7 +33,8 @@ export function montgomeryToEdwards(u: Uint8Array, signBit: 0 | 1 = 0): Uint8Arr
   const uMasked = fromLE(u) & ((1n << 255n) - 1n);
   // u_to_y: y = (u − 1) · inv(u + 1), with inv(0) = 0 as the spec defines it (Fermat's little theorem).
   const uf = Fp.create(uMasked);
-  const y = Fp.mul(Fp.sub(uf, Fp.ONE), Fp.pow(Fp.add(uf, Fp.ONE), P - 2n));
+  const denominator = Fp.add(uf, Fp.ONE);
+  const y = Fp.mul(Fp.sub(uf, Fp.ONE), Fp.is0(denominator) ? Fp.ZERO : Fp.inv(denominator));
   const out = toLE32(y);
   out[31]! |= signBit << 7;
   return out;
@@ -87,13 +88,39 @@ export function xeddsaSign(privateKey: Uint8Array, message: Uint8Array, nonce: U
   return signWith(a, toLE32(a), A, message, nonce);
 }
 
+/** RFC 8032 strict, cofactorless Ed25519 verification: what every CryptoProvider's ed25519Verify does. */
+export type StrictEd25519Verify = (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array) => boolean;
+const referenceVerify: StrictEd25519Verify = (signature, message, publicKey) =>
+  verifyEquation(publicKey, message, signature, "canonical");
+
+/**
+ * The XEdDSA equation for an Edwards key already converted from u. XEdDSA bounds s by 2^253, Ed25519
+ * by q; for s < q the two checks are the same cofactorless equation, so the provider's (native, fast)
+ * Ed25519 verify decides; the rare q <= s < 2^253 goes to the reference equation.
+ */
+function verifyConverted(
+  A: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+  strict: StrictEd25519Verify,
+): boolean {
+  const s = fromLE(signature.subarray(32, 64));
+  if (s < Q) return strict(signature, message, A);
+  return verifyEquation(A, message, signature, "below-2^253");
+}
+
 /** XEdDSA verify (spec §3): rejects u ≥ p and s ≥ 2^253, checks the equation without the cofactor. */
-export function xeddsaVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+export function xeddsaVerify(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+  strictVerify: StrictEd25519Verify = referenceVerify,
+): boolean {
   assertBytes(publicKey, "x25519 public key", 32);
   assertBytes(message, "message");
   assertBytes(signature, "signature", 64);
   if (fromLE(publicKey) >= P) return false;
-  return verifyEquation(montgomeryToEdwards(publicKey, 0), message, signature, "below-2^253");
+  return verifyConverted(montgomeryToEdwards(publicKey, 0), message, signature, strictVerify);
 }
 
 /**
@@ -112,7 +139,12 @@ export function libsignalSign(privateKey: Uint8Array, message: Uint8Array, nonce
  * libsignal's verification (curve25519_verify): take the sign bit from byte 63 into the Edwards key,
  * clear it in the signature, then verify. Accepts spec XEdDSA signatures too (their bit is 0).
  */
-export function libsignalVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+export function libsignalVerify(
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+  strictVerify: StrictEd25519Verify = referenceVerify,
+): boolean {
   assertBytes(publicKey, "x25519 public key", 32);
   assertBytes(message, "message");
   assertBytes(signature, "signature", 64);
@@ -120,7 +152,7 @@ export function libsignalVerify(publicKey: Uint8Array, message: Uint8Array, sign
   const signBit = ((signature[63]! & 0x80) >> 7) as 0 | 1;
   const cleared = signature.slice();
   cleared[63]! &= 0x7f;
-  return verifyEquation(montgomeryToEdwards(publicKey, signBit), message, cleared, "below-2^253");
+  return verifyConverted(montgomeryToEdwards(publicKey, signBit), message, cleared, strictVerify);
 }
 
 /** The X25519 private scalar of an Ed25519 seed: SHA-512(seed)[0..32], clamped (RFC 8032 §5.1.5). */
