@@ -2,11 +2,13 @@
 // Each section is a small story a messenger developer can read top to bottom; later packages add theirs.
 import { cpus } from "node:os";
 import { runCryptoDemo } from "./crypto-demo.js";
+import { runStorageDemo } from "./storage-demo.js";
 import { runTrustDemo } from "./trust-demo.js";
 
 const sections: Array<[string, () => Promise<string[]> | string[]]> = [
   ["@parley/crypto: primitives", runCryptoDemo],
   ["@parley/trust: trust on first use, verification by QR code", runTrustDemo],
+  ["@parley/storage: the trust store kept in a passphrase-encrypted SQLite file", runStorageDemo],
 ];
 
 console.log(`Parley demo — Node ${process.version} on ${cpus()[0]?.model ?? "an unknown CPU"}\n`);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { runCryptoDemo } from "../src/crypto-demo.js";
+import { runStorageDemo } from "../src/storage-demo.js";
 import { runTrustDemo } from "../src/trust-demo.js";
 
 describe("demo sections tell the truth", () => {
@@ -22,4 +23,13 @@ describe("demo sections tell the truth", () => {
     expect(lines[4]).toBe("after scanning it: laptop key verified; encrypt to it? yes");
     expect(lines[5]).toMatch(/accept messages from it\? no/);
   });
+
+  it("storage: nothing readable in the file, wrong passphrase refused, trust survives a restart, media deleted", async () => {
+    const lines = (await runStorageDemo()).join("\n");
+    expect(lines).toMatch(/files on disk; do they mention "romeo": no; his key: no/);
+    expect(lines).toContain("wrong passphrase: refused with WRONG_PASSPHRASE");
+    expect(lines).toContain("Romeo's key after the restart: tofu, encrypt to it? yes");
+    expect(lines).toContain("deleteAllMedia(): 0 items left, photo gone: yes");
+    expect(lines).not.toMatch(/YES \(leak\)|ACCEPTED/);
+  }, 60_000);
 });
