@@ -22,7 +22,7 @@ export async function main(print: (line: string) => void): Promise<void> {
 
   // 3. Juliet scans Romeo's QR code (the xmpp: URI Conversations shows) and the key becomes verified.
   const scanned = parseXmppUri(`xmpp:${romeo}?omemo-sid-1157939698=${laptop}`);
-  const [verified] = await store.applyUri(me, scanned, { method: "qr" });
+  const [verified] = await store.applyUri(me, scanned, { method: "qr", expectedContact: romeo });
   print(
     `after scan: ${verified!.state}, encrypt? ${(await store.shouldEncryptTo(me, romeo, "omemo", laptop)).allowed}`,
   );

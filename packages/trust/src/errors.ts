@@ -8,6 +8,8 @@ export type TrustErrorCode =
   | "INVALID_URI"
   /** An `omemo-sid-<id>` parameter whose device id is not a decimal integer in 1..2^32-1. */
   | "INVALID_DEVICE_ID"
+  /** A scanned URI names another contact than the chat it was scanned in (`applyUri`'s `expectedContact`). */
+  | "CONTACT_MISMATCH"
   /** An `omemo-sid-<id>` or `otr-fingerprint` parameter without a value. */
   | "MISSING_FINGERPRINT"
   /** A stored record could not be decoded (not JSON, missing or mistyped fields). */

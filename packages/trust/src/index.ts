@@ -3,7 +3,8 @@ export type { SeenKey, TrustEvents, TrustStoreOptions, UriApplyOptions, UserActi
 export { btbvPolicy, decideAccept, decideEncrypt, manualPolicy, tofuPolicy } from "./policy.js";
 export type { PolicyContext, TrustDecision, TrustPolicy, TrustReason } from "./policy.js";
 export { memoryTrustStorage } from "./storage.js";
-export type { TrustStorage } from "./storage.js";
+export type { TrustStorage, TrustStorageTransaction } from "./storage.js";
+export { normalizeJid } from "./jid.js";
 export {
   FINGERPRINT_FORMATS,
   fingerprintsEqual,

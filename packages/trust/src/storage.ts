@@ -1,3 +1,10 @@
+/** The writes (and reads) of one all-or-nothing transaction: none of its puts and deletes apply unless `fn` resolves. */
+export interface TrustStorageTransaction {
+  get(key: string): Promise<Uint8Array | undefined>;
+  put(key: string, value: Uint8Array): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
 /**
  * Where the trust store keeps its records. Declared here, where it is consumed; @parley/storage's namespace
  * handle satisfies it structurally, and `memoryTrustStorage()` does for tests and demos.
@@ -8,6 +15,12 @@ export interface TrustStorage {
   put(key: string, value: Uint8Array): Promise<void>;
   delete(key: string): Promise<void>;
   scan(options?: { prefix?: string }): Promise<Array<{ key: string; value: Uint8Array }>>;
+  /**
+   * Optional: run `fn` and apply all its writes atomically when it resolves, none when it rejects. When present
+   * the store writes every multi-row change (a batch of keys, a migration, forgetting a contact) through it;
+   * without it the store undoes a failed batch itself (see README, "Atomicity").
+   */
+  transaction?<T>(fn: (tx: TrustStorageTransaction) => Promise<T>): Promise<T>;
 }
 
 /** A TrustStorage in a Map: nothing persists. Values are copied in and out, as a real store would. */
@@ -51,4 +64,6 @@ export const storageKeys = {
   contactPrefix: (account: string, contact: string): string => `rec/${enc(account)}/${enc(contact)}/`,
   accountPrefix: (account: string): string => `rec/${enc(account)}/`,
   settings: (account: string, contact: string): string => `set/${enc(account)}/${enc(contact)}`,
+  /** Present once every stored identifier has been normalised (see TrustStore, "identifiers"). */
+  identifiersMarker: "meta/identifiers",
 };

@@ -2,13 +2,14 @@ import { MAX_BATCH_KEYS, MAX_HISTORY, MAX_ID_LENGTH } from "./consts.js";
 import { decodeRecord, decodeSettings, encodeRecord, encodeSettings } from "./codec.js";
 import { TypedEmitter } from "./emitter.js";
 import { TrustError } from "./errors.js";
-import { normalizeFingerprint } from "./fingerprint.js";
+import { FINGERPRINT_FORMATS, normalizeFingerprint } from "./fingerprint.js";
 import type { FingerprintFormat } from "./fingerprint.js";
+import { bareJidOf, normalizeJid } from "./jid.js";
 import { KeyedLock } from "./lock.js";
 import { decideAccept, decideEncrypt, tofuPolicy } from "./policy.js";
 import type { TrustDecision, TrustPolicy } from "./policy.js";
 import { storageKeys } from "./storage.js";
-import type { TrustStorage } from "./storage.js";
+import type { TrustStorage, TrustStorageTransaction } from "./storage.js";
 import type {
   ContactSettings,
   EncryptionMethod,
@@ -70,17 +71,53 @@ export interface TrustEvents {
 }
 
 export interface UriApplyOptions extends UserAction, ParseShareUriOptions {
+  /**
+   * The contact whose chat the user scanned the code in (Conversations' "scan in this chat"). A URI for any other
+   * bare JID (compared case-insensitively in localpart and domain) is refused with CONTACT_MISMATCH and nothing
+   * is verified. Leave it out only when the user scanned from a place that belongs to no contact.
+   */
+  readonly expectedContact?: string;
   /** Record protocol for `omemo-sid-*` fingerprints; default `omemo`. */
   readonly omemoProtocol?: string;
   /** Record protocol for `otr-fingerprint`; default `otr`. */
   readonly otrProtocol?: string;
 }
 
-const DEFAULT_FORMATS: Readonly<Record<string, FingerprintFormat>> = {
-  omemo: "omemo-legacy",
-  omemo2: "omemo2",
-  otr: "otr",
-};
+const DEFAULT_FORMATS: ReadonlyArray<[string, FingerprintFormat]> = [
+  ["omemo", "omemo-legacy"],
+  ["omemo2", "omemo2"],
+  ["otr", "otr"],
+];
+
+/** The formats by protocol, in a Map: a protocol is data, so "constructor" or "__proto__" must not reach Object.prototype. */
+function formatsOf(formats: unknown): Map<string, FingerprintFormat> {
+  const map = new Map(DEFAULT_FORMATS);
+  if (formats === undefined) return map;
+  if (typeof formats !== "object" || formats === null)
+    throw new TrustError("INVALID_ARGUMENT", "formats must map protocol names to fingerprint formats");
+  for (const [protocol, format] of Object.entries(formats)) {
+    if (!FINGERPRINT_FORMATS.includes(format as FingerprintFormat))
+      throw new TrustError(
+        "INVALID_ARGUMENT",
+        `formats[${JSON.stringify(protocol)}] must be one of ${FINGERPRINT_FORMATS.join(", ")}`,
+      );
+    map.set(protocol, format as FingerprintFormat);
+  }
+  return map;
+}
+
+/** One row change of a multi-row write: `value` undefined deletes; `previous` is what the row held before. */
+interface RowWrite {
+  readonly key: string;
+  readonly value: Uint8Array | undefined;
+  readonly previous: Uint8Array | undefined;
+}
+
+function applyRow(target: TrustStorageTransaction, key: string, value: Uint8Array | undefined): Promise<void> {
+  return value === undefined ? target.delete(key) : target.put(key, value);
+}
+
+const IDENTIFIERS_MARKER = new TextEncoder().encode(JSON.stringify({ v: 1, t: "meta", identifiers: "jid-lowercase" }));
 
 function checkId(value: unknown, name: string): string {
   if (typeof value !== "string" || value.length === 0 || value.length > MAX_ID_LENGTH)
@@ -91,10 +128,55 @@ function checkId(value: unknown, name: string): string {
   return value;
 }
 
-function checkAddress(account: string, contact: string, protocol: string): void {
-  checkId(account, "account");
-  checkId(contact, "contact");
+/** An account or contact: checked, then normalised as a JID (see normalizeJid), the one form the store keys by. */
+function checkJid(value: unknown, name: string): string {
+  return normalizeJid(checkId(value, name));
+}
+
+function checkAddress(account: string, contact: string, protocol: string): { account: string; contact: string } {
+  const address = { account: checkJid(account, "account"), contact: checkJid(contact, "contact") };
   checkId(protocol, "protocol");
+  return address;
+}
+
+/** The time of a record's latest user decision, or -Infinity for a record only a policy ever set. */
+function lastUserDecision(record: TrustRecord): number {
+  for (let i = record.history.length - 1; i >= 0; i--)
+    if (record.history[i]!.cause.kind === "user") return record.history[i]!.at;
+  return Number.NEGATIVE_INFINITY;
+}
+
+/**
+ * One record from the rows v1 stored for one key under spellings of a JID that differ in case: the record with
+ * the most recent user decision wins (else the earliest seen, which is the one the store would have kept), with
+ * its history; it takes the earliest firstSeenAt and a device id any of them knew.
+ */
+function mergeSpellings(records: readonly TrustRecord[], account: string, contact: string): TrustRecord {
+  const [winner] = [...records].sort(
+    (a, b) => lastUserDecision(b) - lastUserDecision(a) || a.firstSeenAt - b.firstSeenAt,
+  );
+  const deviceId = winner!.deviceId ?? records.find((r) => r.deviceId !== undefined)?.deviceId;
+  return {
+    ...winner!,
+    account,
+    contact,
+    firstSeenAt: Math.min(...records.map((r) => r.firstSeenAt)),
+    ...(deviceId === undefined ? {} : { deviceId }),
+  };
+}
+
+/** The key's account and contact segments, normalised; undefined when they already are (or it is no key of ours). */
+function renormalisedIds(key: string): { account: string; contact: string } | undefined {
+  const [, accountSegment, contactSegment] = key.split("/");
+  if (accountSegment === undefined || contactSegment === undefined) return undefined;
+  try {
+    const account = decodeURIComponent(accountSegment);
+    const contact = decodeURIComponent(contactSegment);
+    const normalised = { account: normalizeJid(account), contact: normalizeJid(contact) };
+    return normalised.account === account && normalised.contact === contact ? undefined : normalised;
+  } catch {
+    return undefined;
+  }
 }
 
 function checkAction(action: UserAction | undefined): void {
@@ -120,11 +202,12 @@ export class TrustStore {
   readonly #storage: TrustStorage;
   readonly #acceptUntrusted: boolean;
   readonly #defaultSettings: ContactSettings;
-  readonly #formats: Readonly<Record<string, FingerprintFormat>>;
+  readonly #formats: ReadonlyMap<string, FingerprintFormat>;
   readonly #now: () => number;
   readonly #lock = new KeyedLock();
   readonly #events: TypedEmitter<TrustEvents>;
   #policy: TrustPolicy;
+  #identifiersNormalised: Promise<void> | undefined;
 
   constructor(options: TrustStoreOptions) {
     if (typeof options !== "object" || options === null || typeof options.storage !== "object")
@@ -136,7 +219,7 @@ export class TrustStore {
     this.#policy = options.policy ?? tofuPolicy;
     this.#acceptUntrusted = options.acceptUntrusted ?? true;
     this.#defaultSettings = { defaultEncryption, muted: false };
-    this.#formats = { ...DEFAULT_FORMATS, ...options.formats };
+    this.#formats = formatsOf(options.formats);
     this.#now = options.now ?? Date.now;
     this.#events = new TypedEmitter<TrustEvents>(
       options.onListenerError ??
@@ -169,11 +252,90 @@ export class TrustStore {
 
   /** The canonical fingerprint for a protocol (lowercase hex; OMEMO without 0x05). Throws INVALID_FINGERPRINT. */
   normalize(protocol: string, fingerprint: string | Uint8Array): string {
-    return normalizeFingerprint(fingerprint, this.#formats[protocol]);
+    return normalizeFingerprint(fingerprint, this.#formats.get(protocol));
   }
 
   #contactLock<T>(account: string, contact: string, fn: () => Promise<T>): Promise<T> {
     return this.#lock.run(storageKeys.contactPrefix(account, contact), fn);
+  }
+
+  /**
+   * Writes rows all-or-nothing: through the storage's transaction when it has one; otherwise row by row, and on
+   * a failure every row this call touched (the failing one too: its write may have landed) gets back what it
+   * held before, then the error is rethrown unchanged.
+   */
+  async #commit(writes: readonly RowWrite[]): Promise<void> {
+    if (writes.length === 0) return;
+    const storage = this.#storage;
+    if (storage.transaction !== undefined) {
+      await storage.transaction(async (tx) => {
+        for (const write of writes) await applyRow(tx, write.key, write.value);
+      });
+      return;
+    }
+    const touched: RowWrite[] = [];
+    try {
+      for (const write of writes) {
+        touched.push(write);
+        await applyRow(storage, write.key, write.value);
+      }
+    } catch (error) {
+      // Best effort: if the storage refuses the undo too, it is as if the process had died here (README).
+      for (const write of touched.reverse()) await applyRow(storage, write.key, write.previous).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /**
+   * Before the first read or write: v1 stored identifiers as given, so rows written under "Alice@Example.com"
+   * move to the normalised JID (merging with rows already there, see mergeSpellings). Done once per storage:
+   * a marker row records it. A failure leaves the marker unwritten and the next call tries again.
+   */
+  #ready(): Promise<void> {
+    this.#identifiersNormalised ??= this.#normaliseStoredIdentifiers().catch((error: unknown) => {
+      this.#identifiersNormalised = undefined;
+      throw error;
+    });
+    return this.#identifiersNormalised;
+  }
+
+  async #normaliseStoredIdentifiers(): Promise<void> {
+    if ((await this.#storage.get(storageKeys.identifiersMarker)) !== undefined) return;
+    const rows = new Map<string, Uint8Array>();
+    for (const prefix of ["rec/", "set/"])
+      for (const row of await this.#storage.scan({ prefix })) rows.set(row.key, row.value);
+    const records = new Map<string, { account: string; contact: string; records: TrustRecord[] }>();
+    const settings = new Map<string, { account: string; contact: string; value: Uint8Array }>();
+    const writes: RowWrite[] = [];
+    for (const [key, value] of rows) {
+      const ids = renormalisedIds(key);
+      if (ids === undefined) continue;
+      writes.push({ key, value: undefined, previous: value });
+      if (key.startsWith("rec/")) {
+        const record = decodeRecord(value);
+        const target = storageKeys.record(ids.account, ids.contact, record.protocol, record.fingerprint);
+        const group = records.get(target) ?? { ...ids, records: [] };
+        group.records.push(record);
+        records.set(target, group);
+      } else {
+        const target = storageKeys.settings(ids.account, ids.contact);
+        // The row already under the normalised JID wins; otherwise the first spelling in key order.
+        if (!settings.has(target)) settings.set(target, { ...ids, value });
+      }
+    }
+    for (const [target, group] of records) {
+      const previous = rows.get(target);
+      const all = previous === undefined ? group.records : [decodeRecord(previous), ...group.records];
+      const merged = mergeSpellings(all, group.account, group.contact);
+      writes.push({ key: target, value: encodeRecord(merged), previous });
+    }
+    for (const [target, found] of settings) {
+      const previous = rows.get(target);
+      const { settings: value } = decodeSettings(previous ?? found.value);
+      writes.push({ key: target, value: encodeSettings(found.account, found.contact, value), previous });
+    }
+    writes.push({ key: storageKeys.identifiersMarker, value: IDENTIFIERS_MARKER, previous: undefined });
+    await this.#commit(writes);
   }
 
   async #load(key: string): Promise<TrustRecord | undefined> {
@@ -209,7 +371,7 @@ export class TrustStore {
     protocol: string,
     keys: ReadonlyArray<SeenKey | string | Uint8Array>,
   ): Promise<TrustRecord[]> {
-    checkAddress(account, contact, protocol);
+    ({ account, contact } = checkAddress(account, contact, protocol));
     const list: unknown = keys;
     if (!Array.isArray(list) || keys.length === 0 || keys.length > MAX_BATCH_KEYS)
       throw new TrustError("INVALID_ARGUMENT", `keys must be an array of 1..${MAX_BATCH_KEYS} keys`);
@@ -226,10 +388,16 @@ export class TrustStore {
         throw new TrustError("INVALID_ARGUMENT", "deviceId must be an integer in 0..2^32-1");
       return { fingerprint: this.normalize(protocol, fingerprint), deviceId };
     });
+    await this.#ready();
     return this.#contactLock(account, contact, async () => {
-      const existing = new Map(
-        (await this.#scan(storageKeys.protocolPrefix(account, contact, protocol))).map((r) => [r.fingerprint, r]),
-      );
+      const rows = await this.#storage.scan({ prefix: storageKeys.protocolPrefix(account, contact, protocol) });
+      const stored = new Map<string, Uint8Array>();
+      const existing = new Map<string, TrustRecord>();
+      for (const row of rows) {
+        const record = decodeRecord(row.value);
+        stored.set(record.fingerprint, row.value);
+        existing.set(record.fingerprint, record);
+      }
       const firstBatch = existing.size === 0;
       const policy = this.#policy;
       const known = [...existing.values()];
@@ -240,7 +408,8 @@ export class TrustStore {
           `policy ${policy.name} gave a new key the state ${String(initial)}; use tofu or untrusted`,
         );
       const at = this.#now();
-      const added: TrustRecord[] = [];
+      const added: string[] = [];
+      const writes: RowWrite[] = [];
       const result = new Map<string, TrustRecord>(existing);
       for (const { fingerprint, deviceId } of seen) {
         const current = result.get(fingerprint);
@@ -255,17 +424,25 @@ export class TrustStore {
             firstSeenAt: at,
             history: [{ state: initial, at, cause: { kind: "first-seen", policy: policy.name, firstBatch } }],
           };
-          await this.#storage.put(storageKeys.record(account, contact, protocol, fingerprint), encodeRecord(record));
           result.set(fingerprint, record);
-          added.push(record);
+          added.push(fingerprint);
         } else if (deviceId !== undefined && current.deviceId === undefined) {
-          const record = { ...current, deviceId };
-          await this.#storage.put(storageKeys.record(account, contact, protocol, fingerprint), encodeRecord(record));
-          result.set(fingerprint, record);
+          result.set(fingerprint, { ...current, deviceId });
         }
       }
+      // One write per changed record, all or nothing; events only once every row is stored.
+      for (const [fingerprint, record] of result)
+        if (record !== existing.get(fingerprint))
+          writes.push({
+            key: storageKeys.record(account, contact, protocol, fingerprint),
+            value: encodeRecord(record),
+            previous: stored.get(fingerprint),
+          });
+      await this.#commit(writes);
       const trustedKeys = known.filter((r) => r.state !== "compromised" && policy.isTrusted(r.state));
-      for (const record of added) {
+      for (const fingerprint of added) {
+        // From result: a device id given later in the same batch is in the event's record too.
+        const record = result.get(fingerprint)!;
         this.#events.emit("keyAdded", { record, firstBatch });
         if (!policy.isTrusted(record.state) && trustedKeys.length > 0)
           this.#events.emit("keyChangeWarning", { record, trustedKeys });
@@ -286,7 +463,7 @@ export class TrustStore {
     state: Exclude<TrustState, "tofu">,
     action?: UserAction,
   ): Promise<TrustRecord> {
-    checkAddress(account, contact, protocol);
+    ({ account, contact } = checkAddress(account, contact, protocol));
     if (state !== "verified" && state !== "untrusted" && state !== "compromised")
       throw new TrustError(
         "INVALID_ARGUMENT",
@@ -299,16 +476,18 @@ export class TrustStore {
       ...(action?.method === undefined ? {} : { method: action.method }),
       ...(action?.actor === undefined ? {} : { actor: action.actor }),
     };
+    await this.#ready();
     return this.#contactLock(account, contact, async () => {
       const key = storageKeys.record(account, contact, protocol, fp);
-      const current = await this.#load(key);
+      const previous = await this.#storage.get(key);
+      const current = previous === undefined ? undefined : decodeRecord(previous);
       if (current?.state === state) return current;
       const at = this.#now();
       const record =
         current === undefined
           ? { account, contact, protocol, fingerprint: fp, state, firstSeenAt: at, history: [{ state, at, cause }] }
           : withHistory(current, state, at, cause);
-      await this.#storage.put(key, encodeRecord(record));
+      await this.#commit([{ key, value: encodeRecord(record), previous }]);
       this.#events.emit("trustChanged", { record, previous: current?.state });
       return record;
     });
@@ -353,22 +532,27 @@ export class TrustStore {
     protocol: string,
     fingerprint: string | Uint8Array,
   ): Promise<TrustRecord | undefined> {
-    checkAddress(account, contact, protocol);
-    return this.#load(storageKeys.record(account, contact, protocol, this.normalize(protocol, fingerprint)));
+    ({ account, contact } = checkAddress(account, contact, protocol));
+    const key = storageKeys.record(account, contact, protocol, this.normalize(protocol, fingerprint));
+    await this.#ready();
+    return this.#load(key);
   }
 
   /** Every record of an account, of one contact, or of one contact and protocol. */
   async listRecords(account: string, contact?: string, protocol?: string): Promise<TrustRecord[]> {
-    checkId(account, "account");
+    account = checkJid(account, "account");
+    let prefix: string;
     if (contact === undefined) {
       if (protocol !== undefined)
         throw new TrustError("INVALID_ARGUMENT", "listRecords: give a contact with a protocol");
-      return this.#scan(storageKeys.accountPrefix(account));
+      prefix = storageKeys.accountPrefix(account);
+    } else {
+      contact = checkJid(contact, "contact");
+      if (protocol === undefined) prefix = storageKeys.contactPrefix(account, contact);
+      else prefix = storageKeys.protocolPrefix(account, contact, checkId(protocol, "protocol"));
     }
-    checkId(contact, "contact");
-    if (protocol === undefined) return this.#scan(storageKeys.contactPrefix(account, contact));
-    checkId(protocol, "protocol");
-    return this.#scan(storageKeys.protocolPrefix(account, contact, protocol));
+    await this.#ready();
+    return this.#scan(prefix);
   }
 
   /** The contact's keys for a protocol that may be encrypted to under the current policy. */
@@ -400,8 +584,9 @@ export class TrustStore {
   }
 
   async getContactSettings(account: string, contact: string): Promise<ContactSettings> {
-    checkId(account, "account");
-    checkId(contact, "contact");
+    account = checkJid(account, "account");
+    contact = checkJid(contact, "contact");
+    await this.#ready();
     const bytes = await this.#storage.get(storageKeys.settings(account, contact));
     return bytes === undefined ? this.#defaultSettings : decodeSettings(bytes).settings;
   }
@@ -412,19 +597,22 @@ export class TrustStore {
     contact: string,
     change: Partial<ContactSettings>,
   ): Promise<ContactSettings> {
-    checkId(account, "account");
-    checkId(contact, "contact");
+    account = checkJid(account, "account");
+    contact = checkJid(contact, "contact");
     if (change.defaultEncryption !== undefined && !ENCRYPTION_METHODS.includes(change.defaultEncryption))
       throw new TrustError("INVALID_ARGUMENT", `defaultEncryption must be one of ${ENCRYPTION_METHODS.join(", ")}`);
     if (change.muted !== undefined && typeof change.muted !== "boolean")
       throw new TrustError("INVALID_ARGUMENT", "muted must be a boolean");
+    await this.#ready();
     return this.#contactLock(account, contact, async () => {
-      const previous = await this.getContactSettings(account, contact);
+      const key = storageKeys.settings(account, contact);
+      const stored = await this.#storage.get(key);
+      const previous = stored === undefined ? this.#defaultSettings : decodeSettings(stored).settings;
       const settings: ContactSettings = {
         defaultEncryption: change.defaultEncryption ?? previous.defaultEncryption,
         muted: change.muted ?? previous.muted,
       };
-      await this.#storage.put(storageKeys.settings(account, contact), encodeSettings(account, contact, settings));
+      await this.#commit([{ key, value: encodeSettings(account, contact, settings), previous: stored }]);
       this.#events.emit("contactSettingsChanged", { account, contact, settings, previous });
       return settings;
     });
@@ -435,7 +623,18 @@ export class TrustStore {
    * unknown ones are stored verified for when the device shows up (as Conversations does). Returns the records.
    */
   async applyUri(account: string, uri: string | XmppUri, options: UriApplyOptions = {}): Promise<TrustRecord[]> {
+    const given: unknown = options;
+    if (typeof given !== "object" || given === null)
+      throw new TrustError("INVALID_ARGUMENT", "applyUri's options must be an object");
     const parsed = typeof uri === "string" ? parseShareUri(uri, options) : uri;
+    if (options.expectedContact !== undefined) {
+      const expected = bareJidOf(checkJid(options.expectedContact, "expectedContact"));
+      if (normalizeJid(parsed.bareJid) !== expected)
+        throw new TrustError(
+          "CONTACT_MISMATCH",
+          `the code is for ${parsed.bareJid}, not for ${expected} whose chat it was scanned in; nothing was verified`,
+        );
+    }
     const action: UserAction = {
       method: options.method ?? "xmpp-uri",
       ...(options.actor === undefined ? {} : { actor: options.actor }),
@@ -451,12 +650,15 @@ export class TrustStore {
 
   /** Delete everything stored about a contact (records and settings). A later key is a first key again. */
   async forgetContact(account: string, contact: string): Promise<void> {
-    checkId(account, "account");
-    checkId(contact, "contact");
+    account = checkJid(account, "account");
+    contact = checkJid(contact, "contact");
+    await this.#ready();
     await this.#contactLock(account, contact, async () => {
-      for (const row of await this.#storage.scan({ prefix: storageKeys.contactPrefix(account, contact) }))
-        await this.#storage.delete(row.key);
-      await this.#storage.delete(storageKeys.settings(account, contact));
+      const rows = await this.#storage.scan({ prefix: storageKeys.contactPrefix(account, contact) });
+      const settingsKey = storageKeys.settings(account, contact);
+      const settings = await this.#storage.get(settingsKey);
+      if (settings !== undefined) rows.push({ key: settingsKey, value: settings });
+      await this.#commit(rows.map((row) => ({ key: row.key, value: undefined, previous: row.value })));
     });
   }
 }

@@ -1,6 +1,7 @@
-import { MAX_ID_LENGTH, MAX_URI_FINGERPRINTS, MAX_URI_LENGTH, QR_BYTE_CAPACITY_M } from "./consts.js";
+import { MAX_URI_FINGERPRINTS, MAX_URI_LENGTH, QR_BYTE_CAPACITY_M } from "./consts.js";
 import { TrustError, isTrustError } from "./errors.js";
 import { formatFingerprint, normalizeFingerprint } from "./fingerprint.js";
+import { parseEncodedJid, parseJid, percentDecode as decode, uriError } from "./jid.js";
 
 /** A fingerprint carried in a sharing URI or text. OMEMO fingerprints are canonical (64 lowercase hex, no 0x05). */
 export type SharedFingerprint =
@@ -24,35 +25,6 @@ export interface XmppUri {
 const OMEMO_PARAM = "omemo-sid-";
 const OTR_PARAM = "otr-fingerprint";
 const MAX_DEVICE_ID = 0xffffffff;
-
-function uriError(message: string, cause?: unknown): TrustError {
-  return new TrustError("INVALID_URI", message, cause === undefined ? undefined : { cause });
-}
-
-function decode(component: string, what: string): string {
-  try {
-    return decodeURIComponent(component);
-  } catch (cause) {
-    throw uriError(`${what} has invalid percent-encoding`, cause);
-  }
-}
-
-// Whitespace, controls and the characters RFC 7622 §3.3.1 forbids in a localpart: a JID cannot contain them.
-// eslint-disable-next-line no-control-regex
-const JID_FORBIDDEN = /[\u0000-\u0020\u007f"&'<>]/;
-
-function checkJid(jid: string): string {
-  if (jid.length === 0) throw uriError("the URI names no JID (expected xmpp:user@host)");
-  if (jid.length > MAX_ID_LENGTH) throw uriError(`the JID is longer than ${MAX_ID_LENGTH} characters`);
-  const slash = jid.indexOf("/");
-  const bare = slash === -1 ? jid : jid.slice(0, slash);
-  if (JID_FORBIDDEN.test(bare)) throw uriError("the JID contains whitespace, control characters or one of \" & ' < >");
-  const at = bare.lastIndexOf("@");
-  if (at === 0 || at === bare.length - 1 || bare.length === 0)
-    throw uriError("the JID has an empty localpart or domain (expected user@host)");
-  if (slash !== -1 && slash === jid.length - 1) throw uriError("the JID has an empty resource after '/'");
-  return bare;
-}
 
 function parseDeviceId(text: string): number {
   if (!/^[0-9]{1,10}$/.test(text))
@@ -99,13 +71,11 @@ export function parseXmppUri(input: string): XmppUri {
   if (hier.startsWith("//")) {
     const afterSlashes = hier.slice(2);
     const slash = afterSlashes.indexOf("/");
-    authority = decode(slash === -1 ? afterSlashes : afterSlashes.slice(0, slash), "the URI's authority");
-    checkJid(authority);
+    authority = parseEncodedJid(slash === -1 ? afterSlashes : afterSlashes.slice(0, slash), "the URI's authority").jid;
     // RFC 5122 puts the target after the authority; Conversations reads a lone authority as the target.
     path = slash === -1 ? afterSlashes : afterSlashes.slice(slash + 1);
   }
-  const jid = decode(path, "the JID");
-  const bareJid = checkJid(jid);
+  const { jid, bareJid } = parseEncodedJid(path);
 
   return {
     jid,
@@ -166,20 +136,34 @@ export interface ParseShareUriOptions {
  * (also `/i/<user>/<host>`). Links to other hosts are refused: a web page is not a JID.
  */
 export function parseShareUri(input: string, options: ParseShareUriOptions = {}): XmppUri {
+  const hosts = inviteHostsOf(options);
   if (typeof input !== "string") throw new TrustError("INVALID_ARGUMENT", "the URI must be a string");
   if (input.length > MAX_URI_LENGTH) throw uriError(`the URI is longer than ${MAX_URI_LENGTH} characters`);
   const uri = input.trim();
   if (!/^https:\/\//i.test(uri)) return parseXmppUri(uri);
-  const hosts = (options.inviteHosts ?? ["conversations.im"]).map((h) => h.toLowerCase());
   const match = /^https:\/\/([^/?#]+)\/i\/([^?#]*)(?:\?([^#]*))?(?:#.*)?$/i.exec(uri);
   if (match === null || !hosts.includes(match[1]!.toLowerCase()))
     throw uriError(`not an xmpp: URI nor an invite link of ${hosts.join(", ")} (https://<host>/i/<jid>)`);
-  const segments = match[2]!.split("/").map((segment) => decode(segment, "the invite link's JID"));
-  let jid: string;
-  if (segments.length === 1 && segments[0]!.includes("@")) jid = segments[0]!;
-  else if (segments.length === 2 && !segments[0]!.includes("@")) jid = `${segments[0]!}@${segments[1]!}`;
+  // Split on the raw path, before percent-decoding: an encoded '/' or '@' belongs to its segment.
+  const segments = match[2]!.split("/");
+  let raw: string;
+  if (segments.length === 1 && segments[0]!.includes("@")) raw = segments[0]!;
+  else if (segments.length === 2 && !segments[0]!.includes("@")) raw = `${segments[0]!}@${segments[1]!}`;
   else throw uriError("an invite link's path is /i/<user@host> or /i/<user>/<host>");
-  return { jid, bareJid: checkJid(jid), ...parseQuery(match[3] ?? "") };
+  const { jid, bareJid } = parseEncodedJid(raw, "the invite link's JID");
+  if (jid !== bareJid) throw uriError("an invite link's path is /i/<user@host> or /i/<user>/<host>");
+  return { jid, bareJid, ...parseQuery(match[3] ?? "") };
+}
+
+/** The invite hosts, lowercased; checked first so a wrong option is INVALID_ARGUMENT, never a TypeError. */
+function inviteHostsOf(options: unknown): string[] {
+  if (typeof options !== "object" || options === null)
+    throw new TrustError("INVALID_ARGUMENT", "options must be an object such as { inviteHosts: ['conversations.im'] }");
+  const hosts = (options as ParseShareUriOptions).inviteHosts;
+  if (hosts === undefined) return ["conversations.im"];
+  if (!Array.isArray(hosts) || !hosts.every((h): h is string => typeof h === "string" && /^[^\s/?#@]+$/.test(h)))
+    throw new TrustError("INVALID_ARGUMENT", "inviteHosts must be an array of host names, e.g. ['conversations.im']");
+  return hosts.map((h) => h.toLowerCase());
 }
 
 export interface BuildXmppUriInput {
@@ -199,7 +183,7 @@ function encodeJid(jid: string): string {
  * Fingerprints are written canonical (lowercase, no 0x05, no grouping). `parseXmppUri` reads it back.
  */
 export function buildXmppUri(input: BuildXmppUriInput): string {
-  checkJid(input.jid);
+  parseJid(input.jid);
   const parts: string[] = [];
   if (input.action !== undefined) {
     if (!/^[a-z][a-z0-9-]*$/.test(input.action))
@@ -240,7 +224,7 @@ export function buildXmppUri(input: BuildXmppUriInput): string {
  * ```
  */
 export function formatShareText(jid: string, fingerprints: readonly SharedFingerprint[]): string {
-  checkJid(jid);
+  parseJid(jid);
   const lines = [`XMPP: ${jid}`];
   for (const shared of fingerprints) {
     if (shared.protocol === "omemo")

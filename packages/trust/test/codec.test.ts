@@ -129,7 +129,7 @@ describe("decoding refuses what it cannot trust", () => {
     const storage = memoryTrustStorage();
     const store = createTrustStore({ storage });
     await store.keySeen("me@x", "b@y", "demo", "aa");
-    const [row] = await storage.scan();
+    const [row] = await storage.scan({ prefix: "rec/" });
     await storage.put(row!.key, utf8("garbage"));
     await expect(store.shouldEncryptTo("me@x", "b@y", "demo", "aa")).rejects.toSatisfy((e) =>
       isTrustError(e, "CORRUPT_RECORD"),

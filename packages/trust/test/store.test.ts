@@ -263,3 +263,52 @@ describe("storage failures surface and leave no half state", () => {
     expect((await store.keySeen(ME, BOB, "omemo", fp("1"))).state).toBe("tofu");
   });
 });
+
+describe("protocol names are data, not property names", () => {
+  it.each(["constructor", "toString", "__proto__", "hasOwnProperty"])(
+    "%s is an unnamed protocol: any hex, stored and found like any other",
+    async (protocol) => {
+      const store = createTrustStore({ storage: memoryTrustStorage() });
+      expect(store.normalize(protocol, "AB:CD")).toBe("abcd");
+      expect((await store.keySeen(ME, BOB, protocol, "ab".repeat(20))).state).toBe("tofu");
+      expect((await store.keySeen(ME, BOB, protocol, "cd".repeat(8))).state).toBe("untrusted");
+      expect(await store.listRecords(ME, BOB, protocol)).toHaveLength(2);
+    },
+  );
+
+  it("a format given for such a name applies to it and only to it; an unknown format is refused", async () => {
+    const formats = JSON.parse('{"__proto__": "otr", "constructor": "omemo2"}') as Record<string, "otr">;
+    const store = createTrustStore({ storage: memoryTrustStorage(), formats });
+    expect((await store.keySeen(ME, BOB, "__proto__", "ab".repeat(20))).state).toBe("tofu");
+    await expect(store.keySeen(ME, BOB, "__proto__", "ab".repeat(32))).rejects.toSatisfy((e) =>
+      isTrustError(e, "INVALID_FINGERPRINT"),
+    );
+    expect(store.normalize("constructor", "05" + "ab".repeat(32))).toBe("ab".repeat(32));
+    expect(store.normalize("toString", "05" + "ab".repeat(32))).toBe("05" + "ab".repeat(32));
+    // @ts-expect-error not a format
+    expect(() => createTrustStore({ storage: memoryTrustStorage(), formats: { x: "pgp" } })).toThrow(
+      expect.objectContaining({ code: "INVALID_ARGUMENT" }),
+    );
+  });
+});
+
+describe("applyUri checks its options before parsing", () => {
+  it("inviteHosts that is not an array of host names is INVALID_ARGUMENT", async () => {
+    const store = createTrustStore({ storage: memoryTrustStorage() });
+    const options = { inviteHosts: "x" } as unknown as { inviteHosts: string[] }; // a JavaScript caller may pass anything
+    await expect(store.applyUri(ME, "https://conversations.im/i/bob@example.net", options)).rejects.toSatisfy((e) =>
+      isTrustError(e, "INVALID_ARGUMENT"),
+    );
+  });
+});
+
+describe("keyAdded carries the stored record", () => {
+  it("a device id given later in the same batch is in the event, as in the returned record", async () => {
+    const store = createTrustStore({ storage: memoryTrustStorage() });
+    const added: Array<TrustEvents["keyAdded"]> = [];
+    store.on("keyAdded", (e) => added.push(e));
+    const [record] = await store.keysSeen(ME, BOB, "omemo", [fp("1"), { fingerprint: fp("1"), deviceId: 7 }]);
+    expect(record?.deviceId).toBe(7);
+    expect(added.map((e) => e.record)).toEqual([record]);
+  });
+});

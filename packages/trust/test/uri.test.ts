@@ -163,6 +163,55 @@ describe("malformed URIs are rejected with a typed error", () => {
     expect(() => parseXmppUri(uri)).toThrow(expect.objectContaining({ name: "TrustError", code }));
   });
 
+  // RFC 5122 §2.2: the path splits into localpart, domain and resource before percent-decoding, so an encoded
+  // '/' or '@' is a character of a part, and RFC 7622 §3.3.1 forbids it (and ':') in a localpart.
+  // Controls and format characters (bidi overrides, NUL) cannot be shown faithfully to a user comparing JIDs.
+  const malformedJids: Array<[string, RegExp]> = [
+    [`xmpp:alice%2Fx@example.com?omemo-sid-1=${A}`, /localpart contains '\/'/],
+    [`xmpp:alice%40x@example.com?omemo-sid-1=${A}`, /localpart contains '@'/],
+    [`xmpp:alice%3Ax@example.com?omemo-sid-1=${A}`, /localpart contains ':'/],
+    [`xmpp:alice@bob@example.com?omemo-sid-1=${A}`, /more than one '@'/],
+    [`xmpp:alice@example.com%2Fevil?omemo-sid-1=${A}`, /domain contains '\/'/],
+    [`xmpp:alice@%40example.com?omemo-sid-1=${A}`, /domain contains '@'/],
+    [`xmpp:@example.com/phone?omemo-sid-1=${A}`, /empty localpart/],
+    [`xmpp:alice@/phone?omemo-sid-1=${A}`, /empty domain/],
+    [`xmpp:alice%E2%80%AE@example.com?omemo-sid-1=${A}`, /control or format character U\+202E/],
+    [`xmpp:alice@example.com/phone%E2%80%AEenoh?omemo-sid-1=${A}`, /resource .*U\+202E/],
+    [`xmpp:alice@example.com/phone%00?omemo-sid-1=${A}`, /resource .*U\+0000/],
+    [`xmpp:alice%00@example.com?omemo-sid-1=${A}`, /U\+0000/],
+    [`xmpp:alice@exa%E2%80%8Bmple.com?omemo-sid-1=${A}`, /domain .*U\+200B/],
+    [`xmpp://me%2Fx@example.org/alice@example.com?omemo-sid-1=${A}`, /localpart contains '\/'/],
+    [`https://conversations.im/i/a%2Fb/evil.com?omemo-sid-1=${A}`, /localpart contains '\/'/],
+    [`https://conversations.im/i/alice%2Fx@example.com?omemo-sid-1=${A}`, /localpart contains '\/'/],
+    [`https://conversations.im/i/a%40b/evil.com?omemo-sid-1=${A}`, /localpart contains '@'/],
+    [`https://conversations.im/i/alice/evil%2Fcom?omemo-sid-1=${A}`, /domain contains '\/'/],
+  ];
+  it.each(malformedJids)("%s is refused: %s", (uri, message) => {
+    expect(() => parseShareUri(uri)).toThrow(expect.objectContaining({ name: "TrustError", code: "INVALID_URI" }));
+    expect(() => parseShareUri(uri)).toThrow(message);
+  });
+
+  it("still reads an encoded character that is allowed where it stands, and '/' or '@' inside a resource", () => {
+    expect(parseXmppUri("xmpp:d%3Fn@x/a/b@c")).toMatchObject({ jid: "d?n@x/a/b@c", bareJid: "d?n@x" });
+    expect(parseXmppUri("xmpp:x.example/res")).toMatchObject({ jid: "x.example/res", bareJid: "x.example" });
+    expect(parseShareUri("https://conversations.im/i/%C3%A9lise/example.org").bareJid).toBe("élise@example.org");
+  });
+
+  it("buildXmppUri and formatShareText refuse the same JIDs", () => {
+    for (const jid of ["a:b@x", "a@b@x", "a\u202e@x", "a@x/\u0000", "@x", "a@"])
+      for (const build of [() => buildXmppUri({ jid }), () => formatShareText(jid, [])])
+        expect(build).toThrow(expect.objectContaining({ code: "INVALID_URI" }));
+  });
+
+  it("checks parseShareUri's options first: INVALID_ARGUMENT, not a TypeError", () => {
+    const link = "https://conversations.im/i/bob@example.net";
+    for (const options of [{ inviteHosts: "x" }, { inviteHosts: [1] }, { inviteHosts: [""] }, null, "x"])
+      // @ts-expect-error a JavaScript caller may pass anything
+      expect(() => parseShareUri(link, options)).toThrow(
+        expect.objectContaining({ name: "TrustError", code: "INVALID_ARGUMENT" }),
+      );
+  });
+
   it("rejects oversized URIs and more fingerprints than one account can have", () => {
     expect(() => parseXmppUri(`xmpp:b@x?body=${"a".repeat(5000)}`)).toThrow(
       expect.objectContaining({ code: "INVALID_URI" }),
@@ -221,8 +270,8 @@ const hexString = (length: number) =>
 describe("building sharing strings", () => {
   const localpart = fc
     .string({ minLength: 1, maxLength: 12, unit: "grapheme" })
-    // eslint-disable-next-line no-control-regex -- a JID cannot contain controls, so the generator leaves them out
-    .filter((s) => !/[\s"&'<>@/\u0000-\u001f\u007f]/.test(s));
+    // a localpart cannot contain ':' or controls and format characters (RFC 7622 §3.3.1), so the generator leaves them out
+    .filter((s) => !/[\s"&'<>@/:\p{Cc}\p{Cf}]/u.test(s));
   const shared: fc.Arbitrary<SharedFingerprint> = fc.oneof(
     fc.record({
       protocol: fc.constant("omemo" as const),
