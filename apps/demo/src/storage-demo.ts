@@ -4,12 +4,23 @@ import { join } from "node:path";
 import { bytesToHex, createCrypto } from "@parley/crypto";
 import { EncryptedStore, isStorageError } from "@parley/storage";
 import { openSqliteBackend } from "@parley/storage/sqlite";
-import { createTrustStore } from "@parley/trust";
+import { createTrustStore, type TrustStorage } from "@parley/trust";
 
 /**
- * The app's wiring: @parley/trust persisted in @parley/storage's encrypted SQLite file. The store's
- * namespace handle satisfies the trust store's TrustStorage interface structurally.
+ * The app's wiring: @parley/trust persisted in @parley/storage's encrypted SQLite file. A namespace
+ * handle satisfies TrustStorage structurally; adding `transaction` makes a batch of first keys atomic.
  */
+function trustStorageIn(db: EncryptedStore): TrustStorage {
+  const ns = db.namespace("trust");
+  return {
+    get: (key) => ns.get(key),
+    put: (key, value) => ns.put(key, value),
+    delete: (key) => ns.delete(key),
+    scan: (options) => ns.scan(options),
+    transaction: (fn) => db.transaction((tx) => fn(tx.namespace("trust"))),
+  };
+}
+
 export async function runStorageDemo(): Promise<string[]> {
   const out: string[] = [];
   const dir = mkdtempSync(join(tmpdir(), "parley-demo-"));
@@ -23,8 +34,12 @@ export async function runStorageDemo(): Promise<string[]> {
     out.push(
       `created an encrypted SQLite store (scrypt key derivation took ${Math.round(performance.now() - started)} ms)`,
     );
-    const trust = createTrustStore({ storage: db.namespace("trust") });
-    await trust.keySeen(me, romeo, "omemo", { fingerprint: key, deviceId: 1001 });
+    const trust = createTrustStore({ storage: trustStorageIn(db) });
+    const tablet = bytesToHex(createCrypto().generateX25519KeyPair().publicKey);
+    await trust.keysSeen(me, romeo, "omemo", [
+      { fingerprint: key, deviceId: 1001 },
+      { fingerprint: tablet, deviceId: 1002 },
+    ]);
     const media = await db.media.put(new TextEncoder().encode("a photo Romeo sent"), { name: "balcony.jpg" });
     await db.close();
 
@@ -43,9 +58,11 @@ export async function runStorageDemo(): Promise<string[]> {
     started = performance.now();
     const again = await EncryptedStore.open(await openSqliteBackend(path), { passphrase: "correct horse" });
     out.push(`reopened with the right passphrase in ${Math.round(performance.now() - started)} ms`);
-    const reloaded = createTrustStore({ storage: again.namespace("trust") });
+    const reloaded = createTrustStore({ storage: trustStorageIn(again) });
     const decision = await reloaded.shouldEncryptTo(me, romeo, "omemo", key);
     out.push(`Romeo's key after the restart: ${decision.state}, encrypt to it? ${decision.allowed ? "yes" : "no"}`);
+    const both = await reloaded.listRecords(me, romeo, "omemo");
+    out.push(`his first batch (2 devices, written in one transaction): ${both.map((r) => r.state).join(", ")}`);
 
     await again.changePassphrase("correct horse", "battery staple");
     out.push("passphrase changed (only the wrapped data key was rewritten)");

@@ -29,6 +29,7 @@ describe("demo sections tell the truth", () => {
     expect(lines).toMatch(/files on disk; do they mention "romeo": no; his key: no/);
     expect(lines).toContain("wrong passphrase: refused with WRONG_PASSPHRASE");
     expect(lines).toContain("Romeo's key after the restart: tofu, encrypt to it? yes");
+    expect(lines).toContain("his first batch (2 devices, written in one transaction): tofu, tofu");
     expect(lines).toContain("deleteAllMedia(): 0 items left, photo gone: yes");
     expect(lines).not.toMatch(/YES \(leak\)|ACCEPTED/);
   }, 60_000);
