@@ -88,6 +88,14 @@ export function xeddsaSign(privateKey: Uint8Array, message: Uint8Array, nonce: U
   return signWith(a, toLE32(a), A, message, nonce);
 }
 
+/** Checks the argument types (throwing INVALID_ARGUMENT); false when u >= p (spec §3 verify step 1). */
+function acceptableVerifyInputs(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {
+  assertBytes(publicKey, "x25519 public key", 32);
+  assertBytes(message, "message");
+  assertBytes(signature, "signature", 64);
+  return fromLE(publicKey) < P;
+}
+
 /** RFC 8032 strict, cofactorless Ed25519 verification: what every CryptoProvider's ed25519Verify does. */
 export type StrictEd25519Verify = (signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array) => boolean;
 const referenceVerify: StrictEd25519Verify = (signature, message, publicKey) =>
@@ -116,10 +124,7 @@ export function xeddsaVerify(
   signature: Uint8Array,
   strictVerify: StrictEd25519Verify = referenceVerify,
 ): boolean {
-  assertBytes(publicKey, "x25519 public key", 32);
-  assertBytes(message, "message");
-  assertBytes(signature, "signature", 64);
-  if (fromLE(publicKey) >= P) return false;
+  if (!acceptableVerifyInputs(publicKey, message, signature)) return false;
   return verifyConverted(montgomeryToEdwards(publicKey, 0), message, signature, strictVerify);
 }
 
@@ -145,10 +150,7 @@ export function libsignalVerify(
   signature: Uint8Array,
   strictVerify: StrictEd25519Verify = referenceVerify,
 ): boolean {
-  assertBytes(publicKey, "x25519 public key", 32);
-  assertBytes(message, "message");
-  assertBytes(signature, "signature", 64);
-  if (fromLE(publicKey) >= P) return false;
+  if (!acceptableVerifyInputs(publicKey, message, signature)) return false;
   const signBit = ((signature[63]! & 0x80) >> 7) as 0 | 1;
   const cleared = signature.slice();
   cleared[63]! &= 0x7f;
