@@ -104,8 +104,27 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 }
 
 /** A fresh Uint8Array (not a view into Node's shared Buffer pool). */
+/**
+ * A plain Uint8Array of a node:crypto result, never a view into Node's shared Buffer pool (where other
+ * data, or a later secret, would sit in the same ArrayBuffer). Digests, signatures and DH outputs come
+ * in an ArrayBuffer of their own, so they are viewed without a copy; anything else is copied.
+ */
 function own(buffer: Uint8Array): Uint8Array {
+  if (buffer.byteOffset === 0 && buffer.buffer.byteLength === buffer.byteLength) return new Uint8Array(buffer.buffer);
   return new Uint8Array(buffer);
+}
+
+/** Cipher output pieces joined into one fresh array (Buffer.concat would allocate from the pool). */
+function join(...parts: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
 }
 
 function decryptFailed(cause: unknown): CryptoError {
@@ -224,12 +243,12 @@ export function createNativeProvider(): CryptoProvider | undefined {
     },
     aesCbcEncrypt(key, iv, plaintext) {
       const cipher = c.createCipheriv(cbcName(key), key, iv);
-      return own(Buffer.concat([cipher.update(plaintext), cipher.final()]));
+      return join(cipher.update(plaintext), cipher.final());
     },
     aesCbcDecrypt(key, iv, ciphertext) {
       try {
         const decipher = c.createDecipheriv(cbcName(key), key, iv);
-        return own(Buffer.concat([decipher.update(ciphertext), decipher.final()]));
+        return join(decipher.update(ciphertext), decipher.final());
       } catch (cause) {
         throw decryptFailed(cause);
       }
@@ -237,7 +256,7 @@ export function createNativeProvider(): CryptoProvider | undefined {
     aesGcmEncrypt(key, iv, plaintext, aad) {
       const cipher = c.createCipheriv(gcmName(key), key, iv, { authTagLength: 16 });
       cipher.setAAD(aad);
-      return own(Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]));
+      return join(cipher.update(plaintext), cipher.final(), cipher.getAuthTag());
     },
     aesGcmDecrypt(key, iv, sealed, aad) {
       if (sealed.length < 16) throw decryptFailed(undefined);
@@ -245,7 +264,7 @@ export function createNativeProvider(): CryptoProvider | undefined {
         const decipher = c.createDecipheriv(gcmName(key), key, iv, { authTagLength: 16 });
         decipher.setAAD(aad);
         decipher.setAuthTag(sealed.subarray(sealed.length - 16));
-        return own(Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final()]));
+        return join(decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final());
       } catch (cause) {
         throw decryptFailed(cause);
       }
@@ -255,7 +274,7 @@ export function createNativeProvider(): CryptoProvider | undefined {
       const cipher = c.createCipheriv("chacha20-poly1305", subkey, iv, { authTagLength: 16 });
       subkey.fill(0);
       cipher.setAAD(aad, { plaintextLength: plaintext.length });
-      return own(Buffer.concat([cipher.update(plaintext), cipher.final(), cipher.getAuthTag()]));
+      return join(cipher.update(plaintext), cipher.final(), cipher.getAuthTag());
     },
     xchacha20Poly1305Decrypt(key, nonce, sealed, aad) {
       if (sealed.length < 16) throw decryptFailed(undefined);
@@ -264,7 +283,7 @@ export function createNativeProvider(): CryptoProvider | undefined {
         const decipher = c.createDecipheriv("chacha20-poly1305", subkey, iv, { authTagLength: 16 });
         decipher.setAAD(aad, { plaintextLength: sealed.length - 16 });
         decipher.setAuthTag(sealed.subarray(sealed.length - 16));
-        return own(Buffer.concat([decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final()]));
+        return join(decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final());
       } catch (cause) {
         throw decryptFailed(cause);
       } finally {

@@ -130,4 +130,29 @@ describe("providers agree byte for byte (noble is the reference)", () => {
     expect(native.x25519(k, u)).toEqual(noble.x25519(k, u));
     expect(native.x25519(k, u)).not.toEqual(first);
   });
+
+  it("native results are plain Uint8Arrays that own their memory (never a view into Node's Buffer pool)", () => {
+    const key = native.randomBytes(32);
+    const kp = native.generateX25519KeyPair();
+    const ed = native.generateEd25519KeyPair();
+    const msg = native.randomBytes(40);
+    const results = [
+      native.sha256(msg),
+      native.sha512(msg),
+      native.hmacSha256(key, msg),
+      native.hkdfSha256(key, key, msg, 80),
+      native.x25519(kp.privateKey, native.x25519PublicKey(native.randomBytes(32))),
+      native.x25519PublicKey(native.randomBytes(32)),
+      native.ed25519Sign(ed.privateKey, msg),
+      native.aesCbcEncrypt(key, msg.subarray(0, 16), msg),
+      native.aesCbcDecrypt(key, msg.subarray(0, 16), native.aesCbcEncrypt(key, msg.subarray(0, 16), msg)),
+      native.aesGcmEncrypt(key, msg.subarray(0, 12), msg),
+      native.xchacha20Poly1305Encrypt(key, msg.subarray(0, 24), msg),
+    ];
+    for (const r of results) {
+      expect(Object.getPrototypeOf(r)).toBe(Uint8Array.prototype);
+      expect(r.byteOffset).toBe(0);
+      expect(r.buffer.byteLength).toBe(r.length);
+    }
+  });
 });
