@@ -71,7 +71,8 @@ export interface Crypto {
 
   sha256(data: Uint8Array): Uint8Array;
   sha512(data: Uint8Array): Uint8Array;
-  hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
+  /** HMAC-SHA256 over `data`, or over the concatenation of its parts (no copy is made). */
+  hmacSha256(key: Uint8Array, data: Uint8Array | readonly Uint8Array[]): Uint8Array;
   hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array;
 
   aesCbcEncrypt(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array): Uint8Array;
@@ -210,8 +211,11 @@ export function createCrypto(options: CreateCryptoOptions = {}): Crypto {
     },
     hmacSha256(key, data) {
       assertBytes(key, "hmac key");
-      assertBytes(data, "data");
-      return provider.hmacSha256(key, data);
+      const parts = data instanceof Uint8Array ? [data] : data;
+      if (!Array.isArray(parts))
+        throw new CryptoError("INVALID_ARGUMENT", "data must be a Uint8Array or an array of them");
+      for (const part of parts) assertBytes(part, "data");
+      return provider.hmacSha256(key, parts);
     },
     hkdfSha256(ikm, salt, info, length) {
       assertBytes(ikm, "hkdf ikm");

@@ -225,7 +225,11 @@ export function createNativeProvider(): CryptoProvider | undefined {
     },
     sha256: (data) => own(c.createHash("sha256").update(data).digest()),
     sha512: (data) => own(c.createHash("sha512").update(data).digest()),
-    hmacSha256: (key, data) => own(c.createHmac("sha256", key).update(data).digest()),
+    hmacSha256(key, parts) {
+      const mac = c.createHmac("sha256", key);
+      for (const part of parts) mac.update(part);
+      return own(mac.digest());
+    },
     hkdfSha256(ikm, salt, info, length) {
       // RFC 5869 from createHmac calls: several times cheaper than node's hkdfSync, whose per-call
       // setup (KeyObject, validation) costs more than the four HMACs of an 80-byte output. An empty

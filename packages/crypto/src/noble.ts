@@ -52,7 +52,11 @@ export const nobleProvider: CryptoProvider = {
   ed25519Verify: (signature, message, publicKey) => verifyEquation(publicKey, message, signature, "canonical"),
   sha256: (data) => sha256(data),
   sha512: (data) => sha512(data),
-  hmacSha256: (key, data) => hmac(sha256, key, data),
+  hmacSha256(key, parts) {
+    const mac = hmac.create(sha256, key);
+    for (const part of parts) mac.update(part);
+    return mac.digest();
+  },
   hkdfSha256: (ikm, salt, info, length) => hkdf(sha256, ikm, salt, info, length),
   aesCbcEncrypt: (key, iv, plaintext) => cbc(key, iv).encrypt(plaintext),
   aesCbcDecrypt(key, iv, ciphertext) {

@@ -27,7 +27,8 @@ export interface CryptoProvider {
   ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
   sha256(data: Uint8Array): Uint8Array;
   sha512(data: Uint8Array): Uint8Array;
-  hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
+  /** HMAC-SHA256 over the concatenation of the parts. */
+  hmacSha256(key: Uint8Array, parts: readonly Uint8Array[]): Uint8Array;
   hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array;
   /** AES-CBC with PKCS#7 padding; key 16 or 32 bytes, iv 16 bytes. */
   aesCbcEncrypt(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array): Uint8Array;

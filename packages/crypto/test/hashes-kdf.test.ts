@@ -1,5 +1,6 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { bytesToHex } from "../src/index.js";
+import { bytesToHex, concatBytes } from "../src/index.js";
 import { hex, loadVectors, providers } from "./helpers.js";
 
 const sha2 = loadVectors<{ algorithm: "sha256" | "sha512"; message: string; digest: string }>("sha2-fips180.json");
@@ -27,6 +28,22 @@ describe.each(providers)("hashes and KDFs (%s provider)", (_name, c) => {
       const mac = bytesToHex(c.hmacSha256(hex(v.key), hex(v.message)));
       expect(mac.slice(0, v.mac.length)).toBe(v.mac);
     }
+  });
+
+  it("HMAC over parts equals HMAC over their concatenation", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 80 }),
+        fc.array(fc.uint8Array({ maxLength: 70 }), { maxLength: 6 }),
+        (key, parts) => {
+          expect(c.hmacSha256(key, parts)).toEqual(c.hmacSha256(key, concatBytes(...parts)));
+        },
+      ),
+      { numRuns: 100 },
+    );
+    expect(() => c.hmacSha256(new Uint8Array(1), [new Uint8Array(1), "x" as unknown as Uint8Array])).toThrow(
+      "data must be a Uint8Array",
+    );
   });
 
   it("RFC 5869 HKDF-SHA256, including the empty salt and info case", () => {
