@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { runCryptoDemo } from "../src/crypto-demo.js";
+import { runRatchetDemo } from "../src/ratchet-demo.js";
 import { runStorageDemo } from "../src/storage-demo.js";
 import { runTrustDemo } from "../src/trust-demo.js";
 
@@ -33,4 +34,14 @@ describe("demo sections tell the truth", () => {
     expect(lines).toContain("deleteAllMedia(): 0 items left, photo gone: yes");
     expect(lines).not.toMatch(/YES \(leak\)|ACCEPTED/);
   }, 60_000);
+
+  it("ratchet: both OMEMO profiles survive loss, reordering, duplicates and tampering", () => {
+    const lines = runRatchetDemo().join("\n");
+    expect(lines).toContain("from a key exchange (first byte 0x33)");
+    expect(lines.match(/delivered out of order, one lost: four, one, three/g)).toHaveLength(2);
+    expect(lines.match(/a duplicate: refused with DUPLICATE_MESSAGE/g)).toHaveLength(2);
+    expect(lines.match(/a tampered message: refused with BAD_MAC; session unchanged/g)).toHaveLength(2);
+    expect(lines.match(/the lost message arrives late: "two"/g)).toHaveLength(2);
+    expect(lines).not.toMatch(/ACCEPTED|CHANGED/);
+  });
 });

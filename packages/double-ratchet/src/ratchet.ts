@@ -1,0 +1,868 @@
+/**
+ * The Double Ratchet engine (Perrin & Marlinspike, rev. 1, 2016, §3 and §4) for every profile.
+ * Pure: each function takes a Session and returns a new one, or throws with nothing changed.
+ * Decryption computes on local copies and builds the new state only after the MAC verified
+ * (commit on success).
+ */
+import { concatBytes, defaultCrypto, isCryptoError, type Crypto, type KeyPair } from "@parley/crypto";
+import {
+  decodePublicKey,
+  encodePublicKey,
+  initiate,
+  respond,
+  type Bundle,
+  type InitiatorResult,
+  type PreKeyStore,
+  type ResponderResult,
+} from "@parley/x3dh";
+import { MAX_MESSAGE_LENGTH, MAX_PLAINTEXT_LENGTH } from "./consts.js";
+import { DoubleRatchetError } from "./errors.js";
+import type { Limits, RatchetProfile } from "./profiles.js";
+import {
+  findSkipped,
+  Session,
+  stateOf,
+  type PendingKeyExchange,
+  type RatchetState,
+  type SkippedChain,
+} from "./state.js";
+import {
+  SIGNAL_ENCRYPTED_HEADER_LENGTH,
+  SIGNAL_HEADER_LENGTH,
+  SIGNAL_TYPE_KEY_EXCHANGE,
+  SIGNAL_TYPE_MESSAGE,
+  decodeOmemoAuthenticatedMessage,
+  decodeOmemoKeyExchange,
+  decodeOmemoMessage,
+  decodePreKeySignalMessage,
+  decodeSignalHeader,
+  decodeSignalKeyExchange,
+  decodeSignalMessage,
+  encodeOmemoAuthenticatedMessage,
+  encodeOmemoKeyExchange,
+  encodeOmemoMessage,
+  encodePreKeySignalMessage,
+  encodeSignalHeader,
+  encodeSignalKeyExchange,
+  signalMessageLength,
+  writeSignalMessage,
+} from "./wire.js";
+
+const ONE = Uint8Array.of(0x01);
+const TWO = Uint8Array.of(0x02);
+const ZERO_SALT = new Uint8Array(32);
+const UINT32_MAX = 0xffffffff;
+const HE_INIT_INFO_SUFFIX = new TextEncoder().encode(" Header Keys");
+
+/** Options every operation accepts. */
+export interface OperationOptions {
+  /** Primitives (provider, randomness); `defaultCrypto()` when absent. */
+  readonly crypto?: Crypto;
+}
+
+/** How to read a message: the XML attribute (`prekey="true"`, `kex="true"`) tells; "auto" looks at the bytes. */
+export type MessageKind = "auto" | "message" | "keyExchange";
+
+export interface DecryptOptions extends OperationOptions {
+  readonly kind?: MessageKind;
+}
+
+// ------------------------------------------------------------------ KDFs (§3.1, §4.2, §5.2)
+
+/** KDF_CK: message key = HMAC(ck, 0x01), next chain key = HMAC(ck, 0x02). */
+function kdfCk(crypto: Crypto, ck: Uint8Array): { ck: Uint8Array; mk: Uint8Array } {
+  return { mk: crypto.hmacSha256(ck, ONE), ck: crypto.hmacSha256(ck, TWO) };
+}
+
+/** KDF_RK (and KDF_RK_HE): HKDF(salt = rk, ikm = dh_out, info) → rk, ck [, nhk]. */
+function kdfRk(
+  crypto: Crypto,
+  profile: RatchetProfile,
+  rk: Uint8Array,
+  dhOut: Uint8Array,
+): { rk: Uint8Array; ck: Uint8Array; nhk: Uint8Array | null } {
+  const he = profile.headerEncryption;
+  const out = crypto.hkdfSha256(dhOut, rk, profile.rootInfo, he ? 96 : 64);
+  dhOut.fill(0);
+  // Views into one buffer: fewer ArrayBuffers per session (idle-session memory is a bench target).
+  return { rk: out.subarray(0, 32), ck: out.subarray(32, 64), nhk: he ? out.subarray(64, 96) : null };
+}
+
+function ratchetDh(crypto: Crypto, privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
+  try {
+    return crypto.x25519(privateKey, publicKey);
+  } catch (cause) {
+    if (isCryptoError(cause)) {
+      throw new DoubleRatchetError(
+        "MALFORMED_MESSAGE",
+        "malformed message: the ratchet key is a low-order or invalid point",
+        { cause },
+      );
+    }
+    throw cause;
+  }
+}
+
+/** ENCRYPT's key material: HKDF(mk, zero salt, info, 80) → enc 32 || auth 32 || iv 16 (§5.2). */
+function messageKeyMaterial(crypto: Crypto, profile: RatchetProfile, mk: Uint8Array): Uint8Array {
+  return crypto.hkdfSha256(mk, ZERO_SALT, profile.messageKeyInfo, 80);
+}
+
+/**
+ * One reusable buffer for MAC inputs (identity prefix || message bytes: public, and read
+ * synchronously by the HMAC before anything else can run), so the hot path does not allocate a
+ * fresh array per message. Inputs above its size get their own array.
+ */
+let macScratch = new Uint8Array(1024);
+const MAC_SCRATCH_MAX = 16 * 1024;
+
+function macInputBuffer(length: number): Uint8Array {
+  if (length <= macScratch.length) return macScratch;
+  if (length <= MAC_SCRATCH_MAX) return (macScratch = new Uint8Array(MAC_SCRATCH_MAX));
+  return new Uint8Array(length);
+}
+
+function truncatedMac(
+  crypto: Crypto,
+  profile: RatchetProfile,
+  macKey: Uint8Array,
+  prefix: Uint8Array,
+  body: Uint8Array,
+): Uint8Array {
+  const length = prefix.length + body.length;
+  const input = macInputBuffer(length);
+  input.set(prefix);
+  input.set(body, prefix.length);
+  const full = crypto.hmacSha256(macKey, input.subarray(0, length));
+  return profile.macLength === 32 ? full : full.subarray(0, profile.macLength);
+}
+
+// ------------------------------------------------------------------ header encryption (§4)
+
+function hencrypt(crypto: Crypto, hk: Uint8Array, header: Uint8Array): Uint8Array {
+  // XChaCha20-Poly1305 with a random 192-bit nonce: §4.2 asks for >= 128 random bits when hk repeats.
+  const nonce = crypto.randomBytes(24);
+  return concatBytes(nonce, crypto.xchacha20Poly1305Encrypt(hk, nonce, header));
+}
+
+function hdecrypt(
+  crypto: Crypto,
+  hk: Uint8Array | null,
+  enc: Uint8Array,
+): { dh: Uint8Array; pn: number; n: number } | null {
+  if (hk === null) return null;
+  try {
+    return decodeSignalHeader(crypto.xchacha20Poly1305Decrypt(hk, enc.subarray(0, 24), enc.subarray(24)));
+  } catch {
+    return null;
+  }
+}
+
+/** Header-encryption initial keys from SK: HKDF(SK, zero salt, rootInfo || " Header Keys", 96) → RK, HKA, NHKB. */
+function headerEncryptionInit(
+  crypto: Crypto,
+  profile: RatchetProfile,
+  sk: Uint8Array,
+): { rk: Uint8Array; hka: Uint8Array; nhkb: Uint8Array } {
+  const out = crypto.hkdfSha256(sk, ZERO_SALT, concatBytes(profile.rootInfo, HE_INIT_INFO_SUFFIX), 96);
+  return { rk: out.slice(0, 32), hka: out.slice(32, 64), nhkb: out.slice(64, 96) };
+}
+
+// ------------------------------------------------------------------ parsing (hostile input)
+
+interface Header {
+  readonly dh: Uint8Array;
+  readonly pn: number;
+  readonly n: number;
+}
+
+interface ParsedInner {
+  /** Null with header encryption until decrypted. */
+  readonly header: Header | null;
+  readonly encryptedHeader: Uint8Array | null;
+  readonly ciphertext: Uint8Array;
+  readonly mac: Uint8Array;
+  /** The bytes the MAC covers after the identity prefix. */
+  readonly authenticated: Uint8Array;
+}
+
+/** The X3DH part of a key-exchange message, profile-encoded keys. */
+export interface KeyExchangeInfo {
+  readonly identityKey: Uint8Array;
+  readonly ephemeralKey: Uint8Array;
+  readonly signedPreKeyId: number;
+  readonly oneTimePreKeyId: number | undefined;
+  readonly registrationId: number | undefined;
+}
+
+interface Envelope {
+  readonly keyExchange: KeyExchangeInfo | null;
+  readonly inner: Uint8Array;
+}
+
+function malformed(what: string): DoubleRatchetError {
+  return new DoubleRatchetError("MALFORMED_MESSAGE", `malformed message: ${what}`);
+}
+
+function detectKeyExchange(profile: RatchetProfile, bytes: Uint8Array): boolean {
+  switch (profile.wire) {
+    case "libsignal":
+      // SignalMessage's first field is ratchetKey (tag 0x0A); PreKeySignalMessage starts with 0x08 or 0x12.
+      return bytes.length > 1 && bytes[1] !== 0x0a;
+    case "omemo2":
+      // OMEMOAuthenticatedMessage starts with mac (0x0A); OMEMOKeyExchange with pk_id (0x08).
+      return bytes.length > 0 && bytes[0] !== 0x0a;
+    case "signal":
+      return bytes[0] === SIGNAL_TYPE_KEY_EXCHANGE;
+  }
+}
+
+function parseEnvelope(profile: RatchetProfile, bytes: unknown, kind: MessageKind): Envelope {
+  if (!(bytes instanceof Uint8Array)) throw new DoubleRatchetError("INVALID_ARGUMENT", "message must be a Uint8Array");
+  if (bytes.length === 0) throw malformed("empty");
+  if (bytes.length > MAX_MESSAGE_LENGTH) throw malformed(`longer than ${MAX_MESSAGE_LENGTH} bytes`);
+  const isKex = kind === "auto" ? detectKeyExchange(profile, bytes) : kind === "keyExchange";
+  if (!isKex) return { keyExchange: null, inner: bytes };
+  switch (profile.wire) {
+    case "libsignal": {
+      const m = decodePreKeySignalMessage(bytes);
+      return {
+        keyExchange: {
+          identityKey: m.identityKey,
+          ephemeralKey: m.baseKey,
+          signedPreKeyId: m.signedPreKeyId,
+          oneTimePreKeyId: m.preKeyId,
+          registrationId: m.registrationId,
+        },
+        inner: m.message,
+      };
+    }
+    case "omemo2": {
+      const m = decodeOmemoKeyExchange(bytes);
+      return {
+        keyExchange: {
+          identityKey: m.ik,
+          ephemeralKey: m.ek,
+          signedPreKeyId: m.spkId,
+          oneTimePreKeyId: m.pkId,
+          registrationId: undefined,
+        },
+        inner: m.message,
+      };
+    }
+    case "signal": {
+      const m = decodeSignalKeyExchange(bytes);
+      return {
+        keyExchange: {
+          identityKey: m.identityKey,
+          ephemeralKey: m.ephemeralKey,
+          signedPreKeyId: m.signedPreKeyId,
+          oneTimePreKeyId: m.oneTimePreKeyId,
+          registrationId: undefined,
+        },
+        inner: m.message,
+      };
+    }
+  }
+}
+
+function ratchetKeyFromWire(profile: RatchetProfile, encoded: Uint8Array): Uint8Array {
+  try {
+    return decodePublicKey(profile.x3dh, encoded, "ratchet key");
+  } catch {
+    throw malformed(
+      `the ratchet key is not a ${profile.x3dh.keyEncoding === "raw" ? "32-byte" : "33-byte 0x05-prefixed"} key`,
+    );
+  }
+}
+
+function checkCiphertext(ciphertext: Uint8Array): void {
+  if (ciphertext.length === 0 || ciphertext.length % 16 !== 0)
+    throw malformed("the ciphertext is not a positive multiple of 16 bytes");
+}
+
+function parseInner(profile: RatchetProfile, bytes: Uint8Array): ParsedInner {
+  switch (profile.wire) {
+    case "libsignal": {
+      const { fields, authenticated, mac } = decodeSignalMessage(bytes, profile.macLength);
+      checkCiphertext(fields.ciphertext);
+      return {
+        header: { dh: ratchetKeyFromWire(profile, fields.ratchetKey), pn: fields.previousCounter, n: fields.counter },
+        encryptedHeader: null,
+        ciphertext: fields.ciphertext,
+        mac,
+        authenticated,
+      };
+    }
+    case "omemo2": {
+      const outer = decodeOmemoAuthenticatedMessage(bytes);
+      if (outer.mac.length !== profile.macLength) throw malformed(`the MAC must be ${profile.macLength} bytes`);
+      const m = decodeOmemoMessage(outer.message);
+      checkCiphertext(m.ciphertext);
+      return {
+        header: { dh: ratchetKeyFromWire(profile, m.dhPub), pn: m.pn, n: m.n },
+        encryptedHeader: null,
+        ciphertext: m.ciphertext,
+        mac: outer.mac,
+        authenticated: outer.message,
+      };
+    }
+    case "signal": {
+      const headerLength = profile.headerEncryption ? SIGNAL_ENCRYPTED_HEADER_LENGTH : SIGNAL_HEADER_LENGTH;
+      if (bytes[0] !== SIGNAL_TYPE_MESSAGE) throw malformed("unknown message type byte");
+      if (bytes.length < 1 + headerLength + 16 + profile.macLength) throw malformed("too short");
+      const macStart = bytes.length - profile.macLength;
+      const headerBytes = bytes.subarray(1, 1 + headerLength);
+      const ciphertext = bytes.subarray(1 + headerLength, macStart);
+      checkCiphertext(ciphertext);
+      return {
+        header: profile.headerEncryption ? null : decodeSignalHeader(headerBytes),
+        encryptedHeader: profile.headerEncryption ? headerBytes : null,
+        ciphertext,
+        mac: bytes.subarray(macStart),
+        authenticated: bytes.subarray(0, macStart),
+      };
+    }
+  }
+}
+
+// ------------------------------------------------------------------ sealing
+
+function seal(
+  crypto: Crypto,
+  s: RatchetState,
+  macPrefix: Uint8Array,
+  mk: Uint8Array,
+  plaintext: Uint8Array,
+): Uint8Array {
+  const p = s.profile;
+  const km = messageKeyMaterial(crypto, p, mk);
+  const ciphertext = crypto.aesCbcEncrypt(km.subarray(0, 32), km.subarray(64, 80), plaintext);
+  const macKey = km.subarray(32, 64);
+  switch (p.wire) {
+    case "libsignal": {
+      // The body is written once, straight behind the MAC prefix, and copied once into the output.
+      const fields = { ratchetKey: encodePublicKey(p.x3dh, s.dhsPublic), counter: s.ns, previousCounter: s.pn, ciphertext };
+      const length = signalMessageLength(fields);
+      const input = macInputBuffer(macPrefix.length + length);
+      input.set(macPrefix);
+      writeSignalMessage(fields, input, macPrefix.length);
+      const mac = crypto.hmacSha256(macKey, input.subarray(0, macPrefix.length + length));
+      const out = new Uint8Array(length + p.macLength);
+      out.set(input.subarray(macPrefix.length, macPrefix.length + length));
+      out.set(mac.subarray(0, p.macLength), length);
+      return out;
+    }
+    case "omemo2": {
+      const body = encodeOmemoMessage({ n: s.ns, pn: s.pn, dhPub: s.dhsPublic, ciphertext });
+      return encodeOmemoAuthenticatedMessage(truncatedMac(crypto, p, macKey, macPrefix, body), body);
+    }
+    case "signal": {
+      const header = encodeSignalHeader(s.dhsPublic, s.pn, s.ns);
+      const body = concatBytes(
+        Uint8Array.of(SIGNAL_TYPE_MESSAGE),
+        p.headerEncryption ? hencrypt(crypto, s.hks!, header) : header,
+        ciphertext,
+      );
+      return concatBytes(body, truncatedMac(crypto, p, macKey, macPrefix, body));
+    }
+  }
+}
+
+function wrapKeyExchange(profile: RatchetProfile, k: PendingKeyExchange, inner: Uint8Array): Uint8Array {
+  switch (profile.wire) {
+    case "libsignal":
+      return encodePreKeySignalMessage({
+        preKeyId: k.oneTimePreKeyId,
+        baseKey: k.ephemeralKey,
+        identityKey: k.identityKey,
+        message: inner,
+        registrationId: k.registrationId,
+        signedPreKeyId: k.signedPreKeyId,
+      });
+    case "omemo2":
+      return encodeOmemoKeyExchange({
+        pkId: k.oneTimePreKeyId!,
+        spkId: k.signedPreKeyId,
+        ik: k.identityKey,
+        ek: k.ephemeralKey,
+        message: inner,
+      });
+    case "signal":
+      return encodeSignalKeyExchange({
+        identityKey: k.identityKey,
+        ephemeralKey: k.ephemeralKey,
+        signedPreKeyId: k.signedPreKeyId,
+        oneTimePreKeyId: k.oneTimePreKeyId,
+        message: inner,
+      });
+  }
+}
+
+// ------------------------------------------------------------------ encrypt (§3.4, §4.5)
+
+/** The result of {@link encrypt}. */
+export interface EncryptResult {
+  /** The session to use from now on (the one passed in is unchanged). */
+  readonly session: Session;
+  /** The wire bytes (the content of an OMEMO `<key>` element). */
+  readonly message: Uint8Array;
+  /** True when the message is a key exchange (set `prekey="true"` / `kex="true"`). */
+  readonly isKeyExchange: boolean;
+}
+
+/**
+ * RatchetEncrypt: encrypts `plaintext` with the next sending key. Until a reply from the peer has
+ * been decrypted, the message is wrapped in the key exchange (PreKeySignalMessage / OMEMOKeyExchange).
+ */
+export function encrypt(session: Session, plaintext: Uint8Array, options: OperationOptions = {}): EncryptResult {
+  if (!(session instanceof Session)) throw new DoubleRatchetError("INVALID_ARGUMENT", "session must be a Session");
+  if (!(plaintext instanceof Uint8Array))
+    throw new DoubleRatchetError("INVALID_ARGUMENT", "plaintext must be a Uint8Array");
+  if (plaintext.length > MAX_PLAINTEXT_LENGTH)
+    throw new DoubleRatchetError("INVALID_ARGUMENT", `plaintext is longer than ${MAX_PLAINTEXT_LENGTH} bytes`);
+  const crypto = options.crypto ?? defaultCrypto();
+  const s = stateOf(session);
+  if (s.cks === null)
+    throw new DoubleRatchetError(
+      "INVALID_STATE",
+      "this session has no sending chain yet: decrypt the peer's first message first",
+    );
+  if (s.ns >= UINT32_MAX)
+    throw new DoubleRatchetError(
+      "INVALID_STATE",
+      "the sending chain is exhausted (2^32 messages): start a new session",
+    );
+  const step = kdfCk(crypto, s.cks);
+  const inner = seal(crypto, s, session.mac.send, step.mk, plaintext);
+  const message = s.pending ? wrapKeyExchange(s.profile, s.pending, inner) : inner;
+  return {
+    session: new Session({ ...s, cks: step.ck, ns: s.ns + 1 }, session.mac),
+    message,
+    isKeyExchange: s.pending !== null,
+  };
+}
+
+// ------------------------------------------------------------------ decrypt (§3.5, §4.6)
+
+/** The result of {@link decrypt}. */
+export interface DecryptResult {
+  readonly session: Session;
+  readonly plaintext: Uint8Array;
+}
+
+interface NewSkippedKey {
+  readonly chain: Uint8Array;
+  readonly n: number;
+  readonly mk: Uint8Array;
+}
+
+function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
+  if (a === null || b === null || a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
+  return diff === 0;
+}
+
+function duplicate(): DoubleRatchetError {
+  return new DoubleRatchetError(
+    "DUPLICATE_MESSAGE",
+    "this message was already decrypted, or its key was discarded (older than the skipped-key limits); it is not decrypted twice",
+  );
+}
+
+/** New skipped-key list: removes the used key, records the retired chain, appends new keys, applies the limits. */
+function commitSkipped(
+  old: readonly SkippedChain[],
+  hit: { index: number; at: number } | null,
+  retired: Uint8Array | null,
+  added: readonly NewSkippedKey[],
+  limits: Limits,
+): readonly SkippedChain[] {
+  if (hit === null && retired === null && added.length === 0) return old;
+  const chains: SkippedChain[] = old.slice();
+  if (hit !== null) {
+    const c = chains[hit.index]!;
+    const counters = c.counters.slice();
+    const keys = c.keys.slice();
+    counters.splice(hit.at, 1);
+    keys.splice(hit.at, 1);
+    chains[hit.index] = { key: c.key, counters, keys };
+  }
+  const find = (key: Uint8Array) => chains.findIndex((c) => sameBytes(c.key, key));
+  // Keep the retired chain's key (even with no keys) so late duplicates are recognised.
+  if (retired !== null && find(retired) < 0) chains.push({ key: retired, counters: [], keys: [] });
+  let i = 0;
+  while (i < added.length) {
+    const chainKey = added[i]!.chain;
+    const at = find(chainKey);
+    const counters = at >= 0 ? chains[at]!.counters.slice() : [];
+    const keys = at >= 0 ? chains[at]!.keys.slice() : [];
+    while (i < added.length && added[i]!.chain === chainKey) {
+      counters.push(added[i]!.n);
+      keys.push(added[i]!.mk);
+      i++;
+    }
+    if (at >= 0) chains[at] = { key: chainKey, counters, keys };
+    else chains.push({ key: chainKey, counters, keys });
+  }
+  while (chains.length > limits.maxSkippedChains) chains.shift();
+  let total = 0;
+  for (const c of chains) total += c.keys.length;
+  // FIFO: drop the oldest keys first (XEP-0384 v0.8.3 §4.3 deletion policy).
+  for (let c = 0; total > limits.maxSkippedKeys && c < chains.length; c++) {
+    const chain = chains[c]!;
+    const drop = Math.min(chain.keys.length, total - limits.maxSkippedKeys);
+    if (drop === 0) continue;
+    chains[c] = { key: chain.key, counters: chain.counters.slice(drop), keys: chain.keys.slice(drop) };
+    total -= drop;
+  }
+  return chains;
+}
+
+/** The receiving chain being advanced by a decryption (a working copy; committed on success). */
+interface ReceivingChain {
+  ck: Uint8Array | null;
+  n: number;
+}
+
+/** SkipMessageKeys (§3.5): derives the keys up to `until`, keeping the last maxSkippedKeys of them. */
+function skipMessageKeys(
+  crypto: Crypto,
+  limits: Limits,
+  recv: ReceivingChain,
+  chain: Uint8Array,
+  until: number,
+  added: NewSkippedKey[],
+): void {
+  let ck = recv.ck;
+  if (ck === null || recv.n >= until) return;
+  if (until - recv.n > limits.maxForwardJump) {
+    throw new DoubleRatchetError(
+      "TOO_MANY_SKIPPED",
+      `the message is ${until - recv.n} keys ahead of its chain; the limit is ${limits.maxForwardJump} (MAX_FORWARD_JUMP)`,
+    );
+  }
+  const storeFrom = until - limits.maxSkippedKeys;
+  let n = recv.n;
+  while (n < until) {
+    const step = kdfCk(crypto, ck);
+    if (n >= storeFrom) added.push({ chain, n, mk: step.mk });
+    ck = step.ck;
+    n++;
+  }
+  recv.ck = ck;
+  recv.n = n;
+}
+
+function decryptInner(session: Session, innerBytes: Uint8Array, crypto: Crypto): DecryptResult {
+  const s = stateOf(session);
+  const p = s.profile;
+  const limits = s.limits;
+  const he = p.headerEncryption;
+  const inner = parseInner(p, innerBytes);
+
+  // Working copies: nothing below touches `s` (commit on success).
+  let { rootKey, dhsPrivate, dhsPublic, dhr, cks, ns, pn, hks, hkr, nhks, nhkr } = s;
+  const recv: ReceivingChain = { ck: s.ckr, n: s.nr };
+  const added: NewSkippedKey[] = [];
+  let hit: { index: number; at: number } | null = null;
+  let retired: Uint8Array | null = null;
+  let mk: Uint8Array | null = null;
+  let header: Header | null = inner.header;
+  let dhRatchet = false;
+
+  // TrySkippedMessageKeys (§3.5 / §4.6).
+  for (let index = 0; index < s.skipped.length; index++) {
+    const chain = s.skipped[index]!;
+    const h = he
+      ? hdecrypt(crypto, chain.key, inner.encryptedHeader!)
+      : sameBytes(chain.key, header!.dh)
+        ? header
+        : null;
+    if (h === null) continue;
+    header = h;
+    const at = findSkipped(chain, h.n);
+    if (at >= 0) {
+      mk = chain.keys[at]!;
+      hit = { index, at };
+    } else if (!sameBytes(chain.key, he ? hkr : dhr)) {
+      throw duplicate();
+    }
+    break;
+  }
+
+  if (mk === null) {
+    if (he) {
+      // DecryptHeader (§4.6): the current receiving header key, else the next one (a DH ratchet step).
+      if (header === null) {
+        header = hdecrypt(crypto, hkr, inner.encryptedHeader!);
+        if (header === null) {
+          header = hdecrypt(crypto, nhkr, inner.encryptedHeader!);
+          if (header === null)
+            throw new DoubleRatchetError(
+              "BAD_MAC",
+              "authentication failed: the header does not decrypt under any receiving header key",
+            );
+          dhRatchet = true;
+        }
+      } else {
+        dhRatchet = false; // decrypted by the current chain's header key in the skipped loop
+      }
+    } else {
+      dhRatchet = dhr === null || !sameBytes(header!.dh, dhr);
+    }
+    const h = header!;
+    if (dhRatchet) {
+      // SkipMessageKeys(state, header.pn), then DHRatchet (§3.5). libsignal's PN is the last index.
+      const until = p.previousCounter === "lastIndex" ? h.pn + 1 : h.pn;
+      skipMessageKeys(crypto, limits, recv, (he ? hkr : dhr)!, until, added);
+      retired = he ? hkr : dhr;
+      pn = ns;
+      ns = 0;
+      recv.n = 0;
+      if (he) {
+        hks = nhks;
+        hkr = nhkr;
+      }
+      dhr = h.dh;
+      const received = kdfRk(crypto, p, rootKey, ratchetDh(crypto, dhsPrivate, dhr));
+      recv.ck = received.ck;
+      if (he) nhkr = received.nhk;
+      const next: KeyPair = crypto.generateX25519KeyPair();
+      dhsPrivate = next.privateKey;
+      dhsPublic = next.publicKey;
+      const send = kdfRk(crypto, p, received.rk, ratchetDh(crypto, dhsPrivate, dhr));
+      rootKey = send.rk;
+      cks = send.ck;
+      if (he) nhks = send.nhk;
+    } else if (h.n < recv.n) {
+      throw duplicate();
+    }
+    skipMessageKeys(crypto, limits, recv, (he ? hkr : dhr)!, h.n, added);
+    const step = kdfCk(crypto, recv.ck!);
+    mk = step.mk;
+    recv.ck = step.ck;
+    recv.n = h.n + 1;
+  }
+
+  // Authenticate, then decrypt (§5.2: HMAC over AD || header-bearing bytes).
+  const km = messageKeyMaterial(crypto, p, mk);
+  const expected = truncatedMac(crypto, p, km.subarray(32, 64), session.mac.receive, inner.authenticated);
+  if (!crypto.constantTimeEqual(expected, inner.mac)) {
+    throw new DoubleRatchetError(
+      "BAD_MAC",
+      "authentication failed: the MAC does not match (wrong session, wrong identity keys or a tampered message)",
+    );
+  }
+  let plaintext: Uint8Array;
+  try {
+    plaintext = crypto.aesCbcDecrypt(km.subarray(0, 32), km.subarray(64, 80), inner.ciphertext);
+  } catch (cause) {
+    throw new DoubleRatchetError(
+      "BAD_MAC",
+      "decryption failed after authentication: invalid padding (a broken sender)",
+      { cause },
+    );
+  }
+
+  const next: RatchetState = {
+    ...s,
+    rootKey,
+    dhsPrivate,
+    dhsPublic,
+    dhr,
+    cks,
+    ns,
+    pn,
+    ckr: recv.ck,
+    nr: recv.n,
+    hks,
+    hkr,
+    nhks,
+    nhkr,
+    skipped: commitSkipped(s.skipped, hit, retired, added, limits),
+    // A reply decrypted: the peer has the session, stop repeating the key exchange (FACTS §2.2).
+    pending: null,
+  };
+  return { session: new Session(next, session.mac), plaintext };
+}
+
+/**
+ * RatchetDecrypt: authenticates and decrypts a message of this session (a key-exchange message is
+ * accepted when its base key is this session's). On any error the session passed in is unchanged.
+ */
+export function decrypt(session: Session, message: Uint8Array, options: DecryptOptions = {}): DecryptResult {
+  if (!(session instanceof Session)) throw new DoubleRatchetError("INVALID_ARGUMENT", "session must be a Session");
+  const crypto = options.crypto ?? defaultCrypto();
+  const s = stateOf(session);
+  const envelope = parseEnvelope(s.profile, message, options.kind ?? "auto");
+  if (envelope.keyExchange !== null && !sameBytes(envelope.keyExchange.ephemeralKey, s.baseKey)) {
+    throw new DoubleRatchetError(
+      "KEY_EXCHANGE_MISMATCH",
+      "this key-exchange message starts a different session (its base key is not this session's): use acceptSession",
+    );
+  }
+  return decryptInner(session, envelope.inner, crypto);
+}
+
+// ------------------------------------------------------------------ session creation (§3.3, §4.4, §5.1)
+
+export interface InitiatorOptions extends OperationOptions {
+  /** Pick this one-time prekey from the bundle instead of a random one. */
+  readonly oneTimePreKeyId?: number;
+  /** libsignal registration id written into PreKeySignalMessage (legacy only; informational). */
+  readonly registrationId?: number;
+}
+
+/** RatchetInitAlice (§3.3 / §4.4) from an X3DH initiator result. */
+export function initiatorSessionFromAgreement(
+  profile: RatchetProfile,
+  x: InitiatorResult,
+  options: InitiatorOptions = {},
+): Session {
+  const crypto = options.crypto ?? defaultCrypto();
+  const he = profile.headerEncryption ? headerEncryptionInit(crypto, profile, x.sharedSecret) : null;
+  const spk = decodePublicKey(profile.x3dh, x.signedPreKey, "signed prekey");
+  const dhs = crypto.generateX25519KeyPair();
+  const first = kdfRk(crypto, profile, he ? he.rk : x.sharedSecret, ratchetDh(crypto, dhs.privateKey, spk));
+  return new Session({
+    profile,
+    limits: profile.limits,
+    role: "initiator",
+    localIdentityKey: x.identityKey,
+    remoteIdentityKey: x.theirIdentityKey,
+    associatedData: x.associatedData,
+    baseKey: x.ephemeralKey,
+    rootKey: first.rk,
+    dhsPrivate: dhs.privateKey,
+    dhsPublic: dhs.publicKey,
+    dhr: spk,
+    cks: first.ck,
+    ns: 0,
+    pn: 0,
+    ckr: null,
+    nr: 0,
+    skipped: [],
+    pending: {
+      oneTimePreKeyId: x.oneTimePreKeyId,
+      signedPreKeyId: x.signedPreKeyId,
+      ephemeralKey: x.ephemeralKey,
+      identityKey: x.identityKey,
+      registrationId: options.registrationId,
+    },
+    hks: he ? he.hka : null,
+    hkr: null,
+    nhks: first.nhk,
+    nhkr: he ? he.nhkb : null,
+  });
+}
+
+/** RatchetInitBob (§3.3 / §4.4) from an X3DH responder result: Bob's signed prekey is his first ratchet key pair. */
+export function responderSessionFromAgreement(
+  profile: RatchetProfile,
+  x: ResponderResult,
+  options: OperationOptions = {},
+): Session {
+  const crypto = options.crypto ?? defaultCrypto();
+  const he = profile.headerEncryption ? headerEncryptionInit(crypto, profile, x.sharedSecret) : null;
+  return new Session({
+    profile,
+    limits: profile.limits,
+    role: "responder",
+    localIdentityKey: x.identityKey,
+    remoteIdentityKey: x.theirIdentityKey,
+    associatedData: x.associatedData,
+    baseKey: x.ephemeralKey,
+    rootKey: he ? he.rk : x.sharedSecret,
+    dhsPrivate: x.signedPreKey.keyPair.privateKey,
+    dhsPublic: x.signedPreKey.keyPair.publicKey,
+    dhr: null,
+    cks: null,
+    ns: 0,
+    pn: 0,
+    ckr: null,
+    nr: 0,
+    skipped: [],
+    pending: null,
+    hks: null,
+    hkr: null,
+    nhks: he ? he.nhkb : null,
+    nhkr: he ? he.hka : null,
+  });
+}
+
+/**
+ * Starts a session with a peer from their bundle: X3DH as initiator (the signed prekey's signature
+ * is always verified), then RatchetInitAlice. The first `encrypt` gives the key-exchange message.
+ */
+export function createInitiatorSession(
+  profile: RatchetProfile,
+  ourIdentity: KeyPair,
+  theirBundle: Bundle,
+  options: InitiatorOptions = {},
+): Session {
+  const x = initiate(profile.x3dh, ourIdentity, theirBundle, {
+    ...(options.crypto ? { crypto: options.crypto } : {}),
+    ...(options.oneTimePreKeyId !== undefined ? { oneTimePreKeyId: options.oneTimePreKeyId } : {}),
+  });
+  return initiatorSessionFromAgreement(profile, x, options);
+}
+
+/** The result of {@link acceptSession}. */
+export interface AcceptResult extends DecryptResult {
+  /** The X3DH fields of the key exchange (the peer's identity key: check trust before using the plaintext). */
+  readonly keyExchange: KeyExchangeInfo;
+}
+
+/**
+ * Builds the responder's session from a key-exchange message: X3DH as responder with our prekeys,
+ * RatchetInitBob, then decrypts the message. The one-time prekey is removed from `store` only after
+ * the message authenticated (exactly once; a replay then fails with X3dhError UNKNOWN_PRE_KEY).
+ * Throws X3dhError for key-agreement problems, DoubleRatchetError for message problems.
+ */
+export function acceptSession(
+  profile: RatchetProfile,
+  ourIdentity: KeyPair,
+  store: PreKeyStore,
+  message: Uint8Array,
+  options: OperationOptions = {},
+): AcceptResult {
+  const crypto = options.crypto ?? defaultCrypto();
+  const envelope = parseEnvelope(profile, message, "keyExchange");
+  const k = envelope.keyExchange!;
+  const x = respond(
+    profile.x3dh,
+    ourIdentity,
+    store,
+    {
+      identityKey: k.identityKey,
+      ephemeralKey: k.ephemeralKey,
+      signedPreKeyId: k.signedPreKeyId,
+      oneTimePreKeyId: k.oneTimePreKeyId,
+    },
+    { crypto, consumeOneTimePreKey: false },
+  );
+  const result = decryptInner(responderSessionFromAgreement(profile, x, options), envelope.inner, crypto);
+  if (x.oneTimePreKeyId !== undefined) store.removeOneTimePreKey(x.oneTimePreKeyId);
+  return { ...result, keyExchange: k };
+}
+
+/** What a message says about itself before decryption (for routing: new session or existing one). */
+export interface MessageInfo {
+  readonly isKeyExchange: boolean;
+  /** Present for key-exchange messages. */
+  readonly keyExchange: KeyExchangeInfo | null;
+}
+
+/** Parses a message's envelope without decrypting it; throws MALFORMED_MESSAGE. */
+export function inspectMessage(profile: RatchetProfile, message: Uint8Array, kind: MessageKind = "auto"): MessageInfo {
+  const e = parseEnvelope(profile, message, kind);
+  parseInner(profile, e.inner);
+  return { isKeyExchange: e.keyExchange !== null, keyExchange: e.keyExchange };
+}
+
+/** Encodes a raw 32-byte X25519 public key for the profile (0x05-prefixed for legacy and signal). */
+export function encodeRatchetKey(profile: RatchetProfile, u: Uint8Array): Uint8Array {
+  return encodePublicKey(profile.x3dh, u);
+}

@@ -1,0 +1,33 @@
+/**
+ * Writes vectors/sessions-v1.json: sessions serialized by format version 1, one per profile, each
+ * with pending skipped keys, plus a message each loaded session must still decrypt. Kept forever:
+ * test/serialize.test.ts loads every earlier version's file. Run: pnpm exec tsx vectors/generate-sessions.ts
+ * Origin: this library (commit of the first release), deterministic random seed "sessions-v1".
+ */
+import { bytesToHex, createCrypto } from "@parley/crypto";
+import { deterministicRandom } from "@parley/crypto/testing";
+import { writeFileSync } from "node:fs";
+import { decrypt, encrypt, serializeSession, SESSION_FORMAT_VERSION } from "../src/index.js";
+import { ALL_PROFILES, establish, profileLabel } from "../test/helpers.js";
+
+const te = new TextEncoder();
+const entries = ALL_PROFILES.map((profile) => {
+  const crypto = createCrypto({ random: deterministicRandom(`sessions-v1-${profileLabel(profile)}`) });
+  let { a, b } = establish(profile, "unused", crypto);
+  const held = encrypt(a, te.encode("held back"), { crypto });
+  a = held.session;
+  const later = encrypt(a, te.encode("later"), { crypto });
+  a = later.session;
+  b = decrypt(b, later.message, { crypto }).session;
+  return {
+    profile: profileLabel(profile),
+    responder: bytesToHex(serializeSession(b)),
+    initiator: bytesToHex(serializeSession(a)),
+    heldMessage: bytesToHex(held.message),
+    heldPlaintext: "held back",
+  };
+});
+writeFileSync(
+  new URL(`sessions-v${SESSION_FORMAT_VERSION}.json`, import.meta.url),
+  JSON.stringify({ version: SESSION_FORMAT_VERSION, origin: "vectors/generate-sessions.ts", sessions: entries }, null, 2) + "\n",
+);

@@ -1,0 +1,64 @@
+/**
+ * Profiles: one X3DH engine, parameterised (python-x3dh's and python-omemo's approach). A profile
+ * fixes the HKDF info, the identity key type, the signature scheme for the signed prekey, the
+ * public key encoding and whether a one-time prekey is mandatory.
+ */
+
+export type ProfileName = "legacyOmemo" | "omemo2" | "signal";
+
+export interface X3dhProfile {
+  readonly name: ProfileName;
+  /** HKDF info of the key agreement (X3DH §2.1 "info"). */
+  readonly info: Uint8Array;
+  /**
+   * "x25519": the identity key is a Curve25519 key pair, signatures by XEdDSA or libsignal's variant.
+   * "ed25519": the identity key is an Ed25519 key pair (seed); converted for X25519 (XEP-0384 v0.8 §4.2).
+   */
+  readonly identityKeyType: "x25519" | "ed25519";
+  /** How the signed prekey is signed: libsignal's variant (sign bit in byte 63), XEdDSA, or Ed25519. */
+  readonly signatureScheme: "libsignal" | "xeddsa" | "ed25519";
+  /** "djb": 33 bytes, 0x05 || u (libsignal, X3DH §2.5 recommendation). "raw": 32 bytes (OMEMO 2). */
+  readonly keyEncoding: "djb" | "raw";
+  /** Reject bundles and initial messages without a one-time prekey (OMEMO 2 §4.2: MUST). */
+  readonly requireOneTimePreKey: boolean;
+}
+
+const ascii = (s: string) => new TextEncoder().encode(s);
+
+/** Legacy OMEMO (eu.siacs.conversations.axolotl): libsignal protocol v3, FACTS §1 and §3. */
+export const legacyOmemo: X3dhProfile = Object.freeze({
+  name: "legacyOmemo",
+  info: ascii("WhisperText"),
+  identityKeyType: "x25519",
+  signatureScheme: "libsignal",
+  keyEncoding: "djb",
+  requireOneTimePreKey: false,
+});
+
+/** OMEMO 2 (urn:xmpp:omemo:2), XEP-0384 v0.8.3 §4.2. */
+export const omemo2: X3dhProfile = Object.freeze({
+  name: "omemo2",
+  info: ascii("OMEMO X3DH"),
+  identityKeyType: "ed25519",
+  signatureScheme: "ed25519",
+  keyEncoding: "raw",
+  requireOneTimePreKey: true,
+});
+
+/**
+ * The X3DH paper as written (Curve25519, SHA-256, XEdDSA, Encode = 0x05 || u), for messengers
+ * outside XMPP. `info` names the application; pass your own with {@link createSignalProfile}.
+ */
+export const signal: X3dhProfile = createSignalProfile("Parley X3DH");
+
+/** The paper's profile with an application-specific HKDF info (X3DH §2.1). */
+export function createSignalProfile(info: string): X3dhProfile {
+  return Object.freeze({
+    name: "signal",
+    info: ascii(info),
+    identityKeyType: "x25519",
+    signatureScheme: "xeddsa",
+    keyEncoding: "djb",
+    requireOneTimePreKey: false,
+  });
+}
