@@ -342,7 +342,12 @@ function seal(
   switch (p.wire) {
     case "libsignal": {
       // The body is written once, straight behind the MAC prefix, and copied once into the output.
-      const fields = { ratchetKey: encodePublicKey(p.x3dh, s.dhsPublic), counter: s.ns, previousCounter: s.pn, ciphertext };
+      const fields = {
+        ratchetKey: encodePublicKey(p.x3dh, s.dhsPublic),
+        counter: s.ns,
+        previousCounter: s.pn,
+        ciphertext,
+      };
       const length = signalMessageLength(fields);
       const input = macInputBuffer(macPrefix.length + length);
       input.set(macPrefix);
