@@ -20,6 +20,7 @@ import { DoubleRatchetError } from "./errors.js";
 import type { Limits, RatchetProfile } from "./profiles.js";
 import {
   findSkipped,
+  nextState,
   Session,
   stateOf,
   type PendingKeyExchange,
@@ -442,7 +443,26 @@ export function encrypt(session: Session, plaintext: Uint8Array, options: Operat
   const inner = seal(crypto, s, session.mac.send, step.mk, plaintext);
   const message = s.pending ? wrapKeyExchange(s.profile, s.pending, inner) : inner;
   return {
-    session: new Session({ ...s, cks: step.ck, ns: s.ns + 1 }, session.mac),
+    session: new Session(
+      nextState(s, {
+        rootKey: s.rootKey,
+        dhsPrivate: s.dhsPrivate,
+        dhsPublic: s.dhsPublic,
+        dhr: s.dhr,
+        cks: step.ck,
+        ns: s.ns + 1,
+        pn: s.pn,
+        ckr: s.ckr,
+        nr: s.nr,
+        skipped: s.skipped,
+        pending: s.pending,
+        hks: s.hks,
+        hkr: s.hkr,
+        nhks: s.nhks,
+        nhkr: s.nhkr,
+      }),
+      session.mac,
+    ),
     message,
     isKeyExchange: s.pending !== null,
   };
@@ -671,8 +691,7 @@ function decryptInner(session: Session, innerBytes: Uint8Array, crypto: Crypto):
     );
   }
 
-  const next: RatchetState = {
-    ...s,
+  const next = nextState(s, {
     rootKey,
     dhsPrivate,
     dhsPublic,
@@ -689,7 +708,7 @@ function decryptInner(session: Session, innerBytes: Uint8Array, crypto: Crypto):
     skipped: commitSkipped(s.skipped, hit, retired, added, limits),
     // A reply decrypted: the peer has the session, stop repeating the key exchange (FACTS §2.2).
     pending: null,
-  };
+  });
   return { session: new Session(next, session.mac), plaintext };
 }
 
