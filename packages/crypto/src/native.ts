@@ -6,7 +6,7 @@
  */
 import type * as NodeCrypto from "node:crypto";
 import { hchacha } from "@noble/ciphers/chacha.js";
-import { onWipe } from "./bytes.js";
+import { concatBytes, constantTimeEqual, onWipe } from "./bytes.js";
 import { NATIVE_PUBLIC_KEY_CACHE_SIZE } from "./consts.js";
 import { encodedY, fromLE, isNegativeZeroX, P, Q } from "./edwards.js";
 import { CryptoError } from "./errors.js";
@@ -74,7 +74,7 @@ class PrivateKeyCache {
   get(curve: Curve, raw: Uint8Array, make: () => { key: KeyObject; publicKey: Uint8Array }): PrivateEntry {
     const map = this.#maps[curve];
     const hit = map.get(raw);
-    if (hit && equalBytes(hit.copy, raw)) return hit;
+    if (hit && constantTimeEqual(hit.copy, raw)) return hit;
     const entry = { copy: raw.slice(), ...make() };
     map.set(raw, entry);
     return entry;
@@ -88,22 +88,6 @@ class PrivateKeyCache {
   }
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
-// Cache lookups compare secret bytes: constant-time, like every secret comparison here.
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
-}
-
-/** A fresh Uint8Array (not a view into Node's shared Buffer pool). */
 /**
  * A plain Uint8Array of a node:crypto result, never a view into Node's shared Buffer pool (where other
  * data, or a later secret, would sit in the same ArrayBuffer). Digests, signatures and DH outputs come
@@ -112,19 +96,6 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
 function own(buffer: Uint8Array): Uint8Array {
   if (buffer.byteOffset === 0 && buffer.buffer.byteLength === buffer.byteLength) return new Uint8Array(buffer.buffer);
   return new Uint8Array(buffer);
-}
-
-/** Cipher output pieces joined into one fresh array (Buffer.concat would allocate from the pool). */
-function join(...parts: Uint8Array[]): Uint8Array {
-  let length = 0;
-  for (const p of parts) length += p.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const p of parts) {
-    out.set(p, offset);
-    offset += p.length;
-  }
-  return out;
 }
 
 function decryptFailed(cause: unknown): CryptoError {
@@ -172,7 +143,7 @@ export function createNativeProvider(): CryptoProvider | undefined {
       let key = c.createPrivateKey({ key: { kty: "OKP", crv: curve, d, x: PLACEHOLDER_X }, format: "jwk" });
       let x = c.createPublicKey(key).export({ format: "jwk" }).x;
       if (x === undefined || x === PLACEHOLDER_X) {
-        const der = Buffer.from(concat(PKCS8[curve], raw));
+        const der = Buffer.from(concatBytes(PKCS8[curve], raw));
         key = c.createPrivateKey({ key: der, format: "der", type: "pkcs8" });
         der.fill(0);
         x = c.createPublicKey(key).export({ format: "jwk" }).x!;
@@ -247,12 +218,12 @@ export function createNativeProvider(): CryptoProvider | undefined {
     },
     aesCbcEncrypt(key, iv, plaintext) {
       const cipher = c.createCipheriv(cbcName(key), key, iv);
-      return join(cipher.update(plaintext), cipher.final());
+      return concatBytes(cipher.update(plaintext), cipher.final());
     },
     aesCbcDecrypt(key, iv, ciphertext) {
       try {
         const decipher = c.createDecipheriv(cbcName(key), key, iv);
-        return join(decipher.update(ciphertext), decipher.final());
+        return concatBytes(decipher.update(ciphertext), decipher.final());
       } catch (cause) {
         throw decryptFailed(cause);
       }
@@ -260,7 +231,7 @@ export function createNativeProvider(): CryptoProvider | undefined {
     aesGcmEncrypt(key, iv, plaintext, aad) {
       const cipher = c.createCipheriv(gcmName(key), key, iv, { authTagLength: 16 });
       cipher.setAAD(aad);
-      return join(cipher.update(plaintext), cipher.final(), cipher.getAuthTag());
+      return concatBytes(cipher.update(plaintext), cipher.final(), cipher.getAuthTag());
     },
     aesGcmDecrypt(key, iv, sealed, aad) {
       if (sealed.length < 16) throw decryptFailed(undefined);
@@ -268,7 +239,7 @@ export function createNativeProvider(): CryptoProvider | undefined {
         const decipher = c.createDecipheriv(gcmName(key), key, iv, { authTagLength: 16 });
         decipher.setAAD(aad);
         decipher.setAuthTag(sealed.subarray(sealed.length - 16));
-        return join(decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final());
+        return concatBytes(decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final());
       } catch (cause) {
         throw decryptFailed(cause);
       }
@@ -278,7 +249,7 @@ export function createNativeProvider(): CryptoProvider | undefined {
       const cipher = c.createCipheriv("chacha20-poly1305", subkey, iv, { authTagLength: 16 });
       subkey.fill(0);
       cipher.setAAD(aad, { plaintextLength: plaintext.length });
-      return join(cipher.update(plaintext), cipher.final(), cipher.getAuthTag());
+      return concatBytes(cipher.update(plaintext), cipher.final(), cipher.getAuthTag());
     },
     xchacha20Poly1305Decrypt(key, nonce, sealed, aad) {
       if (sealed.length < 16) throw decryptFailed(undefined);
@@ -287,7 +258,7 @@ export function createNativeProvider(): CryptoProvider | undefined {
         const decipher = c.createDecipheriv("chacha20-poly1305", subkey, iv, { authTagLength: 16 });
         decipher.setAAD(aad, { plaintextLength: sealed.length - 16 });
         decipher.setAuthTag(sealed.subarray(sealed.length - 16));
-        return join(decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final());
+        return concatBytes(decipher.update(sealed.subarray(0, sealed.length - 16)), decipher.final());
       } catch (cause) {
         throw decryptFailed(cause);
       } finally {
