@@ -4,7 +4,14 @@
  * Decryption computes on local copies and builds the new state only after the MAC verified
  * (commit on success).
  */
-import { concatBytes, defaultCrypto, isCryptoError, type Crypto, type KeyPair } from "@parley/crypto";
+import {
+  concatBytes,
+  constantTimeEqual,
+  defaultCrypto,
+  isCryptoError,
+  type Crypto,
+  type KeyPair,
+} from "@parley/crypto";
 import {
   decodePublicKey,
   encodePublicKey,
@@ -109,20 +116,7 @@ function messageKeyMaterial(crypto: Crypto, profile: RatchetProfile, mk: Uint8Ar
   return crypto.hkdfSha256(mk, ZERO_SALT, profile.messageKeyInfo, 80);
 }
 
-/**
- * One reusable buffer for MAC inputs (identity prefix || message bytes: public, and read
- * synchronously by the HMAC before anything else can run), so the hot path does not allocate a
- * fresh array per message. Inputs above its size get their own array.
- */
-let macScratch = new Uint8Array(1024);
-const MAC_SCRATCH_MAX = 16 * 1024;
-
-function macInputBuffer(length: number): Uint8Array {
-  if (length <= macScratch.length) return macScratch;
-  if (length <= MAC_SCRATCH_MAX) return (macScratch = new Uint8Array(MAC_SCRATCH_MAX));
-  return new Uint8Array(length);
-}
-
+/** The MAC over prefix || body (identity keys, version byte, message), truncated as the profile says. */
 function truncatedMac(
   crypto: Crypto,
   profile: RatchetProfile,
@@ -130,11 +124,7 @@ function truncatedMac(
   prefix: Uint8Array,
   body: Uint8Array,
 ): Uint8Array {
-  const length = prefix.length + body.length;
-  const input = macInputBuffer(length);
-  input.set(prefix);
-  input.set(body, prefix.length);
-  const full = crypto.hmacSha256(macKey, input.subarray(0, length));
+  const full = crypto.hmacSha256(macKey, [prefix, body]);
   return profile.macLength === 32 ? full : full.subarray(0, profile.macLength);
 }
 
@@ -342,7 +332,7 @@ function seal(
   const macKey = km.subarray(32, 64);
   switch (p.wire) {
     case "libsignal": {
-      // The body is written once, straight behind the MAC prefix, and copied once into the output.
+      // The body is written once, straight into the output, and the MAC appended behind it.
       const fields = {
         ratchetKey: encodePublicKey(p.x3dh, s.dhsPublic),
         counter: s.ns,
@@ -350,13 +340,9 @@ function seal(
         ciphertext,
       };
       const length = signalMessageLength(fields);
-      const input = macInputBuffer(macPrefix.length + length);
-      input.set(macPrefix);
-      writeSignalMessage(fields, input, macPrefix.length);
-      const mac = crypto.hmacSha256(macKey, input.subarray(0, macPrefix.length + length));
       const out = new Uint8Array(length + p.macLength);
-      out.set(input.subarray(macPrefix.length, macPrefix.length + length));
-      out.set(mac.subarray(0, p.macLength), length);
+      writeSignalMessage(fields, out, 0);
+      out.set(truncatedMac(crypto, p, macKey, macPrefix, out.subarray(0, length)), length);
       return out;
     }
     case "omemo2": {
@@ -482,11 +468,9 @@ interface NewSkippedKey {
   readonly mk: Uint8Array;
 }
 
+/** Constant-time comparison of two keys, either of which may be absent. */
 function sameBytes(a: Uint8Array | null, b: Uint8Array | null): boolean {
-  if (a === null || b === null || a.length !== b.length) return false;
-  let diff = 0;
-  for (let i = 0; i < a.length; i++) diff |= a[i]! ^ b[i]!;
-  return diff === 0;
+  return a !== null && b !== null && constantTimeEqual(a, b);
 }
 
 function duplicate(): DoubleRatchetError {
