@@ -15,6 +15,7 @@
  * opt32 = u8 present + 32 bytes. A new version gets a new number and a migration in
  * `deserializeSession`; test/serialize.test.ts loads every earlier version from vectors/.
  */
+import { constantTimeEqual } from "@parley/crypto";
 import { SESSION_FORMAT_VERSION } from "./consts.js";
 import { DoubleRatchetError } from "./errors.js";
 import { legacyOmemo, omemo2, signal, signalHeaderEncrypted, type RatchetProfile } from "./profiles.js";
@@ -183,10 +184,6 @@ function profileInfos(p: RatchetProfile): Uint8Array[] {
   return [p.x3dh.info, p.rootInfo, p.messageKeyInfo];
 }
 
-function sameInfo(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 function resolveProfile(name: string, headerEncryption: boolean, given: RatchetProfile | undefined): RatchetProfile {
   if (given !== undefined) {
     if (given.name !== name || given.headerEncryption !== headerEncryption) {
@@ -285,7 +282,7 @@ function readV1(r: ByteReader, options: DeserializeOptions): Session {
     skipped.push({ key, counters, keys });
   }
   for (const expected of profileInfos(profile)) {
-    if (!sameInfo(r.raw(r.u8()), expected)) {
+    if (!constantTimeEqual(r.raw(r.u8()), expected)) {
       throw new DoubleRatchetError(
         "INVALID_SESSION",
         "the serialized session was made with other KDF infos than this profile's: pass its profile (createSignalProfile with the same application)",

@@ -1,4 +1,4 @@
-import { bytesToHex, INSPECT_CUSTOM } from "@parley/crypto";
+import { bytesToHex, concatBytes, INSPECT_CUSTOM } from "@parley/crypto";
 import type { Limits, RatchetProfile } from "./profiles.js";
 
 /**
@@ -131,21 +131,14 @@ export interface MacContext {
   readonly receive: Uint8Array;
 }
 
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
 function macContext(state: RatchetState): MacContext {
   if (state.profile.macIdentityOrder === "initiatorResponder") {
     return { send: state.associatedData, receive: state.associatedData };
   }
   // libsignal: sender's identity key || receiver's identity key, whoever started (FACTS §2.1).
   return {
-    send: concat(state.localIdentityKey, state.remoteIdentityKey),
-    receive: concat(state.remoteIdentityKey, state.localIdentityKey),
+    send: concatBytes(state.localIdentityKey, state.remoteIdentityKey),
+    receive: concatBytes(state.remoteIdentityKey, state.localIdentityKey),
   };
 }
 
