@@ -8,29 +8,35 @@ import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 
-export function collectReports() {
-  const rows = [];
+/** Each workspace member's `.reports` folder (where its vitest runs write JSON), existing or not. */
+export function reportDirs() {
+  const out = [];
   for (const group of ["packages", "apps"]) {
     const dir = join(root, group);
     if (!existsSync(dir)) continue;
-    for (const pkg of readdirSync(dir).sort()) {
-      const reports = join(dir, pkg, ".reports");
-      if (!existsSync(reports)) continue;
-      for (const file of readdirSync(reports).sort()) {
-        if (!file.endsWith(".json")) continue;
-        const report = JSON.parse(readFileSync(join(reports, file), "utf8"));
-        // A test file that failed without a failing test (an import error, a crash) counts once;
-        // numFailedTestSuites would also count every describe block around a failing test.
-        const brokenFiles = (report.testResults ?? []).filter(
-          (f) => f.status === "failed" && !(f.assertionResults ?? []).some((a) => a.status === "failed"),
-        ).length;
-        rows.push({
-          suite: `${group}/${pkg}:${file.replace(/\.json$/, "")}`,
-          passed: report.numPassedTests ?? 0,
-          failed: (report.numFailedTests ?? 0) + brokenFiles,
-          skipped: (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0),
-        });
-      }
+    for (const pkg of readdirSync(dir).sort()) out.push({ name: `${group}/${pkg}`, dir: join(dir, pkg, ".reports") });
+  }
+  return out;
+}
+
+export function collectReports() {
+  const rows = [];
+  for (const { name, dir } of reportDirs()) {
+    if (!existsSync(dir)) continue;
+    for (const file of readdirSync(dir).sort()) {
+      if (!file.endsWith(".json")) continue;
+      const report = JSON.parse(readFileSync(join(dir, file), "utf8"));
+      // A test file that failed without a failing test (an import error, a crash) counts once;
+      // numFailedTestSuites would also count every describe block around a failing test.
+      const brokenFiles = (report.testResults ?? []).filter(
+        (f) => f.status === "failed" && !(f.assertionResults ?? []).some((a) => a.status === "failed"),
+      ).length;
+      rows.push({
+        suite: `${name}:${file.replace(/\.json$/, "")}`,
+        passed: report.numPassedTests ?? 0,
+        failed: (report.numFailedTests ?? 0) + brokenFiles,
+        skipped: (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0),
+      });
     }
   }
   return rows;

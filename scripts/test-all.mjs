@@ -5,17 +5,13 @@
 // "N passed, N failed". A step that fails without a failing test counted (a build or lint error,
 // a crashed runner) counts as one failure, so the total never hides it.
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, rmSync } from "node:fs";
+import { rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { collectReports, summarize } from "./summarize.mjs";
+import { collectReports, reportDirs, summarize } from "./summarize.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "..");
-for (const group of ["packages", "apps"]) {
-  const dir = join(root, group);
-  if (!existsSync(dir)) continue;
-  for (const pkg of readdirSync(dir)) rmSync(join(dir, pkg, ".reports"), { recursive: true, force: true });
-}
+for (const { dir } of reportDirs()) rmSync(dir, { recursive: true, force: true });
 
 const steps = [
   ["build", ["pnpm", "run", "build"]],
