@@ -328,36 +328,41 @@ function seal(
 ): Uint8Array {
   const p = s.profile;
   const km = messageKeyMaterial(crypto, p, mk);
-  const ciphertext = crypto.aesCbcEncrypt(km.subarray(0, 32), km.subarray(64, 80), plaintext);
-  const macKey = km.subarray(32, 64);
-  switch (p.wire) {
-    case "libsignal": {
-      // The body is written once, straight into the output, and the MAC appended behind it.
-      const fields = {
-        ratchetKey: encodePublicKey(p.x3dh, s.dhsPublic),
-        counter: s.ns,
-        previousCounter: s.pn,
-        ciphertext,
-      };
-      const length = signalMessageLength(fields);
-      const out = new Uint8Array(length + p.macLength);
-      writeSignalMessage(fields, out, 0);
-      out.set(truncatedMac(crypto, p, macKey, macPrefix, out.subarray(0, length)), length);
-      return out;
+  // The 80 bytes of key material live only for this message: zeroed however seal ends.
+  try {
+    const ciphertext = crypto.aesCbcEncrypt(km.subarray(0, 32), km.subarray(64, 80), plaintext);
+    const macKey = km.subarray(32, 64);
+    switch (p.wire) {
+      case "libsignal": {
+        // The body is written once, straight into the output, and the MAC appended behind it.
+        const fields = {
+          ratchetKey: encodePublicKey(p.x3dh, s.dhsPublic),
+          counter: s.ns,
+          previousCounter: s.pn,
+          ciphertext,
+        };
+        const length = signalMessageLength(fields);
+        const out = new Uint8Array(length + p.macLength);
+        writeSignalMessage(fields, out, 0);
+        out.set(truncatedMac(crypto, p, macKey, macPrefix, out.subarray(0, length)), length);
+        return out;
+      }
+      case "omemo2": {
+        const body = encodeOmemoMessage({ n: s.ns, pn: s.pn, dhPub: s.dhsPublic, ciphertext });
+        return encodeOmemoAuthenticatedMessage(truncatedMac(crypto, p, macKey, macPrefix, body), body);
+      }
+      case "signal": {
+        const header = encodeSignalHeader(s.dhsPublic, s.pn, s.ns);
+        const body = concatBytes(
+          Uint8Array.of(SIGNAL_TYPE_MESSAGE),
+          p.headerEncryption ? hencrypt(crypto, s.hks!, header) : header,
+          ciphertext,
+        );
+        return concatBytes(body, truncatedMac(crypto, p, macKey, macPrefix, body));
+      }
     }
-    case "omemo2": {
-      const body = encodeOmemoMessage({ n: s.ns, pn: s.pn, dhPub: s.dhsPublic, ciphertext });
-      return encodeOmemoAuthenticatedMessage(truncatedMac(crypto, p, macKey, macPrefix, body), body);
-    }
-    case "signal": {
-      const header = encodeSignalHeader(s.dhsPublic, s.pn, s.ns);
-      const body = concatBytes(
-        Uint8Array.of(SIGNAL_TYPE_MESSAGE),
-        p.headerEncryption ? hencrypt(crypto, s.hks!, header) : header,
-        ciphertext,
-      );
-      return concatBytes(body, truncatedMac(crypto, p, macKey, macPrefix, body));
-    }
+  } finally {
+    km.fill(0);
   }
 }
 
@@ -657,22 +662,26 @@ function decryptInner(session: Session, innerBytes: Uint8Array, crypto: Crypto):
 
   // Authenticate, then decrypt (§5.2: HMAC over AD || header-bearing bytes).
   const km = messageKeyMaterial(crypto, p, mk);
-  const expected = truncatedMac(crypto, p, km.subarray(32, 64), session.mac.receive, inner.authenticated);
-  if (!crypto.constantTimeEqual(expected, inner.mac)) {
-    throw new DoubleRatchetError(
-      "BAD_MAC",
-      "authentication failed: the MAC does not match (wrong session, wrong identity keys or a tampered message)",
-    );
-  }
   let plaintext: Uint8Array;
   try {
-    plaintext = crypto.aesCbcDecrypt(km.subarray(0, 32), km.subarray(64, 80), inner.ciphertext);
-  } catch (cause) {
-    throw new DoubleRatchetError(
-      "BAD_MAC",
-      "decryption failed after authentication: invalid padding (a broken sender)",
-      { cause },
-    );
+    const expected = truncatedMac(crypto, p, km.subarray(32, 64), session.mac.receive, inner.authenticated);
+    if (!crypto.constantTimeEqual(expected, inner.mac)) {
+      throw new DoubleRatchetError(
+        "BAD_MAC",
+        "authentication failed: the MAC does not match (wrong session, wrong identity keys or a tampered message)",
+      );
+    }
+    try {
+      plaintext = crypto.aesCbcDecrypt(km.subarray(0, 32), km.subarray(64, 80), inner.ciphertext);
+    } catch (cause) {
+      throw new DoubleRatchetError(
+        "BAD_MAC",
+        "decryption failed after authentication: invalid padding (a broken sender)",
+        { cause },
+      );
+    }
+  } finally {
+    km.fill(0); // per-message key material, never stored
   }
 
   const next = nextState(s, {
