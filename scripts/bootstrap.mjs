@@ -7,7 +7,8 @@
 // It makes the pinned pnpm available (a global one of the right version, or a private copy
 // installed with npm into .tools/), installs the workspace from the lockfile, then runs the
 // task with that pnpm first on PATH so turbo and every nested script find it.
-// Corepack is not used: on this registry it fails its signature check (see shared/TOOLCHAIN.md).
+// Corepack is not used: on this registry `corepack prepare` fails with "No compatible signature found
+// in package metadata" (the packuments carry no dist.signatures).
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import { delimiter, dirname, join } from "node:path";

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Every check, in order: build, lint, typecheck, unit + property tests, interop against real
+// Every check, in order: build, lint, typecheck, unit + property tests, the mutation list
+// (docs/MUTATIONS.md: each security check disabled in turn must fail a named test), interop against real
 // peers (installed with apt), browser tests in headless Chromium. Each vitest run writes a JSON
 // report to <package>/.reports/; the last line printed is the total over all of them:
 // "N passed, N failed". A step that fails without a failing test counted (a build or lint error,
@@ -18,6 +19,7 @@ const steps = [
   ["lint", ["pnpm", "run", "lint"]],
   ["typecheck", ["pnpm", "run", "typecheck"]],
   ["unit", ["pnpm", "run", "test:unit"]],
+  ["mutations", ["pnpm", "run", "test:mutations"]],
   ["interop", ["pnpm", "run", "test:interop"]],
   ["browser", ["pnpm", "run", "test:browser"]],
 ];
