@@ -1,4 +1,5 @@
 import { assertBytes, constantTimeEqual } from "./bytes.js";
+import { isAllZero, isCanonicalEd25519Point, isScalarBelowL } from "./checks.js";
 import { SCRYPT_MAX_DKLEN, SCRYPT_MAX_MEMORY_BYTES, SCRYPT_MAX_RP } from "./consts.js";
 import { CryptoError } from "./errors.js";
 import { KeyPair } from "./keys.js";
@@ -15,6 +16,7 @@ import {
   montgomeryToEdwards,
   xeddsaSign,
   xeddsaVerify,
+  type StrictEd25519Verify,
 } from "./xeddsa.js";
 
 /** Largest HKDF-SHA256 output (RFC 5869 §2.3: 255 · HashLen). */
@@ -34,6 +36,8 @@ export interface CreateCryptoOptions {
 /**
  * Every primitive the Parley protocols use, behind one object. Inputs are checked here (type and
  * length) and a CryptoError with code INVALID_ARGUMENT names the bad one; providers trust them.
+ * The security checks (all-zero X25519 output, canonical Ed25519 encodings, s < L) run here too, for
+ * every provider, so a custom CryptoProvider cannot drop them.
  */
 export interface Crypto {
   /** Which provider computes the primitives. */
@@ -44,7 +48,7 @@ export interface Crypto {
   generateX25519KeyPair(): KeyPair;
   x25519KeyPair(privateKey: Uint8Array): KeyPair;
   x25519PublicKey(privateKey: Uint8Array): Uint8Array;
-  /** X25519; throws LOW_ORDER_POINT for an all-zero shared secret. */
+  /** X25519; throws LOW_ORDER_POINT for an all-zero shared secret (RFC 7748 §6.1), whatever the provider returned. */
   x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
 
   /** A fresh Ed25519 key pair; the private key is the 32-byte seed. */
@@ -52,6 +56,10 @@ export interface Crypto {
   ed25519KeyPair(seed: Uint8Array): KeyPair;
   ed25519PublicKey(seed: Uint8Array): Uint8Array;
   ed25519Sign(seed: Uint8Array, message: Uint8Array): Uint8Array;
+  /**
+   * RFC 8032 §5.1.7, strict: false for a non-canonical A or R (y >= p, or x = 0 with the sign bit set,
+   * §5.1.3) and for s >= L, checked here before the provider runs the cofactorless equation.
+   */
   ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
 
   /** Montgomery u to Edwards y with the given sign bit (XEdDSA convert_mont when signBit is 0). */
@@ -162,6 +170,14 @@ export function createCrypto(options: CreateCryptoOptions = {}): Crypto {
     assertBytes(seed, "ed25519 seed", 32);
     return provider.ed25519PublicKey(seed);
   };
+  // Every Ed25519 verification (plain, XEdDSA, libsignal's variant) goes through here. R is checked
+  // too: a cofactorless byte comparison never matches a non-canonical R, but a custom provider that
+  // decodes R could, and a second encoding of R is a second valid signature (malleability).
+  const strictEd25519Verify: StrictEd25519Verify = (signature, message, publicKey) =>
+    isCanonicalEd25519Point(publicKey) &&
+    isCanonicalEd25519Point(signature.subarray(0, 32)) &&
+    isScalarBelowL(signature) &&
+    provider.ed25519Verify(signature, message, publicKey);
   const ed25519KeyPair = (seed: Uint8Array) => {
     assertBytes(seed, "ed25519 seed", 32);
     return new KeyPair("ed25519", seed.slice(), ed25519PublicKey(seed));
@@ -176,7 +192,15 @@ export function createCrypto(options: CreateCryptoOptions = {}): Crypto {
     x25519(privateKey, publicKey) {
       assertBytes(privateKey, "x25519 private key", 32);
       assertBytes(publicKey, "x25519 public key", 32);
-      return provider.x25519(privateKey, publicKey);
+      const shared = provider.x25519(privateKey, publicKey);
+      // RFC 7748 §6.1: an all-zero secret means the peer's key is a low-order point and contributed nothing.
+      if (isAllZero(shared)) {
+        throw new CryptoError(
+          "LOW_ORDER_POINT",
+          "X25519 produced an all-zero shared secret: the public key is a low-order point",
+        );
+      }
+      return shared;
     },
     generateEd25519KeyPair: () => ed25519KeyPair(randomBytes(32)),
     ed25519KeyPair,
@@ -190,17 +214,16 @@ export function createCrypto(options: CreateCryptoOptions = {}): Crypto {
       assertBytes(signature, "signature", 64);
       assertBytes(message, "message");
       assertBytes(publicKey, "ed25519 public key", 32);
-      return provider.ed25519Verify(signature, message, publicKey);
+      return strictEd25519Verify(signature, message, publicKey);
     },
     montgomeryToEdwards: (u, signBit = 0) => montgomeryToEdwards(u, signBit),
     edwardsToMontgomery,
     ed25519SeedToX25519,
     xeddsaSign: (privateKey, message, nonce) => xeddsaSign(privateKey, message, nonce64(nonce)),
-    xeddsaVerify: (publicKey, message, signature) =>
-      xeddsaVerify(publicKey, message, signature, (sig, msg, A) => provider.ed25519Verify(sig, msg, A)),
+    xeddsaVerify: (publicKey, message, signature) => xeddsaVerify(publicKey, message, signature, strictEd25519Verify),
     libsignalSign: (privateKey, message, nonce) => libsignalSign(privateKey, message, nonce64(nonce)),
     libsignalVerify: (publicKey, message, signature) =>
-      libsignalVerify(publicKey, message, signature, (sig, msg, A) => provider.ed25519Verify(sig, msg, A)),
+      libsignalVerify(publicKey, message, signature, strictEd25519Verify),
     sha256(data) {
       assertBytes(data, "data");
       return provider.sha256(data);

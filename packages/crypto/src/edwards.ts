@@ -6,6 +6,7 @@
 import { ed25519 } from "@noble/curves/ed25519.js";
 import { bytesToNumberLE, numberToBytesLE } from "@noble/curves/utils.js";
 import { sha512 } from "@noble/hashes/sha2.js";
+import { isCanonicalEd25519Point } from "./checks.js";
 
 export const Point = ed25519.Point;
 export type EdPoint = InstanceType<typeof Point>;
@@ -25,16 +26,9 @@ export function encodedY(encoding: Uint8Array): bigint {
   return fromLE(encoding) & Y_MASK;
 }
 
-/** The two encodings of x = 0 with the sign bit set: not canonical (RFC 8032 §5.1.3 step 4). */
-export function isNegativeZeroX(encoding: Uint8Array): boolean {
-  if ((encoding[31]! & 0x80) === 0) return false;
-  const y = encodedY(encoding);
-  return y === 1n || y === P - 1n;
-}
-
-/** Strict decoding: canonical y < p, on the curve, no "negative zero" x. null when invalid. */
+/** Strict decoding: canonical y < p, no "negative zero" x (checks.ts), on the curve. null when invalid. */
 export function decodePoint(encoding: Uint8Array): EdPoint | null {
-  if (encoding.length !== 32 || encodedY(encoding) >= P || isNegativeZeroX(encoding)) return null;
+  if (!isCanonicalEd25519Point(encoding)) return null;
   try {
     return Point.fromBytes(encoding, false);
   } catch {

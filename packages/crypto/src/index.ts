@@ -1,4 +1,8 @@
-export { createCrypto, defaultCrypto, nativeProviderIfAvailable } from "./crypto.js";
+/**
+ * The public API of @parley/crypto (semver). Helpers shared with the other Parley packages live in
+ * ./internal.ts (`@parley/crypto/internal`), which semver does not cover.
+ */
+export { createCrypto, defaultCrypto } from "./crypto.js";
 export type { Crypto, CreateCryptoOptions } from "./crypto.js";
 export type { CryptoProvider, ScryptParams } from "./provider.js";
 export { nobleProvider } from "./noble.js";
@@ -8,5 +12,5 @@ export { KeyPair } from "./keys.js";
 export type { KeyPairKind } from "./keys.js";
 export { systemRandom } from "./random.js";
 export type { RandomSource } from "./random.js";
-export { assertBytes, bytesToHex, concatBytes, constantTimeEqual, hexToBytes, INSPECT_CUSTOM, wipe } from "./bytes.js";
-export { clampX25519 } from "./xeddsa.js";
+export { bytesToHex, concatBytes, constantTimeEqual, hexToBytes, wipe } from "./bytes.js";
+export { edwardsToMontgomery, montgomeryToEdwards } from "./xeddsa.js";

@@ -13,17 +13,22 @@ export interface ScryptParams {
 /**
  * The primitives that have more than one implementation. Every provider gives byte-identical
  * results for every input (a property test holds both to that) and throws the same CryptoError codes.
- * Inputs are validated by the Crypto facade before a provider is called.
+ * Inputs are validated by the Crypto facade before a provider is called, and the facade runs the
+ * security checks around it (all-zero X25519 output; canonical Ed25519 A and R, s < L) for every
+ * provider, so a custom provider needs to implement only the primitives.
  */
 export interface CryptoProvider {
   readonly name: "noble" | "native";
   /** X25519 public key for a 32-byte private key (clamped as RFC 7748 says). */
   x25519PublicKey(privateKey: Uint8Array): Uint8Array;
-  /** X25519; throws LOW_ORDER_POINT when the shared secret is all zeros. */
+  /** X25519. May return the all-zero secret or throw LOW_ORDER_POINT for it: the facade rejects it either way. */
   x25519(privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array;
   ed25519PublicKey(seed: Uint8Array): Uint8Array;
   ed25519Sign(seed: Uint8Array, message: Uint8Array): Uint8Array;
-  /** RFC 8032 verification; false (never a throw) for any invalid key or signature. */
+  /**
+   * RFC 8032 verification with the cofactorless equation; false (never a throw) for any invalid key or
+   * signature. Called only with canonical A and R and s < L (the facade rejects the rest).
+   */
   ed25519Verify(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean;
   sha256(data: Uint8Array): Uint8Array;
   sha512(data: Uint8Array): Uint8Array;

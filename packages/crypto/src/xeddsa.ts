@@ -1,5 +1,5 @@
 /**
- * XEdDSA (XEd25519) from the spec (Perrin, rev. 1, 2016; our summary in shared/specs/signal/xeddsa-NOTES.md)
+ * XEdDSA (XEd25519) from the spec (Perrin, rev. 1, 2016; our summary with its section numbers in docs/xeddsa.md)
  * and libsignal's variant, which signs with the Montgomery scalar as is and stores the Edwards sign
  * bit of the public key in the top bit of signature byte 63 (libsignal-protocol-c curve_sigs.c).
  */
@@ -125,6 +125,9 @@ export function xeddsaVerify(
   strictVerify: StrictEd25519Verify = referenceVerify,
 ): boolean {
   if (!acceptableVerifyInputs(publicKey, message, signature)) return false;
+  // All 256 bits of the second half are s: a set bit 255 makes s >= 2^253 and the signature invalid.
+  // Only libsignal's variant (below) reads that bit as A's sign; masking it here would give every
+  // signature a second valid encoding (malleability).
   return verifyConverted(montgomeryToEdwards(publicKey, 0), message, signature, strictVerify);
 }
 

@@ -1,7 +1,8 @@
 // Runs in a real headless Chromium: there is no node:crypto, so "auto" must pick noble, and the
 // known answers must hold there too.
 import { describe, expect, it } from "vitest";
-import { bytesToHex, createCrypto, hexToBytes as hex, nativeProviderIfAvailable } from "../src/index.js";
+import { bytesToHex, createCrypto, hexToBytes as hex, nobleProvider } from "../src/index.js";
+import { nativeProviderIfAvailable } from "../src/internal.js";
 import ed from "../vectors/ed25519-rfc8032.json" with { type: "json" };
 import gcm from "../vectors/aes-gcm-nist.json" with { type: "json" };
 import x from "../vectors/x25519-rfc7748.json" with { type: "json" };
@@ -33,6 +34,13 @@ describe("@parley/crypto in a browser", () => {
       expect(c.xeddsaVerify(hex(v.publicKey), hex(v.message), hex(v.xeddsaSignature))).toBe(true);
       expect(bytesToHex(c.libsignalSign(hex(v.privateKey), hex(v.message), hex(v.nonce)))).toBe(v.libsignalSignature);
     }
+  });
+
+  it("the facade's checks hold here too: a forged signature under y = p + 1, and an all-zero X25519 output", () => {
+    const forged = hex("5866666666666666666666666666666666666666666666666666666666666666" + "01" + "00".repeat(31));
+    expect(c.ed25519Verify(forged, new Uint8Array(1), hex("ee" + "ff".repeat(30) + "7f"))).toBe(false);
+    const zeros = createCrypto({ provider: { ...nobleProvider, x25519: () => new Uint8Array(32) } });
+    expect(() => zeros.x25519(new Uint8Array(32), new Uint8Array(32))).toThrow(/all-zero shared secret/);
   });
 
   it("WebCrypto randomness and key generation work", () => {

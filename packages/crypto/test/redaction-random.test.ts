@@ -69,8 +69,17 @@ describe("injectable randomness", () => {
   });
 
   it("a broken random source fails loudly with RANDOM_FAILED", () => {
-    const short = createCrypto({ random: (n) => new Uint8Array(n - 1) });
+    const short = createCrypto({ random: (n) => new Uint8Array(Math.max(0, n - 1)) });
     expect(() => short.generateX25519KeyPair()).toThrow(CryptoError);
+    // randomBytes hands the bytes straight to the caller (IVs, nonces): a short answer must not pass.
+    for (const wrong of [short, createCrypto({ random: (n) => new Uint8Array(n + 1) })]) {
+      try {
+        wrong.randomBytes(16);
+        expect.unreachable();
+      } catch (e) {
+        expect(isCryptoError(e, "RANDOM_FAILED")).toBe(true);
+      }
+    }
     const throwing = createCrypto({
       random: () => {
         throw new Error("entropy pool exploded");
@@ -92,6 +101,24 @@ describe("injectable randomness", () => {
 });
 
 describe("constantTimeEqual", () => {
+  it("is false for arrays of different lengths, a prefix and the empty array included", () => {
+    const mac = Uint8Array.from({ length: 32 }, (_, i) => i + 1);
+    expect(constantTimeEqual(mac, mac.slice())).toBe(true);
+    expect(constantTimeEqual(mac.subarray(0, 16), mac)).toBe(false);
+    expect(constantTimeEqual(mac, mac.subarray(0, 16))).toBe(false);
+    expect(constantTimeEqual(new Uint8Array(0), mac)).toBe(false);
+    expect(constantTimeEqual(mac, new Uint8Array(0))).toBe(false);
+    expect(constantTimeEqual(new Uint8Array(0), new Uint8Array(0))).toBe(true);
+    expect(constantTimeEqual(new Uint8Array(31), new Uint8Array(32))).toBe(false);
+  });
+
+  it("compares every byte: a difference in the last byte only is found", () => {
+    const a = new Uint8Array(32).fill(0xaa);
+    const b = a.slice();
+    b[31] = 0xab;
+    expect(constantTimeEqual(a, b)).toBe(false);
+  });
+
   it("agrees with plain equality", () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 40 }), fc.uint8Array({ maxLength: 40 }), (a, b) => {

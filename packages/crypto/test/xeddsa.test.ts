@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { bytesToHex, createCrypto } from "../src/index.js";
+import { bytesToHex, createCrypto, edwardsToMontgomery, isCryptoError, montgomeryToEdwards } from "../src/index.js";
 import { hex, loadVectors, providers } from "./helpers.js";
 
 interface Vector {
@@ -28,6 +28,42 @@ describe("XEdDSA §2.3 conversions against python3-xeddsa", () => {
     expect(bytesToHex(c.ed25519SeedToX25519(hex(v.seed)))).toBe(v.seedX25519PrivateKey);
     expect(bytesToHex(c.edwardsToMontgomery(hex(v.seedEd25519PublicKey)))).toBe(v.seedMontgomeryPublicKey);
     expect(bytesToHex(c.x25519PublicKey(hex(v.seedX25519PrivateKey)))).toBe(v.seedMontgomeryPublicKey);
+  });
+});
+
+describe("XEdDSA §2.3 conversions: Edwards to Montgomery validates the point", () => {
+  const P = (1n << 255n) - 19n;
+  const encodeY = (y: bigint, signBit = 0) => {
+    const out = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) out[i] = Number((y >> BigInt(8 * i)) & 0xffn);
+    out[31]! |= signBit << 7;
+    return out;
+  };
+  const code = (f: () => unknown) => {
+    try {
+      f();
+      return "ok";
+    } catch (e) {
+      return isCryptoError(e) ? e.code : String(e);
+    }
+  };
+
+  it.each([
+    ["off the curve (y = 2)", encodeY(2n)],
+    ["non-canonical y = p + 3 (the on-curve y = 3 plus p)", encodeY(P + 3n)],
+    ["x = 0 with the sign bit set (y = p − 1)", encodeY(P - 1n, 1)],
+    ["the identity (y = 1), which has no Montgomery form", encodeY(1n)],
+  ])("rejects a key %s with INVALID_KEY, standalone and through the facade", (_label, key) => {
+    expect(code(() => edwardsToMontgomery(key))).toBe("INVALID_KEY");
+    expect(code(() => c.edwardsToMontgomery(key))).toBe("INVALID_KEY");
+  });
+
+  it("accepts the on-curve y = 3 and the base point (u = 9, RFC 7748 §4.1), and checks the argument", () => {
+    expect(code(() => edwardsToMontgomery(encodeY(3n)))).toBe("ok");
+    const B = hex("58" + "66".repeat(31)); // y = 4/5
+    expect(bytesToHex(edwardsToMontgomery(B))).toBe("09" + "00".repeat(31));
+    expect(bytesToHex(montgomeryToEdwards(edwardsToMontgomery(B)))).toBe(bytesToHex(B));
+    expect(code(() => edwardsToMontgomery(new Uint8Array(31)))).toBe("INVALID_ARGUMENT");
   });
 });
 

@@ -1,3 +1,4 @@
+import { bytesToHex, edwardsToMontgomery, isCryptoError } from "@parley/crypto";
 import { TrustError } from "./errors.js";
 
 /**
@@ -18,12 +19,6 @@ const MAX_GENERIC_FINGERPRINT_BYTES = 128;
 const HEX = /^[0-9a-f]*$/;
 /** Grouping people and clients put into fingerprints: spaces, newlines, colons, dashes, dots. */
 const GROUPING = /[\s:.-]/g;
-
-export function bytesToHex(bytes: Uint8Array): string {
-  let out = "";
-  for (const b of bytes) out += b.toString(16).padStart(2, "0");
-  return out;
-}
 
 function invalid(message: string): TrustError {
   return new TrustError("INVALID_FINGERPRINT", message);
@@ -90,41 +85,18 @@ export function fingerprintsEqual(a: string | Uint8Array, b: string | Uint8Array
   }
 }
 
-const P = (1n << 255n) - 19n;
-
-function modPow(base: bigint, exponent: bigint): bigint {
-  let result = 1n;
-  let b = base % P;
-  let e = exponent;
-  while (e > 0n) {
-    if (e & 1n) result = (result * b) % P;
-    b = (b * b) % P;
-    e >>= 1n;
-  }
-  return result;
-}
-
 /**
  * OMEMO 2 publishes Ed25519 identity keys; XEP-0384 v0.8 §8 says the fingerprint SHOULD be the Curve25519 form.
- * This is the birational map u = (1 + y) / (1 - y) mod p (RFC 7748 §4.1) on the encoded y coordinate; it needs no
- * hashing, so it lives here rather than pulling in @parley/crypto. Returns the 32-byte little-endian u.
- * Public data only: not constant-time.
+ * That is the birational map u = (1 + y) / (1 − y) mod p (RFC 7748 §4.1), computed by @parley/crypto's
+ * `edwardsToMontgomery`, which first decodes the key strictly (RFC 8032 §5.1.3: y < p, on the curve, no x = 0
+ * with the sign bit) and refuses the identity. A key that fails is not a key anyone holds, so it gets no
+ * fingerprint: INVALID_ARGUMENT, with crypto's error as the cause. Returns the 32-byte little-endian u.
  */
 export function omemo2FingerprintFromEd25519(publicKey: Uint8Array): Uint8Array {
-  if (!(publicKey instanceof Uint8Array) || publicKey.length !== 32)
-    throw new TrustError("INVALID_ARGUMENT", "an Ed25519 public key is a 32-byte Uint8Array");
-  let y = 0n;
-  for (let i = 31; i >= 0; i--) y = (y << 8n) | BigInt(publicKey[i]!);
-  y &= (1n << 255n) - 1n; // the top bit is the sign of x, not part of y
-  if (y >= P) throw new TrustError("INVALID_ARGUMENT", "Ed25519 public key is not canonically encoded (y >= p)");
-  const denominator = (1n - y + P) % P;
-  if (denominator === 0n)
-    throw new TrustError("INVALID_ARGUMENT", "Ed25519 public key is the identity point, which has no Curve25519 form");
-  let u = ((1n + y) * modPow(denominator, P - 2n)) % P;
-  const out = new Uint8Array(32);
-  for (let i = 0; i < 32; i++) {
-    out[i] = Number(u & 0xffn);
-    u >>= 8n;
+  try {
+    return edwardsToMontgomery(publicKey);
+  } catch (error) {
+    if (!isCryptoError(error)) throw error;
+    throw new TrustError("INVALID_ARGUMENT", `not a usable Ed25519 public key: ${error.message}`, { cause: error });
   }
-  return out;
 }

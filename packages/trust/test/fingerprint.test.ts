@@ -101,16 +101,51 @@ describe("OMEMO 2: Curve25519 form of an Ed25519 identity key (RFC 7748 §4.1 ma
       { numRuns: 50 },
     );
   });
-  it("rejects non-canonical y and the identity point", () => {
-    const identity = new Uint8Array(32);
-    identity[0] = 1;
-    expect(() => omemo2FingerprintFromEd25519(identity)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
-    const big = new Uint8Array(32).fill(0xff);
-    big[31] = 0x7f;
-    expect(() => omemo2FingerprintFromEd25519(big)).toThrow(expect.objectContaining({ code: "INVALID_ARGUMENT" }));
-    expect(() => omemo2FingerprintFromEd25519(new Uint8Array(31))).toThrow(
-      expect.objectContaining({ code: "INVALID_ARGUMENT" }),
-    );
+  const P = (1n << 255n) - 19n;
+  /** An encoding whose y is `y` (not reduced), with the given sign bit. */
+  const encodeY = (y: bigint, signBit = 0): Uint8Array => {
+    const out = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) out[i] = Number((y >> BigInt(8 * i)) & 0xffn);
+    out[31]! |= signBit << 7;
+    return out;
+  };
+  /** The TrustError code a call throws (anything else is returned as a string, so a test can tell). */
+  const trustCode = (f: () => unknown): string => {
+    try {
+      f();
+      return "no error";
+    } catch (error) {
+      return isTrustError(error) ? error.code : `not a TrustError: ${String(error)}`;
+    }
+  };
+
+  it.each([
+    ["off the curve (y = 2: no x satisfies the curve equation)", encodeY(2n)],
+    ["off the curve (y = 7)", encodeY(7n)],
+    ["non-canonical: y = p + 3 encodes the on-curve y = 3", encodeY(P + 3n)],
+    ["non-canonical: y = p + 1 encodes the identity", encodeY(P + 1n)],
+    ["non-canonical: x = 0 with the sign bit set (y = p − 1)", encodeY(P - 1n, 1)],
+    ["the identity point (y = 1), which has no Curve25519 form", encodeY(1n)],
+    ["31 bytes long", new Uint8Array(31)],
+  ])("RFC 8032 §5.1.3: rejects a key %s with TrustError INVALID_ARGUMENT", (_label, key) => {
+    expect(trustCode(() => omemo2FingerprintFromEd25519(key))).toBe("INVALID_ARGUMENT");
+  });
+
+  it("accepts the on-curve y = 3 and refuses the off-curve y = 2: the curve equation decides, not the arithmetic", () => {
+    // (1 + y) / (1 − y) is a number for y = 2 like for any other y: only the on-curve check refuses it.
+    expect(trustCode(() => omemo2FingerprintFromEd25519(encodeY(3n)))).toBe("no error");
+    expect(trustCode(() => omemo2FingerprintFromEd25519(encodeY(2n)))).toBe("INVALID_ARGUMENT");
+  });
+
+  it("the error keeps @parley/crypto's as its cause and echoes no key bytes", () => {
+    try {
+      omemo2FingerprintFromEd25519(encodeY(2n));
+      expect.unreachable();
+    } catch (error) {
+      expect(isTrustError(error, "INVALID_ARGUMENT")).toBe(true);
+      expect((error as Error).cause).toMatchObject({ name: "CryptoError", code: "INVALID_KEY" });
+      expect((error as Error).message).not.toContain("02000000");
+    }
   });
   it("errors are TrustErrors", () => {
     try {

@@ -24,13 +24,19 @@ describe("@parley/trust in a browser (Chromium)", () => {
     expect((await reopened.shouldEncryptTo("me@x", "bob@y", "omemo", "33".repeat(32))).reason).toBe("verified");
   });
 
-  it("BigInt fingerprint maths and grouping behave as in Node", () => {
+  it("the OMEMO 2 fingerprint conversion (@parley/crypto) and grouping behave as in Node", () => {
     const basePoint = new Uint8Array(32);
     basePoint[0] = 0x58;
     basePoint.fill(0x66, 1);
     // The Ed25519 base point maps to the X25519 base point u = 9 (RFC 7748 §4.1).
     expect(formatFingerprint(omemo2FingerprintFromEd25519(basePoint), "omemo2")).toBe(
       "09000000 00000000 00000000 00000000 00000000 00000000 00000000 00000000",
+    );
+    // y = 2 is not on the curve: no fingerprint, a TrustError.
+    const offCurve = new Uint8Array(32);
+    offCurve[0] = 2;
+    expect(() => omemo2FingerprintFromEd25519(offCurve)).toThrow(
+      expect.objectContaining({ name: "TrustError", code: "INVALID_ARGUMENT" }),
     );
   });
 });

@@ -1,0 +1,34 @@
+// The root export is the semver-covered API (README "What is public"): this pins it, so an internal
+// helper cannot slip back into it unnoticed. Internals live in @parley/crypto/internal.
+import { describe, expect, it } from "vitest";
+import * as internal from "../src/internal.js";
+import * as api from "../src/index.js";
+
+describe("public surface (README: What is public)", () => {
+  it("the root exports exactly the documented values", () => {
+    expect(Object.keys(api).sort()).toEqual(
+      [
+        "CryptoError",
+        "KeyPair",
+        "bytesToHex",
+        "concatBytes",
+        "constantTimeEqual",
+        "createCrypto",
+        "defaultCrypto",
+        "edwardsToMontgomery",
+        "hexToBytes",
+        "isCryptoError",
+        "montgomeryToEdwards",
+        "nobleProvider",
+        "systemRandom",
+        "wipe",
+      ].sort(),
+    );
+  });
+
+  it("internals are reachable only through @parley/crypto/internal", () => {
+    const internals = ["INSPECT_CUSTOM", "assertBytes", "clampX25519", "nativeProviderIfAvailable"];
+    expect(Object.keys(internal).sort()).toEqual(internals.sort());
+    for (const name of internals) expect(Object.keys(api)).not.toContain(name);
+  });
+});
