@@ -12,7 +12,7 @@ export async function main(print: (line: string) => void, options: { dir: string
   const enc = (s: string) => new TextEncoder().encode(s);
   const dec = (b: Uint8Array | undefined) => (b ? new TextDecoder().decode(b) : "(none)");
 
-  // 1. Create with a passphrase (scrypt N=2^17 r=8 p=2 by default: about 0.6 s here).
+  // 1. Create with a passphrase (scrypt N=2^17 r=8 p=2 by default: 128 MiB, about half a second).
   const db = await EncryptedStore.create(await openSqliteBackend(path), {
     passphrase: "correct horse",
     ...(options.kdf ? { kdf: options.kdf } : {}),

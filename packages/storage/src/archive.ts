@@ -9,7 +9,7 @@ import { ARCHIVE_CHUNK_BYTES, DEFAULT_SCRYPT } from "./consts.js";
 import { fromUtf8, readU32be, u32be, utf8 } from "./encoding.js";
 import { StorageError } from "./errors.js";
 import { assertScryptParams, passphraseBytes } from "./header.js";
-import type { EncryptedStore } from "./store.js";
+import { storeInternals, type EncryptedStore } from "./store.js";
 import { ByteQueue, openStream, pieces, sealStream, type ByteSource } from "./stream.js";
 
 const MAGIC = utf8("PARLEYAR");
@@ -59,7 +59,7 @@ export async function* exportArchive(
   const key = await archiveKey(crypto, passphrase, kdf);
   yield header;
   async function* body(): AsyncIterable<Uint8Array> {
-    for (const r of await store.allRecords())
+    for (const r of await storeInternals(store).allRecords())
       yield concatBytes(Uint8Array.of(RECORD), field(utf8(r.ns)), field(utf8(r.key)), field(r.value));
     for (const item of await store.media.list()) {
       const info = {

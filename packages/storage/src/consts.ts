@@ -4,18 +4,33 @@ import type { ScryptParams } from "@parley/crypto";
 export const HEADER_VERSION = 1;
 
 /**
- * Default scrypt cost: N = 2^17, r = 8 (128 MiB, RFC 7914 §2's interactive figure), p = 2. Measured with
- * the native provider on the project machine: p = 1 takes 0.30 s, p = 2 about 0.6 s, the middle of the
- * 0.3-1 s interactive budget (N = 2^18 takes 1.0-1.25 s). Stored in the header; raise it per store later.
+ * Default scrypt cost: N = 2^17, r = 8 (128 MiB, RFC 7914 §2's interactive figure), p = 2: about 0.6 s
+ * with the native provider on the machine in docs/measurements/storage.md, the middle of a 0.3-1 s
+ * interactive budget. Stored in the header; raise it per store later (changePassphrase with `kdf`).
  */
 export const DEFAULT_SCRYPT: ScryptParams = { N: 2 ** 17, r: 8, p: 2, dkLen: 32 };
 
-/** Smallest scrypt cost accepted on open: a header with less was tampered with or is not ours. */
+/**
+ * Smallest scrypt N accepted (RFC 7914 §2: N > 1). Tests and demos create stores with tiny costs on
+ * purpose; a header cannot lower a store's cost, because the parameters feed the KDF and the key-wrap's
+ * associated data (a changed N unwraps nothing).
+ */
 export const MIN_SCRYPT_N = 2;
-/** Largest scrypt cost accepted on open: 2^22 · r=8 is 4 GiB of memory, beyond any phone. */
+/** Largest scrypt N accepted, in a header, an archive or an argument. */
 export const MAX_SCRYPT_N = 2 ** 22;
 export const MAX_SCRYPT_R = 32;
 export const MAX_SCRYPT_P = 16;
+/**
+ * Largest scrypt working memory (128·r·(N + p) bytes) accepted: 1 GiB, 8 times the default and the most
+ * @parley/crypto will run. Checked before deriving anything, so a header or archive cannot make us
+ * allocate more (each of N, r, p alone in range still multiplies to 16 GiB).
+ */
+export const MAX_SCRYPT_MEMORY_BYTES = 2 ** 30;
+/**
+ * Largest scrypt work (N·r·p, proportional to the time one derivation takes) accepted: 16 times the
+ * default's 2^21. A file asking for more is a denial of service, not a stronger passphrase.
+ */
+export const MAX_SCRYPT_WORK = 2 ** 25;
 
 /** Record values above this belong in the media store (streamed, chunked). */
 export const MAX_VALUE_BYTES = 16 * 1024 * 1024;

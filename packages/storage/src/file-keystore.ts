@@ -1,6 +1,6 @@
 /**
  * The explicit fallback keystore for Node where no OS keychain binding works (headless Linux has no
- * Secret Service; `@napi-rs/keyring` 2.1.2 fails here with "AccessDenied"): a JSON file with mode
+ * Secret Service; docs/measurements/storage.md says what was tried): a JSON file with mode
  * 0600 in a 0700 directory. Anyone who can read the file as this user can open the store; it
  * protects against other users and against copies of the store alone, not against this user's
  * malware or a full-disk copy. It says so once, on console.warn, when it first stores a secret.

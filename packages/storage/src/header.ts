@@ -7,7 +7,15 @@
  * recompute it, but any change to the wrapped key, salt or parameters still fails the unwrap.
  */
 import { bytesToHex, concatBytes, hexToBytes, type Crypto, type ScryptParams } from "@parley/crypto";
-import { HEADER_VERSION, MAX_SCRYPT_N, MAX_SCRYPT_P, MAX_SCRYPT_R, MIN_SCRYPT_N } from "./consts.js";
+import {
+  HEADER_VERSION,
+  MAX_SCRYPT_MEMORY_BYTES,
+  MAX_SCRYPT_N,
+  MAX_SCRYPT_P,
+  MAX_SCRYPT_R,
+  MAX_SCRYPT_WORK,
+  MIN_SCRYPT_N,
+} from "./consts.js";
 import { readU32be, u32be, utf8, fromUtf8 } from "./encoding.js";
 import { StorageError } from "./errors.js";
 
@@ -81,30 +89,24 @@ export function decodeHeader(crypto: Crypto, bytes: Uint8Array): StoreHeader {
   return h;
 }
 
+/** The bounds every scrypt cost must meet before we run it: from a header, an archive or a caller. */
 function validScrypt(k: { N: unknown; r: unknown; p: unknown }): boolean {
   const { N, r, p } = k;
-  return (
-    typeof N === "number" &&
-    Number.isSafeInteger(N) &&
-    N >= MIN_SCRYPT_N &&
-    N <= MAX_SCRYPT_N &&
-    (N & (N - 1)) === 0 &&
-    typeof r === "number" &&
-    Number.isSafeInteger(r) &&
-    r >= 1 &&
-    r <= MAX_SCRYPT_R &&
-    typeof p === "number" &&
-    Number.isSafeInteger(p) &&
-    p >= 1 &&
-    p <= MAX_SCRYPT_P
-  );
+  if (typeof N !== "number" || typeof r !== "number" || typeof p !== "number") return false;
+  if (!Number.isSafeInteger(N) || !Number.isSafeInteger(r) || !Number.isSafeInteger(p)) return false;
+  if (N < MIN_SCRYPT_N || N > MAX_SCRYPT_N || (N & (N - 1)) !== 0) return false;
+  if (r < 1 || r > MAX_SCRYPT_R || p < 1 || p > MAX_SCRYPT_P) return false;
+  // RFC 7914 §2 requires N < 2^(128·r/8); @parley/crypto refuses more, and must never be the one to say no.
+  if (N >= 2 ** (16 * r)) return false;
+  // Each factor in range is not enough: their products are the memory (as @parley/crypto counts it) and the time.
+  return 128 * r * (N + p) <= MAX_SCRYPT_MEMORY_BYTES && N * r * p <= MAX_SCRYPT_WORK;
 }
 
 export function assertScryptParams(params: ScryptParams): void {
   if (!validScrypt(params) || params.dkLen !== 32) {
     throw new StorageError(
       "INVALID_ARGUMENT",
-      `scrypt parameters out of range: N a power of two in [${MIN_SCRYPT_N}, ${MAX_SCRYPT_N}], r <= ${MAX_SCRYPT_R}, p <= ${MAX_SCRYPT_P}, dkLen 32`,
+      `scrypt parameters out of range: N a power of two in [${MIN_SCRYPT_N}, ${MAX_SCRYPT_N}], r <= ${MAX_SCRYPT_R}, p <= ${MAX_SCRYPT_P}, N < 2^(16·r), 128·r·(N + p) <= ${MAX_SCRYPT_MEMORY_BYTES} bytes, N·r·p <= ${MAX_SCRYPT_WORK}, dkLen 32`,
     );
   }
 }

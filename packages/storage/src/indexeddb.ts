@@ -45,7 +45,7 @@ function bytes(value: unknown): Uint8Array | undefined {
   throw new StorageError("CORRUPTED", "IndexedDB holds a row that is not bytes");
 }
 
-export class IndexedDbBackend implements StorageBackend {
+class IndexedDbBackend implements StorageBackend {
   readonly kind = "indexeddb";
   readonly media: IndexedDbMedia;
   readonly #db: IDBDatabase;
@@ -185,3 +185,6 @@ export async function deleteIndexedDbStore(name: string, options: IndexedDbBacke
   if (!factory) throw new StorageError("BACKEND_FAILED", "IndexedDB is not available here");
   await request(factory.deleteDatabase(name));
 }
+
+// Type only: a backend made without openIndexedDbBackend would lack its object stores and cleanup.
+export type { IndexedDbBackend };

@@ -11,7 +11,7 @@ export interface Keystore {
   delete(entry: string): Promise<void>;
 }
 
-/** Keeps secrets in process memory: for tests and for apps that hold the passphrase for one session. */
+/** Keeps secrets in process memory: for tests and for apps that hold the passphrase for one run. */
 export class MemoryKeystore implements Keystore {
   readonly kind = "memory";
   readonly #entries = new Map<string, string>();

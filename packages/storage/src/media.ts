@@ -9,7 +9,7 @@ import type { MediaBackend } from "./backend.js";
 import { MEDIA_CHUNK_BYTES } from "./consts.js";
 import { fromUtf8, utf8 } from "./encoding.js";
 import { StorageError } from "./errors.js";
-import type { EncryptedStore } from "./store.js";
+import type { StoreInternals } from "./store.js";
 import { collect, openStream, sealStream, type ByteSource, type SealStats } from "./stream.js";
 
 const NS = "media";
@@ -36,11 +36,12 @@ function ad(id: string): Uint8Array {
 }
 
 export class MediaStore {
-  readonly #store: EncryptedStore;
+  readonly #store: StoreInternals;
   readonly #backend: MediaBackend;
   readonly #crypto: Crypto;
 
-  constructor(store: EncryptedStore, backend: MediaBackend, crypto: Crypto) {
+  /** Made by the store (`db.media`). */
+  constructor(store: StoreInternals, backend: MediaBackend, crypto: Crypto) {
     this.#store = store;
     this.#backend = backend;
     this.#crypto = crypto;
@@ -69,14 +70,14 @@ export class MediaStore {
       chunks: stats.chunks,
     };
     key.fill(0);
-    await this.#store.internalNamespace(NS).put(id, utf8(JSON.stringify(record)));
+    await this.#store.namespace(NS).put(id, utf8(JSON.stringify(record)));
     return publicInfo(record);
   }
 
   async #record(id: string): Promise<MediaRecord> {
     if (typeof id !== "string" || !ID.test(id))
       throw new StorageError("INVALID_ARGUMENT", "a media id is 32 lowercase hex digits");
-    const bytes = await this.#store.internalNamespace(NS).get(id);
+    const bytes = await this.#store.namespace(NS).get(id);
     if (!bytes) throw new StorageError("NOT_FOUND", "no media item with this id (deleted?)");
     return JSON.parse(fromUtf8(bytes)) as MediaRecord;
   }
@@ -116,14 +117,14 @@ export class MediaStore {
   }
 
   async list(): Promise<MediaInfo[]> {
-    const rows = await this.#store.internalNamespace(NS).scan();
+    const rows = await this.#store.namespace(NS).scan();
     return rows.map((row) => publicInfo(JSON.parse(fromUtf8(row.value)) as MediaRecord));
   }
 
   /** Deletes the key record first (crypto-erase), then the bytes. */
   async delete(id: string): Promise<void> {
     await this.#record(id);
-    await this.#store.internalNamespace(NS).delete(id);
+    await this.#store.namespace(NS).delete(id);
     await this.#backend.delete(id);
   }
 
@@ -132,7 +133,7 @@ export class MediaStore {
    * and committing its record). Returns how many were removed.
    */
   async removeOrphans(): Promise<number> {
-    const known = new Set((await this.#store.internalNamespace(NS).scan()).map((row) => row.key));
+    const known = new Set((await this.#store.namespace(NS).scan()).map((row) => row.key));
     let removed = 0;
     for (const id of await this.#backend.list()) {
       if (known.has(id)) continue;
@@ -144,11 +145,11 @@ export class MediaStore {
 
   /** Every item: keys in one transaction, then all bytes the backend holds (orphans of crashed writes too), then compaction. */
   async deleteAll(): Promise<void> {
-    await this.#store.internalTransaction(NS, async (ns) => {
+    await this.#store.transaction(NS, async (ns) => {
       for (const row of await ns.scan()) await ns.delete(row.key);
     });
     for (const id of await this.#backend.list()) await this.#backend.delete(id);
-    await this.#store.compactBackend();
+    await this.#store.compact();
   }
 }
 

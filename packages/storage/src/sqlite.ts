@@ -45,7 +45,7 @@ function guard<T>(run: () => T): Promise<T> {
   }
 }
 
-export class SqliteBackend implements StorageBackend {
+class SqliteBackend implements StorageBackend {
   readonly kind = "sqlite";
   readonly media: FileMedia;
   readonly #db: BetterSqlite3.Database;
@@ -57,7 +57,7 @@ export class SqliteBackend implements StorageBackend {
   readonly #putMeta: BetterSqlite3.Statement<[string, Uint8Array]>;
   readonly #apply: (write: RawWrite) => void;
 
-  /** Use `openSqliteBackend`. */
+  /** Made by `openSqliteBackend` only: it sets the pragmas (WAL, synchronous, secure_delete, exclusive lock). */
   constructor(db: BetterSqlite3.Database, mediaDir: string) {
     this.#db = db;
     this.media = new FileMedia(mediaDir);
@@ -146,7 +146,7 @@ const MEDIA_ID = /^[0-9a-f]{32}$/;
 const PART = ".part";
 
 /** Media as files: written to `<id>.part`, fsynced, renamed; overwritten with zeros before unlinking. */
-export class FileMedia implements MediaBackend {
+class FileMedia implements MediaBackend {
   readonly #dir: string;
   constructor(dir: string) {
     this.#dir = dir;
@@ -247,3 +247,6 @@ function syncDir(dir: string): void {
     closeSync(fd);
   }
 }
+
+// Types only: a backend made without openSqliteBackend would lack its pragmas and schema.
+export type { FileMedia, SqliteBackend };

@@ -7,11 +7,11 @@ import {
   concatBytes,
   defaultCrypto,
   hexToBytes,
-  INSPECT_CUSTOM,
   isCryptoError,
   type Crypto,
   type ScryptParams,
 } from "@parley/crypto";
+import { INSPECT_CUSTOM } from "@parley/crypto/internal";
 import type { RawEntry, StorageBackend } from "./backend.js";
 import {
   DEFAULT_SCRYPT,
@@ -85,7 +85,7 @@ export interface Transaction {
 
 export interface CreateStoreOptions {
   readonly passphrase: string;
-  /** scrypt cost; DEFAULT_SCRYPT (about 0.5 s here) unless given. Tests pass a small N. */
+  /** scrypt cost; DEFAULT_SCRYPT (128 MiB, about half a second) unless given. Tests pass a small N. */
   readonly kdf?: ScryptParams;
   /** Also keep the passphrase in this keystore, so `openStore(backend, { keystore })` works. */
   readonly keystore?: Keystore;
@@ -124,7 +124,46 @@ const STATE_AD = "parley-storage state v1\0";
 const META_HEADER = "header";
 const META_STATE = "state";
 /** Namespaces of this package itself start with NUL, which user names may not. */
-export const INTERNAL_PREFIX = "\u0000";
+const INTERNAL_PREFIX = "\u0000";
+
+/**
+ * A record's associated data: its row key. A sealed record therefore opens only at the row it was
+ * written to; moved, copied or swapped to another row (or namespace) it fails authentication.
+ */
+function recordAd(rowKey: string): Uint8Array {
+  return concatBytes(RECORD_AD, utf8(rowKey));
+}
+
+/**
+ * What media.ts, archive.ts and the namespace handles need from a store. Not reachable through the
+ * package's exports: applications must not write the media namespace or read row keys.
+ */
+export interface StoreInternals {
+  assertOpen(): void;
+  /** The MACed row key of (namespace, key). */
+  rawKey(ns: string, key: string): string;
+  read(ns: string, key: string, pending: Map<string, Pending> | undefined): Promise<Uint8Array | undefined>;
+  scan(
+    ns: string,
+    options: ScanOptions,
+    pending: Map<string, Pending> | undefined,
+  ): Promise<Array<{ key: string; value: Uint8Array }>>;
+  /** A namespace of this package itself (media metadata); user code cannot name it. */
+  namespace(name: string): Namespace;
+  /** A transaction over one of this package's own namespaces. */
+  transaction<T>(name: string, body: (ns: TxNamespace) => Promise<T> | T): Promise<T>;
+  /** Every user record, decrypted, for the archive export. */
+  allRecords(): Promise<Array<{ ns: string; key: string; value: Uint8Array }>>;
+  /** Drops freed bytes from the backend's journal and free pages. */
+  compact(): Promise<void>;
+}
+
+let internalsOf: ((store: EncryptedStore) => StoreInternals) | undefined;
+
+/** The internals of `store`, for this package's own modules. */
+export function storeInternals(store: EncryptedStore): StoreInternals {
+  return internalsOf!(store);
+}
 
 function keystoreEntry(storeId: string): string {
   return `parley-storage:${storeId}`;
@@ -176,6 +215,11 @@ class Mutex {
 type Pending = { readonly ns: string; readonly key: string; readonly value: Uint8Array | null };
 
 export class EncryptedStore {
+  static {
+    // The one door to the internals: a static block sees private fields, module code does not.
+    internalsOf = (store) => store.#internals;
+  }
+
   readonly #backend: StorageBackend;
   readonly #crypto: Crypto;
   readonly #dataKey: Uint8Array;
@@ -187,6 +231,7 @@ export class EncryptedStore {
   #closed = false;
   #noncePool: Uint8Array = new Uint8Array(0);
   #nonceOffset = 0;
+  readonly #internals: StoreInternals;
   /** Encrypted files and media, chunked and streamed. */
   readonly media: MediaStore;
 
@@ -205,7 +250,19 @@ export class EncryptedStore {
     const salt = hexToBytes(header.storeId);
     const sub = (info: string) => crypto.hkdfSha256(dataKey, salt, utf8(`parley-storage ${info} v1`), 32);
     this.#keys = { record: sub("record"), index: sub("index"), integrity: sub("integrity") };
-    this.media = new MediaStore(this, backend.media, crypto);
+    this.#internals = {
+      assertOpen: () => {
+        this.#assertOpen();
+      },
+      rawKey: (ns, key) => this.#rawKey(ns, key),
+      read: (ns, key, pending) => this.#read(ns, key, pending),
+      scan: (ns, options, pending) => this.#scan(ns, options, pending),
+      namespace: (name) => this.#namespaceHandle(INTERNAL_PREFIX + name),
+      transaction: (name, body) => this.#transact((tx) => body(tx.bind(INTERNAL_PREFIX + name))),
+      allRecords: () => this.#allRecords(),
+      compact: () => this.#compact(),
+    };
+    this.media = new MediaStore(this.#internals, backend.media, crypto);
   }
 
   /**
@@ -331,13 +388,8 @@ export class EncryptedStore {
     return this.#namespaceHandle(name);
   }
 
-  /** @internal Namespaces of this package (media metadata). */
-  internalNamespace(name: string): Namespace {
-    return this.#namespaceHandle(INTERNAL_PREFIX + name);
-  }
-
   #namespaceHandle(name: string): Namespace {
-    return namespaceView(this, name, undefined, {
+    return namespaceView(this.#internals, name, undefined, {
       check: () => {
         this.#assertOpen();
       },
@@ -360,16 +412,11 @@ export class EncryptedStore {
     return this.#transact((tx) => body(tx.handle));
   }
 
-  /** @internal A transaction over one of this package's own namespaces (media metadata). */
-  internalTransaction<T>(name: string, body: (ns: TxNamespace) => Promise<T> | T): Promise<T> {
-    return this.#transact((tx) => body(tx.bind(INTERNAL_PREFIX + name)));
-  }
-
   async #transact<T>(body: (tx: TxState) => Promise<T> | T): Promise<T> {
     this.#assertOpen();
     return this.#mutex.run(async () => {
       this.#assertOpen();
-      const tx = new TxState(this);
+      const tx = new TxState(this, this.#internals);
       let result: T;
       try {
         result = await body(tx);
@@ -449,24 +496,6 @@ export class EncryptedStore {
     });
   }
 
-  /** @internal Every user record, decrypted, for the archive export. */
-  async allRecords(): Promise<Array<{ ns: string; key: string; value: Uint8Array }>> {
-    this.#assertOpen();
-    const rows = await io(() => this.#backend.scanPrefix(""));
-    return rows.map((row) => this.#open(row)).filter((r) => !r.ns.startsWith(INTERNAL_PREFIX));
-  }
-
-  /** @internal Drops freed bytes from the backend's journal and free pages. */
-  async compactBackend(): Promise<void> {
-    this.#assertOpen();
-    await this.#mutex.run(() => io(() => this.#backend.compact()));
-  }
-
-  /** @internal Used by MediaStore. */
-  assertOpen(): void {
-    this.#assertOpen();
-  }
-
   toString(): string {
     return `EncryptedStore(${this.#backend.kind}, ${this.#closed ? "closed" : "open"}, keys redacted)`;
   }
@@ -478,6 +507,17 @@ export class EncryptedStore {
   }
 
   // ---- internals ----
+
+  async #allRecords(): Promise<Array<{ ns: string; key: string; value: Uint8Array }>> {
+    this.#assertOpen();
+    const rows = await io(() => this.#backend.scanPrefix(""));
+    return rows.map((row) => this.#open(row)).filter((r) => !r.ns.startsWith(INTERNAL_PREFIX));
+  }
+
+  async #compact(): Promise<void> {
+    this.#assertOpen();
+    await this.#mutex.run(() => io(() => this.#backend.compact()));
+  }
 
   #assertOpen(): void {
     if (this.#closed) throw new StorageError("CLOSED", "the store is closed; open it again");
@@ -494,7 +534,7 @@ export class EncryptedStore {
   }
 
   /** The MACed row key: namespace token, then one token per segment, each chained to all before it. */
-  rawKey(ns: string, key: string): string {
+  #rawKey(ns: string, key: string): string {
     let raw = this.#token(`ns\0${ns}`);
     for (const segment of key.split("/")) raw = `${raw}/${this.#token(`${raw}\0${segment}`)}`;
     return raw;
@@ -504,7 +544,7 @@ export class EncryptedStore {
   #rawPrefix(ns: string, prefix: string): string {
     const cut = prefix.lastIndexOf("/");
     if (cut < 0) return `${this.#token(`ns\0${ns}`)}/`;
-    return `${this.rawKey(ns, prefix.slice(0, cut))}/`;
+    return `${this.#rawKey(ns, prefix.slice(0, cut))}/`;
   }
 
   /**
@@ -526,12 +566,7 @@ export class EncryptedStore {
     const keyBytes = utf8(key);
     const plaintext = concatBytes(u32be(nsBytes.length), nsBytes, u32be(keyBytes.length), keyBytes, value);
     const nonce = this.#nonce();
-    const ct = this.#crypto.xchacha20Poly1305Encrypt(
-      this.#keys.record,
-      nonce,
-      plaintext,
-      concatBytes(RECORD_AD, utf8(raw)),
-    );
+    const ct = this.#crypto.xchacha20Poly1305Encrypt(this.#keys.record, nonce, plaintext, recordAd(raw));
     return { sealed: concatBytes(Uint8Array.of(RECORD_FORMAT), nonce, ct), nonce };
   }
 
@@ -544,7 +579,7 @@ export class EncryptedStore {
         this.#keys.record,
         v.subarray(1, 1 + NONCE_BYTES),
         v.subarray(1 + NONCE_BYTES),
-        concatBytes(RECORD_AD, utf8(row.key)),
+        recordAd(row.key),
       );
     } catch (error) {
       if (isCryptoError(error)) throw tampered("a record");
@@ -558,16 +593,28 @@ export class EncryptedStore {
     return { ns, key, value: plaintext.slice(keyStart + keyLength) };
   }
 
+  /**
+   * A row's term in the digest, HMAC(row key ‖ 0 ‖ nonce): the row key so that a ciphertext moved to
+   * another row changes the digest, the nonce so that an older ciphertext of the same row does too
+   * (it opens, being sealed for that very row: only the digest can tell it is not the latest).
+   */
   #element(raw: string, sealed: Uint8Array): Uint8Array {
     const nonce = sealed.subarray(1, 1 + NONCE_BYTES);
     return this.#crypto.hmacSha256(this.#keys.integrity, concatBytes(utf8(raw), Uint8Array.of(0), nonce));
   }
 
+  /** The integrity state's associated data names the store it belongs to. */
+  #stateAd(): Uint8Array {
+    return utf8(STATE_AD + this.#header.storeId);
+  }
+
   #sealState(state: IntegrityState): Uint8Array {
     const nonce = this.#nonce();
     const body = concatBytes(u64be(state.counter), u64be(state.count), state.digest);
-    const ad = utf8(STATE_AD + this.#header.storeId);
-    return concatBytes(nonce, this.#crypto.xchacha20Poly1305Encrypt(this.#keys.integrity, nonce, body, ad));
+    return concatBytes(
+      nonce,
+      this.#crypto.xchacha20Poly1305Encrypt(this.#keys.integrity, nonce, body, this.#stateAd()),
+    );
   }
 
   #openState(bytes: Uint8Array): IntegrityState {
@@ -577,7 +624,7 @@ export class EncryptedStore {
         this.#keys.integrity,
         bytes.subarray(0, NONCE_BYTES),
         bytes.subarray(NONCE_BYTES),
-        utf8(STATE_AD + this.#header.storeId),
+        this.#stateAd(),
       );
     } catch {
       throw tampered("the integrity state");
@@ -596,13 +643,8 @@ export class EncryptedStore {
     }
   }
 
-  /** @internal */
-  async read(ns: string, key: string, pending: Map<string, Pending> | undefined): Promise<Uint8Array | undefined> {
-    return this.#read(ns, key, pending);
-  }
-
   async #read(ns: string, key: string, pending: Map<string, Pending> | undefined): Promise<Uint8Array | undefined> {
-    const raw = this.rawKey(ns, key);
+    const raw = this.#rawKey(ns, key);
     const own = pending?.get(raw);
     if (own) return own.value?.slice();
     const value = await io(() => this.#backend.get(raw));
@@ -610,15 +652,6 @@ export class EncryptedStore {
     const record = this.#open({ key: raw, value });
     if (record.ns !== ns || record.key !== key) throw tampered("a record");
     return record.value;
-  }
-
-  /** @internal */
-  scanInternal(
-    ns: string,
-    options: ScanOptions,
-    pending: Map<string, Pending> | undefined,
-  ): Promise<Array<{ key: string; value: Uint8Array }>> {
-    return this.#scan(ns, options, pending);
   }
 
   async #scan(
@@ -695,7 +728,7 @@ function promised<T>(run: () => T | Promise<T>): Promise<T> {
 
 /** One namespace handle for both the store (pending undefined) and a transaction (its pending writes). */
 function namespaceView(
-  store: EncryptedStore,
+  store: StoreInternals,
   name: string,
   pending: Map<string, Pending> | undefined,
   ops: {
@@ -717,7 +750,7 @@ function namespaceView(
     scan: (options) =>
       promised(() => {
         ops.check();
-        return store.scanInternal(name, options ?? {}, pending);
+        return store.scan(name, options ?? {}, pending);
       }),
   };
 }
@@ -730,10 +763,10 @@ class TxState {
   readonly pending = new Map<string, Pending>();
   closed = false;
   readonly handle: Transaction;
-  readonly #store: EncryptedStore;
+  readonly #store: StoreInternals;
 
-  constructor(store: EncryptedStore) {
-    this.#store = store;
+  constructor(store: EncryptedStore, internals: StoreInternals) {
+    this.#store = internals;
     this.handle = {
       namespace: (name: string): TxNamespace => this.bind(store.namespace(name).name),
     };
