@@ -50,7 +50,7 @@ export function twoPartyExample(profile = omemo2): string[] {
   alice = read.session;
   log.push(`Alice read: ${td.decode(read.plaintext)}`);
 
-  // Sessions are values: persist them (encrypted at rest!) and load them later.
+  // Persist the current session (encrypted at rest!) and load it later; older values are spent.
   alice = deserializeSession(serializeSession(alice));
   const again = encrypt(alice, te.encode("Still there?"));
   log.push(`Bob read: ${td.decode(decrypt(bob, again.message).plaintext)} (key exchange: ${again.isKeyExchange})`);

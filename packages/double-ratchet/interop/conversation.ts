@@ -116,7 +116,7 @@ async function sendMany(from: Endpoint, prefix: string, n: number): Promise<Sent
 /**
  * The scripted conversation. `a` started the session and sent `first`; `b` answers. Loss, reordering,
  * duplicates, late messages from previous chains (including the LAST message of a previous chain,
- * which depends on the PN convention: see FACTS §4.4), persistence, ping-pong and a reversed burst.
+ * which depends on the PN convention: see docs/libsignal-wire-format.md §4.4), persistence, ping-pong and a reversed burst.
  */
 export async function scriptedConversation(a: Endpoint, b: Endpoint, first: Sent): Promise<void> {
   // Phase 1: a's first chain; a1 and a4 held back, a2 duplicated.

@@ -28,11 +28,26 @@ export const MAX_FORWARD_JUMP = 25000;
 export const MAX_SKIPPED_CHAINS = 5;
 
 /**
- * Previous session states a session manager should keep per peer device and try old messages
- * against (libsignal ARCHIVED_STATES_MAX_LENGTH = 40). Not used inside this package: the manager
- * (@parley/omemo) owns session records; it is here so the figure has one home.
+ * The largest limits a profile may set (`withLimits`, `createSignalProfile({ limits })`) and so the
+ * largest a serialized session can carry: 50× (keys), 4× (jump) and 20× (chains) the defaults. A
+ * misconfiguration must not turn one forged message into seconds of HMAC work (100,000 steps are
+ * 200,000 HMACs) or an idle session into megabytes (100,000 keys are 3.6 MB serialized).
  */
-export const ARCHIVED_STATES_MAX = 40;
+export const LIMIT_CEILINGS = Object.freeze({
+  maxSkippedKeys: 100_000,
+  maxForwardJump: 100_000,
+  maxSkippedChains: 100,
+});
+
+/**
+ * The smallest limits: no skipped keys and no forward jump at all are allowed (strictly in-order
+ * delivery), but at least one old chain, so a late duplicate of the previous chain is recognised.
+ */
+export const LIMIT_FLOORS = Object.freeze({
+  maxSkippedKeys: 0,
+  maxForwardJump: 0,
+  maxSkippedChains: 1,
+});
 
 /** Largest plaintext `encrypt` accepts: 1 MiB. OMEMO ratchet plaintexts are 32-48 bytes. */
 export const MAX_PLAINTEXT_LENGTH = 1 << 20;
@@ -40,5 +55,15 @@ export const MAX_PLAINTEXT_LENGTH = 1 << 20;
 /** Largest message `decrypt` parses: plaintext limit plus headers, padding and MAC. */
 export const MAX_MESSAGE_LENGTH = MAX_PLAINTEXT_LENGTH + 1024;
 
-/** Current session serialization version (see serialize.ts for the layout and migrations). */
-export const SESSION_FORMAT_VERSION = 1;
+/**
+ * Current session serialization version (see serialize.ts for the layout and migrations).
+ * 1: the first. 2: adds the generation counter (compare-and-swap for session stores).
+ */
+export const SESSION_FORMAT_VERSION = 2;
+
+/**
+ * Ns, Nr and PN are 32-bit on every wire format (protobuf uint32, the signal layout's u32) and in
+ * the serialized session: a sending chain ends before its counter would wrap (a wrapped counter
+ * would reuse a message key), and a received counter at the top is refused.
+ */
+export const MAX_COUNTER = 0xffffffff;

@@ -1,17 +1,15 @@
+import { createSignalX3dhProfile, legacyOmemoX3dh, omemo2X3dh, type X3dhProfile } from "@parley/x3dh";
 import {
-  createSignalProfile as createSignalX3dhProfile,
-  legacyOmemo as legacyX3dh,
-  omemo2 as omemo2X3dh,
-  type X3dhProfile,
-} from "@parley/x3dh";
-import {
+  LIMIT_CEILINGS,
+  LIMIT_FLOORS,
   MAX_FORWARD_JUMP,
   MAX_SKIPPED_CHAINS,
   MAX_SKIPPED_MESSAGE_KEYS,
   OMEMO2_MAX_SKIPPED_MESSAGE_KEYS,
 } from "./consts.js";
+import { DoubleRatchetError } from "./errors.js";
 
-/** Per-session limits (defaults in consts.ts). */
+/** Per-session limits (defaults and ceilings in consts.ts). */
 export interface Limits {
   /** Skipped message keys kept per session, FIFO. */
   readonly maxSkippedKeys: number;
@@ -40,7 +38,8 @@ export interface RatchetProfile {
   /**
    * How a received PN is read (we always send the paper's count).
    * "count": PN is the number of messages in the previous sending chain (the paper, python).
-   * "lastIndex": libsignal writes max(count − 1, 0), so we derive keys up to and including PN (FACTS §4.4).
+   * "lastIndex": libsignal writes max(count − 1, 0), so we derive keys up to and including PN
+   * (docs/libsignal-wire-format.md §4.4).
    */
   readonly previousCounter: "count" | "lastIndex";
   /** MAC input: "senderReceiver" = IK_sender || IK_receiver (libsignal); "initiatorResponder" = the X3DH AD. */
@@ -52,16 +51,36 @@ export interface RatchetProfile {
 
 const ascii = (s: string) => new TextEncoder().encode(s);
 
+/** `base` with the limits `limits` sets, checked: integers from LIMIT_FLOORS to LIMIT_CEILINGS. */
+function checkedLimits(base: Limits, limits: Partial<Limits>): Limits {
+  const out: Limits = {
+    maxSkippedKeys: limits.maxSkippedKeys ?? base.maxSkippedKeys,
+    maxForwardJump: limits.maxForwardJump ?? base.maxForwardJump,
+    maxSkippedChains: limits.maxSkippedChains ?? base.maxSkippedChains,
+  };
+  for (const name of ["maxSkippedKeys", "maxForwardJump", "maxSkippedChains"] as const) {
+    const v = out[name];
+    const min = LIMIT_FLOORS[name];
+    if (!Number.isSafeInteger(v) || v < min || v > LIMIT_CEILINGS[name]) {
+      throw new DoubleRatchetError(
+        "INVALID_ARGUMENT",
+        `limits.${name} must be an integer from ${min} to ${LIMIT_CEILINGS[name]} (LIMIT_CEILINGS)`,
+      );
+    }
+  }
+  return Object.freeze(out);
+}
+
 const DEFAULT_LIMITS: Limits = Object.freeze({
   maxSkippedKeys: MAX_SKIPPED_MESSAGE_KEYS,
   maxForwardJump: MAX_FORWARD_JUMP,
   maxSkippedChains: MAX_SKIPPED_CHAINS,
 });
 
-/** Legacy OMEMO (eu.siacs.conversations.axolotl): libsignal protocol v3 (FACTS §2-§4). */
+/** Legacy OMEMO (eu.siacs.conversations.axolotl): libsignal protocol v3 (docs/libsignal-wire-format.md §2-§4). */
 export const legacyOmemo: RatchetProfile = Object.freeze({
   name: "legacyOmemo",
-  x3dh: legacyX3dh,
+  x3dh: legacyOmemoX3dh,
   rootInfo: ascii("WhisperRatchet"),
   messageKeyInfo: ascii("WhisperMessageKeys"),
   macLength: 8,
@@ -109,7 +128,7 @@ export function createSignalProfile(options: SignalProfileOptions = {}): Ratchet
     previousCounter: "count",
     macIdentityOrder: "initiatorResponder",
     headerEncryption: options.headerEncryption ?? false,
-    limits: Object.freeze({ ...DEFAULT_LIMITS, ...options.limits }),
+    limits: checkedLimits(DEFAULT_LIMITS, options.limits ?? {}),
   });
 }
 
@@ -119,7 +138,11 @@ export const signal: RatchetProfile = createSignalProfile();
 /** The papers as written, with header encryption (Double Ratchet §4). */
 export const signalHeaderEncrypted: RatchetProfile = createSignalProfile({ headerEncryption: true });
 
-/** A profile with other limits (e.g. smaller for tests, or python-doubleratchet's 1000). */
+/**
+ * A profile with other limits (e.g. smaller for tests, or python-doubleratchet's 1000), each at most
+ * LIMIT_CEILINGS. A session keeps its limits when serialized; one whose limits are above its
+ * built-in profile's loads only with this profile passed to `deserializeSession`.
+ */
 export function withLimits(profile: RatchetProfile, limits: Partial<Limits>): RatchetProfile {
-  return Object.freeze({ ...profile, limits: Object.freeze({ ...profile.limits, ...limits }) });
+  return Object.freeze({ ...profile, limits: checkedLimits(profile.limits, limits) });
 }

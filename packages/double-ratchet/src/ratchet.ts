@@ -1,8 +1,8 @@
 /**
  * The Double Ratchet engine (Perrin & Marlinspike, rev. 1, 2016, §3 and §4) for every profile.
- * Pure: each function takes a Session and returns a new one, or throws with nothing changed.
- * Decryption computes on local copies and builds the new state only after the MAC verified
- * (commit on success).
+ * Each operation claims its Session (state.ts: a spent one is STALE_SESSION), computes on local
+ * copies, and returns the successor only after everything succeeded (commit on success); on any
+ * error it gives the claimed session back unchanged.
  */
 import {
   concatBytes,
@@ -16,20 +16,26 @@ import {
   decodePublicKey,
   encodePublicKey,
   initiate,
+  isX3dhError,
+  MAX_PRE_KEY_ID,
   respond,
   type Bundle,
   type InitiatorResult,
   type PreKeyStore,
   type ResponderResult,
 } from "@parley/x3dh";
-import { MAX_MESSAGE_LENGTH, MAX_PLAINTEXT_LENGTH } from "./consts.js";
-import { DoubleRatchetError } from "./errors.js";
+import { MAX_COUNTER, MAX_MESSAGE_LENGTH, MAX_PLAINTEXT_LENGTH } from "./consts.js";
+import { DoubleRatchetError, type DoubleRatchetErrorCode } from "./errors.js";
 import type { Limits, RatchetProfile } from "./profiles.js";
 import {
+  claim,
   findSkipped,
+  macOf,
+  newSession,
   nextState,
+  release,
   Session,
-  stateOf,
+  successor,
   type PendingKeyExchange,
   type RatchetState,
   type SkippedChain,
@@ -59,7 +65,6 @@ import {
 const ONE = Uint8Array.of(0x01);
 const TWO = Uint8Array.of(0x02);
 const ZERO_SALT = new Uint8Array(32);
-const UINT32_MAX = 0xffffffff;
 const HE_INIT_INFO_SUFFIX = new TextEncoder().encode(" Header Keys");
 
 /** Options every operation accepts. */
@@ -400,7 +405,7 @@ function wrapKeyExchange(profile: RatchetProfile, k: PendingKeyExchange, inner: 
 
 /** The result of {@link encrypt}. */
 export interface EncryptResult {
-  /** The session to use from now on (the one passed in is unchanged). */
+  /** The session to use (and persist) from now on: the one passed in is spent (STALE_SESSION). */
   readonly session: Session;
   /** The wire bytes (the content of an OMEMO `<key>` element). */
   readonly message: Uint8Array;
@@ -419,50 +424,51 @@ export function encrypt(session: Session, plaintext: Uint8Array, options: Operat
   if (plaintext.length > MAX_PLAINTEXT_LENGTH)
     throw new DoubleRatchetError("INVALID_ARGUMENT", `plaintext is longer than ${MAX_PLAINTEXT_LENGTH} bytes`);
   const crypto = options.crypto ?? defaultCrypto();
-  const s = stateOf(session);
-  if (s.cks === null)
-    throw new DoubleRatchetError(
-      "INVALID_STATE",
-      "this session has no sending chain yet: decrypt the peer's first message first",
-    );
-  if (s.ns >= UINT32_MAX)
-    throw new DoubleRatchetError(
-      "INVALID_STATE",
-      "the sending chain is exhausted (2^32 messages): start a new session",
-    );
-  const step = kdfCk(crypto, s.cks);
-  const inner = seal(crypto, s, session.mac.send, step.mk, plaintext);
-  const message = s.pending ? wrapKeyExchange(s.profile, s.pending, inner) : inner;
-  return {
-    session: new Session(
-      nextState(s, {
-        rootKey: s.rootKey,
-        dhsPrivate: s.dhsPrivate,
-        dhsPublic: s.dhsPublic,
-        dhr: s.dhr,
-        cks: step.ck,
-        ns: s.ns + 1,
-        pn: s.pn,
-        ckr: s.ckr,
-        nr: s.nr,
-        skipped: s.skipped,
-        pending: s.pending,
-        hks: s.hks,
-        hkr: s.hkr,
-        nhks: s.nhks,
-        nhkr: s.nhkr,
-      }),
-      session.mac,
-    ),
-    message,
-    isKeyExchange: s.pending !== null,
-  };
+  const s = claim(session);
+  try {
+    if (s.cks === null)
+      throw new DoubleRatchetError(
+        "INVALID_STATE",
+        "this session has no sending chain yet: decrypt the peer's first message first",
+      );
+    // The counter is 32 bits on the wire and in the serialized session: the chain ends before it wraps.
+    if (s.ns >= MAX_COUNTER)
+      throw new DoubleRatchetError(
+        "INVALID_STATE",
+        "the sending chain is exhausted (2^32 − 1 messages): start a new session",
+      );
+    const step = kdfCk(crypto, s.cks);
+    const inner = seal(crypto, s, macOf(session).send, step.mk, plaintext);
+    const message = s.pending ? wrapKeyExchange(s.profile, s.pending, inner) : inner;
+    const next = nextState(s, {
+      rootKey: s.rootKey,
+      dhsPrivate: s.dhsPrivate,
+      dhsPublic: s.dhsPublic,
+      dhr: s.dhr,
+      cks: step.ck,
+      ns: s.ns + 1,
+      pn: s.pn,
+      ckr: s.ckr,
+      nr: s.nr,
+      skipped: s.skipped,
+      pending: s.pending,
+      hks: s.hks,
+      hkr: s.hkr,
+      nhks: s.nhks,
+      nhkr: s.nhkr,
+    });
+    return { session: successor(session, next), message, isKeyExchange: s.pending !== null };
+  } catch (e) {
+    release(session);
+    throw e;
+  }
 }
 
 // ------------------------------------------------------------------ decrypt (§3.5, §4.6)
 
 /** The result of {@link decrypt}. */
 export interface DecryptResult {
+  /** The session to use (and persist) from now on: the one passed in is spent (STALE_SESSION). */
   readonly session: Session;
   readonly plaintext: Uint8Array;
 }
@@ -569,8 +575,8 @@ function skipMessageKeys(
   recv.n = n;
 }
 
-function decryptInner(session: Session, innerBytes: Uint8Array, crypto: Crypto): DecryptResult {
-  const s = stateOf(session);
+/** Decrypts `innerBytes` with the claimed `session` (state `s`); returns its successor, or throws. */
+function decryptInner(session: Session, s: RatchetState, innerBytes: Uint8Array, crypto: Crypto): DecryptResult {
   const p = s.profile;
   const limits = s.limits;
   const he = p.headerEncryption;
@@ -627,6 +633,8 @@ function decryptInner(session: Session, innerBytes: Uint8Array, crypto: Crypto):
       dhRatchet = dhr === null || !sameBytes(header!.dh, dhr);
     }
     const h = header!;
+    // Nr becomes N + 1 below and must stay a 32-bit counter; no sender reaches N = 2^32 − 1 (encrypt).
+    if (h.n >= MAX_COUNTER) throw malformed("the message counter is 2^32 − 1");
     if (dhRatchet) {
       // SkipMessageKeys(state, header.pn), then DHRatchet (§3.5). libsignal's PN is the last index.
       const until = p.previousCounter === "lastIndex" ? h.pn + 1 : h.pn;
@@ -664,7 +672,7 @@ function decryptInner(session: Session, innerBytes: Uint8Array, crypto: Crypto):
   const km = messageKeyMaterial(crypto, p, mk);
   let plaintext: Uint8Array;
   try {
-    const expected = truncatedMac(crypto, p, km.subarray(32, 64), session.mac.receive, inner.authenticated);
+    const expected = truncatedMac(crypto, p, km.subarray(32, 64), macOf(session).receive, inner.authenticated);
     if (!crypto.constantTimeEqual(expected, inner.mac)) {
       throw new DoubleRatchetError(
         "BAD_MAC",
@@ -699,10 +707,11 @@ function decryptInner(session: Session, innerBytes: Uint8Array, crypto: Crypto):
     nhks,
     nhkr,
     skipped: commitSkipped(s.skipped, hit, retired, added, limits),
-    // A reply decrypted: the peer has the session, stop repeating the key exchange (FACTS §2.2).
+    // A reply decrypted: the peer has the session, stop repeating the key exchange
+    // (docs/libsignal-wire-format.md §2.2).
     pending: null,
   });
-  return { session: new Session(next, session.mac), plaintext };
+  return { session: successor(session, next), plaintext };
 }
 
 /**
@@ -712,15 +721,20 @@ function decryptInner(session: Session, innerBytes: Uint8Array, crypto: Crypto):
 export function decrypt(session: Session, message: Uint8Array, options: DecryptOptions = {}): DecryptResult {
   if (!(session instanceof Session)) throw new DoubleRatchetError("INVALID_ARGUMENT", "session must be a Session");
   const crypto = options.crypto ?? defaultCrypto();
-  const s = stateOf(session);
-  const envelope = parseEnvelope(s.profile, message, options.kind ?? "auto");
-  if (envelope.keyExchange !== null && !sameBytes(envelope.keyExchange.ephemeralKey, s.baseKey)) {
-    throw new DoubleRatchetError(
-      "KEY_EXCHANGE_MISMATCH",
-      "this key-exchange message starts a different session (its base key is not this session's): use acceptSession",
-    );
+  const s = claim(session);
+  try {
+    const envelope = parseEnvelope(s.profile, message, options.kind ?? "auto");
+    if (envelope.keyExchange !== null && !sameBytes(envelope.keyExchange.ephemeralKey, s.baseKey)) {
+      throw new DoubleRatchetError(
+        "KEY_EXCHANGE_MISMATCH",
+        "this key-exchange message starts a different session (its base key is not this session's): use acceptSession",
+      );
+    }
+    return decryptInner(session, s, envelope.inner, crypto);
+  } catch (e) {
+    release(session);
+    throw e;
   }
-  return decryptInner(session, envelope.inner, crypto);
 }
 
 // ------------------------------------------------------------------ session creation (§3.3, §4.4, §5.1)
@@ -739,11 +753,18 @@ export function initiatorSessionFromAgreement(
   options: InitiatorOptions = {},
 ): Session {
   const crypto = options.crypto ?? defaultCrypto();
+  let spk: Uint8Array;
+  try {
+    spk = decodePublicKey(profile.x3dh, x.signedPreKey, "signed prekey");
+  } catch (cause) {
+    throw new DoubleRatchetError("INVALID_ARGUMENT", "the agreement's signedPreKey is not a key of this profile", {
+      cause,
+    });
+  }
   const he = profile.headerEncryption ? headerEncryptionInit(crypto, profile, x.sharedSecret) : null;
-  const spk = decodePublicKey(profile.x3dh, x.signedPreKey, "signed prekey");
   const dhs = crypto.generateX25519KeyPair();
   const first = kdfRk(crypto, profile, he ? he.rk : x.sharedSecret, ratchetDh(crypto, dhs.privateKey, spk));
-  return new Session({
+  return newSession({
     profile,
     limits: profile.limits,
     role: "initiator",
@@ -783,7 +804,7 @@ export function responderSessionFromAgreement(
 ): Session {
   const crypto = options.crypto ?? defaultCrypto();
   const he = profile.headerEncryption ? headerEncryptionInit(crypto, profile, x.sharedSecret) : null;
-  return new Session({
+  return newSession({
     profile,
     limits: profile.limits,
     role: "responder",
@@ -819,10 +840,15 @@ export function createInitiatorSession(
   theirBundle: Bundle,
   options: InitiatorOptions = {},
 ): Session {
-  const x = initiate(profile.x3dh, ourIdentity, theirBundle, {
-    ...(options.crypto ? { crypto: options.crypto } : {}),
-    ...(options.oneTimePreKeyId !== undefined ? { oneTimePreKeyId: options.oneTimePreKeyId } : {}),
-  });
+  let x: InitiatorResult;
+  try {
+    x = initiate(profile.x3dh, ourIdentity, theirBundle, {
+      ...(options.crypto ? { crypto: options.crypto } : {}),
+      ...(options.oneTimePreKeyId !== undefined ? { oneTimePreKeyId: options.oneTimePreKeyId } : {}),
+    });
+  } catch (cause) {
+    rethrowFromX3dh(cause, "bundle");
+  }
   return initiatorSessionFromAgreement(profile, x, options);
 }
 
@@ -835,8 +861,9 @@ export interface AcceptResult extends DecryptResult {
 /**
  * Builds the responder's session from a key-exchange message: X3DH as responder with our prekeys,
  * RatchetInitBob, then decrypts the message. The one-time prekey is removed from `store` only after
- * the message authenticated (exactly once; a replay then fails with X3dhError UNKNOWN_PRE_KEY).
- * Throws X3dhError for key-agreement problems, DoubleRatchetError for message problems.
+ * the message authenticated (exactly once; a replay then fails with UNKNOWN_PRE_KEY).
+ * Throws only DoubleRatchetError (README "Errors" lists the codes); key-agreement failures keep
+ * @parley/x3dh's error as `cause`.
  */
 export function acceptSession(
   profile: RatchetProfile,
@@ -848,21 +875,51 @@ export function acceptSession(
   const crypto = options.crypto ?? defaultCrypto();
   const envelope = parseEnvelope(profile, message, "keyExchange");
   const k = envelope.keyExchange!;
-  const x = respond(
-    profile.x3dh,
-    ourIdentity,
-    store,
-    {
-      identityKey: k.identityKey,
-      ephemeralKey: k.ephemeralKey,
-      signedPreKeyId: k.signedPreKeyId,
-      oneTimePreKeyId: k.oneTimePreKeyId,
-    },
-    { crypto, consumeOneTimePreKey: false },
-  );
-  const result = decryptInner(responderSessionFromAgreement(profile, x, options), envelope.inner, crypto);
+  // Ids on the wire are 32-bit; ids we publish are at most MAX_PRE_KEY_ID, so a larger one is not ours.
+  if (k.signedPreKeyId > MAX_PRE_KEY_ID)
+    throw new DoubleRatchetError("UNKNOWN_SIGNED_PRE_KEY", `no signed prekey with id ${k.signedPreKeyId}`);
+  if (k.oneTimePreKeyId !== undefined && k.oneTimePreKeyId > MAX_PRE_KEY_ID)
+    throw new DoubleRatchetError("UNKNOWN_PRE_KEY", `no one-time prekey with id ${k.oneTimePreKeyId}`);
+  let x: ResponderResult;
+  try {
+    x = respond(
+      profile.x3dh,
+      ourIdentity,
+      store,
+      {
+        identityKey: k.identityKey,
+        ephemeralKey: k.ephemeralKey,
+        signedPreKeyId: k.signedPreKeyId,
+        oneTimePreKeyId: k.oneTimePreKeyId,
+      },
+      { crypto, consumeOneTimePreKey: false },
+    );
+  } catch (cause) {
+    rethrowFromX3dh(cause, "keyExchange");
+  }
+  const fresh = responderSessionFromAgreement(profile, x, options);
+  const result = decryptInner(fresh, claim(fresh), envelope.inner, crypto);
   if (x.oneTimePreKeyId !== undefined) store.removeOneTimePreKey(x.oneTimePreKeyId);
   return { ...result, keyExchange: k };
+}
+
+/**
+ * @parley/x3dh's error as this package's, so one `catch` handles every failure of a Double Ratchet
+ * call. Codes the two packages share keep their name; a bad key is the bundle's fault when we
+ * initiate and the message's when we accept. Anything else (a PreKeyStore's own error) passes through.
+ */
+function rethrowFromX3dh(cause: unknown, source: "bundle" | "keyExchange"): never {
+  if (!isX3dhError(cause)) throw cause;
+  let code: DoubleRatchetErrorCode;
+  switch (cause.code) {
+    case "MALFORMED_KEY":
+    case "LOW_ORDER_POINT":
+      code = source === "bundle" ? "INVALID_BUNDLE" : "MALFORMED_MESSAGE";
+      break;
+    default:
+      code = cause.code;
+  }
+  throw new DoubleRatchetError(code, cause.message, { cause });
 }
 
 /** What a message says about itself before decryption (for routing: new session or existing one). */
@@ -877,9 +934,4 @@ export function inspectMessage(profile: RatchetProfile, message: Uint8Array, kin
   const e = parseEnvelope(profile, message, kind);
   parseInner(profile, e.inner);
   return { isKeyExchange: e.keyExchange !== null, keyExchange: e.keyExchange };
-}
-
-/** Encodes a raw 32-byte X25519 public key for the profile (0x05-prefixed for legacy and signal). */
-export function encodeRatchetKey(profile: RatchetProfile, u: Uint8Array): Uint8Array {
-  return encodePublicKey(profile.x3dh, u);
 }

@@ -1,9 +1,13 @@
 /**
  * Versioned binary serialization of sessions. Compact binary was chosen over JSON by measurement
  * (README "Serialization"): an idle session is a few hundred bytes, and the format has no parser
- * surprises. Layout of version 1 (all integers big-endian):
+ * surprises. Layout of version 2 (all integers big-endian):
  *
- *   "PDR" 0x01 | profile name (u8 len, ASCII) | flags u8 (bit0 responder, bit1 header encryption)
+ *   "PDR" 0x02 | generation (u32 high, u32 low; at most 2^53 − 1) | the body of version 1
+ *
+ * Version 1 is "PDR" 0x01 | body, and loads with generation 0. The body:
+ *
+ *   profile name (u8 len, ASCII) | flags u8 (bit0 responder, bit1 header encryption)
  *   | localIK, remoteIK, AD, baseKey (u16 len + bytes each) | RK 32 | DHs private 32 | DHs public 32
  *   | DHr, CKs (opt32) | Ns u32 | PN u32 | CKr (opt32) | Nr u32 | HKs, HKr, NHKs, NHKr (opt32)
  *   | limits: maxSkippedKeys, maxForwardJump, maxSkippedChains (u32 each)
@@ -14,15 +18,29 @@
  *
  * opt32 = u8 present + 32 bytes. A new version gets a new number and a migration in
  * `deserializeSession`; test/serialize.test.ts loads every earlier version from vectors/.
+ *
+ * A stored session is checked like a message, not trusted: its limits must lie between
+ * LIMIT_FLOORS and the profile's own (a session cannot raise its limits: bytes that say "keep a
+ * million skipped keys" are refused), and it may hold no more skipped chains and keys than they allow.
  */
 import { constantTimeEqual } from "@parley/crypto";
-import { SESSION_FORMAT_VERSION } from "./consts.js";
+import { LIMIT_FLOORS, SESSION_FORMAT_VERSION } from "./consts.js";
 import { DoubleRatchetError } from "./errors.js";
-import { legacyOmemo, omemo2, signal, signalHeaderEncrypted, type RatchetProfile } from "./profiles.js";
-import { Session, stateOf, type PendingKeyExchange, type RatchetState, type SkippedChain } from "./state.js";
+import { legacyOmemo, omemo2, signal, signalHeaderEncrypted, type Limits, type RatchetProfile } from "./profiles.js";
+import {
+  assertLive,
+  newSession,
+  Session,
+  stateOf,
+  type PendingKeyExchange,
+  type RatchetState,
+  type SkippedChain,
+} from "./state.js";
 
 const MAGIC = [0x50, 0x44, 0x52]; // "PDR"
-const MAX_CHAIN_KEYS = 1_000_000;
+const TWO_32 = 2 ** 32;
+/** The high word of a generation: 2^53 − 1 (Number.MAX_SAFE_INTEGER) is the largest exact one. */
+const MAX_GENERATION_HIGH = 0x1fffff;
 
 class ByteWriter {
   #buf = new Uint8Array(512);
@@ -45,6 +63,10 @@ class ByteWriter {
     this.#pos += 2;
   }
   u32(v: number) {
+    // Counters are refused before they pass 2^32 − 1 (ratchet.ts); never let one wrap silently here.
+    if (!(v >= 0 && v <= 0xffffffff && Number.isInteger(v))) {
+      throw new DoubleRatchetError("INVALID_STATE", "a session counter is out of the 32-bit range");
+    }
     this.#ensure(4);
     this.#view.setUint32(this.#pos, v);
     this.#pos += 4;
@@ -122,13 +144,20 @@ class ByteReader {
   }
 }
 
-/** Serializes a session (secret: store it encrypted, e.g. with @parley/storage). */
+/**
+ * Serializes a session (secret: store it encrypted, e.g. with @parley/storage). A spent session is
+ * STALE_SESSION: persisting it would bring back a state whose message keys were already used.
+ */
 export function serializeSession(session: Session): Uint8Array {
   if (!(session instanceof Session)) throw new DoubleRatchetError("INVALID_ARGUMENT", "session must be a Session");
+  assertLive(session);
   const s = stateOf(session);
   const w = new ByteWriter();
   for (const m of MAGIC) w.u8(m);
   w.u8(SESSION_FORMAT_VERSION);
+  const generation = session.generation;
+  w.u32(Math.floor(generation / TWO_32));
+  w.u32(generation % TWO_32);
   const name = new TextEncoder().encode(s.profile.name);
   w.u8(name.length);
   w.raw(name);
@@ -205,17 +234,38 @@ export interface DeserializeOptions {
   readonly profile?: RatchetProfile;
 }
 
-/** Loads a session written by any version of `serializeSession`; throws INVALID_SESSION. */
+/**
+ * Loads a session written by any version of `serializeSession` (version 1 with generation 0);
+ * throws INVALID_SESSION. Loading the same bytes twice gives two live sessions: a store must
+ * compare-and-swap on `generation` when it writes their successors back (README "Sessions are single-use").
+ */
 export function deserializeSession(bytes: Uint8Array, options: DeserializeOptions = {}): Session {
   if (!(bytes instanceof Uint8Array)) throw new DoubleRatchetError("INVALID_ARGUMENT", "bytes must be a Uint8Array");
   const r = new ByteReader(bytes);
   for (const m of MAGIC) if (r.u8() !== m) throw corrupt("not a Parley Double Ratchet session (bad magic)");
   const version = r.u8();
-  if (version !== 1) throw corrupt(`unknown version ${version} (this library reads up to ${SESSION_FORMAT_VERSION})`);
-  return readV1(r, options);
+  if (version === 1) return readBody(r, options, 0);
+  if (version !== 2) throw corrupt(`unknown version ${version} (this library reads up to ${SESSION_FORMAT_VERSION})`);
+  const high = r.u32();
+  const low = r.u32();
+  if (high > MAX_GENERATION_HIGH) throw corrupt("generation beyond 2^53 − 1");
+  return readBody(r, options, high * TWO_32 + low);
 }
 
-function readV1(r: ByteReader, options: DeserializeOptions): Session {
+/** Throws unless every limit lies between LIMIT_FLOORS and the profile's (a session cannot raise its own). */
+function checkStoredLimits(limits: Limits, profile: RatchetProfile): void {
+  for (const name of ["maxSkippedKeys", "maxForwardJump", "maxSkippedChains"] as const) {
+    if (limits[name] < LIMIT_FLOORS[name]) throw corrupt(`${name} is below ${LIMIT_FLOORS[name]}`);
+    if (limits[name] > profile.limits[name]) {
+      throw corrupt(
+        `${name} is above the profile's ${profile.limits[name]} (a stored session cannot raise its own limits; ` +
+          "a session made with withLimits loads with that profile passed as options.profile)",
+      );
+    }
+  }
+}
+
+function readBody(r: ByteReader, options: DeserializeOptions, generation: number): Session {
   const name = new TextDecoder().decode(r.raw(r.u8()));
   const flags = r.u8();
   if (flags > 3) throw corrupt("unknown flags");
@@ -244,7 +294,7 @@ function readV1(r: ByteReader, options: DeserializeOptions): Session {
     throw corrupt("identity key length");
   if (associatedData.length !== 2 * ikLength || baseKey.length !== keyLength)
     throw corrupt("associated data or base key length");
-  if (limits.maxSkippedChains < 1) throw corrupt("limits");
+  checkStoredLimits(limits, profile);
   let pending: PendingKeyExchange | null = null;
   if (r.flag()) {
     const hasOpk = r.flag();
@@ -265,12 +315,15 @@ function readV1(r: ByteReader, options: DeserializeOptions): Session {
     };
   }
   const chainCount = r.u16();
+  if (chainCount > limits.maxSkippedChains) throw corrupt("more skipped chains than its limits allow");
   const skipped: SkippedChain[] = [];
+  let keysLeft = limits.maxSkippedKeys;
   for (let c = 0; c < chainCount; c++) {
     const key = r.lp();
     if (key.length !== 32) throw corrupt("skipped chain key length");
     const count = r.u32();
-    if (count > MAX_CHAIN_KEYS) throw corrupt("too many skipped keys");
+    if (count > keysLeft) throw corrupt("more skipped keys than its limits allow");
+    keysLeft -= count;
     const counters: number[] = [];
     const keys: Uint8Array[] = [];
     for (let i = 0; i < count; i++) {
@@ -314,5 +367,5 @@ function readV1(r: ByteReader, options: DeserializeOptions): Session {
     nhks,
     nhkr,
   };
-  return new Session(state);
+  return newSession(state, generation);
 }

@@ -1,4 +1,6 @@
-import { bytesToHex, concatBytes, INSPECT_CUSTOM } from "@parley/crypto";
+import { bytesToHex, concatBytes } from "@parley/crypto";
+import { INSPECT_CUSTOM } from "@parley/crypto/internal";
+import { DoubleRatchetError } from "./errors.js";
 import type { Limits, RatchetProfile } from "./profiles.js";
 
 /**
@@ -31,7 +33,10 @@ export function findSkipped(chain: SkippedChain, n: number): number {
   return -1;
 }
 
-/** The X3DH fields repeated in front of every message until the peer answers (FACTS §2.2, XEP-0384 §4.3). */
+/**
+ * The X3DH fields repeated in front of every message until the peer answers
+ * (docs/libsignal-wire-format.md §2.2, XEP-0384 §4.3).
+ */
 export interface PendingKeyExchange {
   readonly oneTimePreKeyId: number | undefined;
   readonly signedPreKeyId: number;
@@ -125,7 +130,7 @@ export function nextState(s: RatchetState, c: RatchetChanges): RatchetState {
   };
 }
 
-/** MAC prefixes derived from the identity keys, computed once per Session object. */
+/** MAC prefixes derived from the identity keys, computed once per session and handed to its successors. */
 export interface MacContext {
   readonly send: Uint8Array;
   readonly receive: Uint8Array;
@@ -135,86 +140,145 @@ function macContext(state: RatchetState): MacContext {
   if (state.profile.macIdentityOrder === "initiatorResponder") {
     return { send: state.associatedData, receive: state.associatedData };
   }
-  // libsignal: sender's identity key || receiver's identity key, whoever started (FACTS §2.1).
+  // libsignal: sender's identity key || receiver's identity key, whoever started (docs/libsignal-wire-format.md §2.1).
   return {
     send: concatBytes(state.localIdentityKey, state.remoteIdentityKey),
     receive: concatBytes(state.remoteIdentityKey, state.localIdentityKey),
   };
 }
 
-const stateKey: unique symbol = Symbol("RatchetState");
+/** Proves a construction comes from this module: `new Session(...)` from anywhere else throws. */
+const CONSTRUCT: unique symbol = Symbol("Session.construct");
+
+function staleSession(): DoubleRatchetError {
+  return new DoubleRatchetError(
+    "STALE_SESSION",
+    "this Session value is spent: an earlier encrypt/decrypt returned its successor. Use the session the last call " +
+      "returned and persist it (compare-and-swap on session.generation) before sending; an old value would reuse a " +
+      "message key or accept a replay",
+  );
+}
+
+// Module-private access to a Session's fields, set by the class's static block (the only code that
+// can read `#` fields); ratchet.ts and serialize.ts use these, the package's users cannot.
+let readState: (session: Session) => RatchetState;
+let readMac: (session: Session) => MacContext;
+let claimSession: (session: Session) => RatchetState;
+let releaseSession: (session: Session) => void;
+let makeSuccessor: (session: Session, next: RatchetState) => Session;
+let makeSession: (state: RatchetState, generation: number) => Session;
 
 /**
- * A Double Ratchet session: an immutable value. `encrypt` and `decrypt` return a new Session and
- * leave the one passed in unchanged, so a failed operation never changes anything. It never prints
- * key material (`inspect`, `toString`, `JSON.stringify` show public facts only).
- * Persist it with `serializeSession`.
+ * A Double Ratchet session. **Single use:** `encrypt` and `decrypt` return its successor and spend
+ * the value passed in; any later operation on a spent value throws `STALE_SESSION` (an old value
+ * would reuse a message key or accept a replayed message). A failed operation spends nothing
+ * (commit on success). `generation` grows by one with every successor and is serialized, so a
+ * store can refuse to overwrite a newer session (compare-and-swap). There is no public
+ * constructor: sessions come from createInitiatorSession, acceptSession or deserializeSession.
+ * It never prints key material (`inspect`, `toString`, `JSON.stringify` show public facts only).
  */
 export class Session {
-  /** @internal */
-  readonly [stateKey]: RatchetState;
-  /** @internal */
-  readonly mac: MacContext;
+  readonly #state: RatchetState;
+  readonly #mac: MacContext;
+  readonly #generation: number;
+  /** Set when an operation claims this value; cleared again if the operation fails. */
+  #spent = false;
 
-  /** @internal Use createInitiatorSession / acceptSession / deserializeSession. */
-  constructor(state: RatchetState, mac?: MacContext) {
-    this[stateKey] = state;
-    this.mac = mac ?? macContext(state);
+  private constructor(token: symbol, state: RatchetState, mac: MacContext, generation: number) {
+    if (token !== CONSTRUCT) {
+      throw new DoubleRatchetError(
+        "INVALID_ARGUMENT",
+        "a Session cannot be constructed: use createInitiatorSession, acceptSession or deserializeSession",
+      );
+    }
+    this.#state = state;
+    this.#mac = mac;
+    this.#generation = generation;
+  }
+
+  static {
+    readState = (session) => session.#state;
+    readMac = (session) => session.#mac;
+    claimSession = (session) => {
+      if (session.#spent) throw staleSession();
+      session.#spent = true;
+      return session.#state;
+    };
+    releaseSession = (session) => {
+      session.#spent = false;
+    };
+    makeSuccessor = (session, next) => new Session(CONSTRUCT, next, session.#mac, session.#generation + 1);
+    makeSession = (state, generation) => new Session(CONSTRUCT, state, macContext(state), generation);
   }
 
   /** The profile name ("legacyOmemo", "omemo2", "signal"). */
   get profileName(): RatchetProfile["name"] {
-    return this[stateKey].profile.name;
+    return this.#state.profile.name;
   }
   /** Whether we started this session (X3DH initiator, "Alice"). */
   get role(): "initiator" | "responder" {
-    return this[stateKey].role;
+    return this.#state.role;
   }
   /** The peer's identity key, profile-encoded (for trust decisions and fingerprints). */
   get remoteIdentityKey(): Uint8Array {
-    return this[stateKey].remoteIdentityKey.slice();
+    return this.#state.remoteIdentityKey.slice();
   }
   /** Our identity key, profile-encoded. */
   get localIdentityKey(): Uint8Array {
-    return this[stateKey].localIdentityKey.slice();
+    return this.#state.localIdentityKey.slice();
   }
   /** X3DH AD = Encode(IK_initiator) || Encode(IK_responder). */
   get associatedData(): Uint8Array {
-    return this[stateKey].associatedData.slice();
+    return this.#state.associatedData.slice();
   }
   /** EK_A of the key exchange that built this session, profile-encoded. */
   get baseKey(): Uint8Array {
-    return this[stateKey].baseKey.slice();
+    return this.#state.baseKey.slice();
   }
   /** True while every outgoing message still carries the key exchange (no reply decrypted yet). */
   get keyExchangePending(): boolean {
-    return this[stateKey].pending !== null;
+    return this.#state.pending !== null;
   }
   /** Ns: messages sent in the current sending chain. */
   get sendingCounter(): number {
-    return this[stateKey].ns;
+    return this.#state.ns;
   }
   /** Nr: messages received in the current receiving chain. */
   get receivingCounter(): number {
-    return this[stateKey].nr;
+    return this.#state.nr;
   }
   /** Skipped message keys currently stored. */
   get skippedKeyCount(): number {
     let n = 0;
-    for (const c of this[stateKey].skipped) n += c.keys.length;
+    for (const c of this.#state.skipped) n += c.keys.length;
     return n;
+  }
+  /**
+   * How many operations led to this value: 0 for a new session, +1 for every successful encrypt or
+   * decrypt (acceptSession's first decryption included). Serialized with the session. A store keeps
+   * it beside the record and writes a successor only where the stored generation is still the one
+   * it loaded (compare-and-swap), so two tasks that loaded the same record cannot both persist.
+   */
+  get generation(): number {
+    return this.#generation;
+  }
+  /** True once an operation returned this value's successor: every further operation throws STALE_SESSION. */
+  get spent(): boolean {
+    return this.#spent;
   }
 
   toString(): string {
-    const s = this[stateKey];
-    return `Session(${s.profile.name}, ${s.role}, remote identity ${bytesToHex(s.remoteIdentityKey)}, sent ${s.ns}, received ${s.nr}, skipped keys ${this.skippedKeyCount}, keys [redacted])`;
+    const s = this.#state;
+    return `Session(${s.profile.name}, ${s.role}, remote identity ${bytesToHex(s.remoteIdentityKey)}, generation ${this.#generation}${this.#spent ? " (spent)" : ""}, sent ${s.ns}, received ${s.nr}, skipped keys ${this.skippedKeyCount}, keys [redacted])`;
   }
   toJSON(): Record<string, unknown> {
-    const s = this[stateKey];
+    const s = this.#state;
     return {
       profile: s.profile.name,
       role: s.role,
       remoteIdentityKey: bytesToHex(s.remoteIdentityKey),
+      generation: this.#generation,
+      spent: this.#spent,
       keyExchangePending: s.pending !== null,
       sendingCounter: s.ns,
       receivingCounter: s.nr,
@@ -227,7 +291,41 @@ export class Session {
   }
 }
 
-/** @internal */
+/** The state of any session, spent or not (getters, serialization after its own spent check). */
 export function stateOf(session: Session): RatchetState {
-  return session[stateKey];
+  return readState(session);
+}
+
+/** The MAC prefixes of a session. */
+export function macOf(session: Session): MacContext {
+  return readMac(session);
+}
+
+/**
+ * Claims a session for an operation that will return its successor: throws STALE_SESSION if it is
+ * spent, marks it spent otherwise (so even a re-entrant call cannot derive a second successor).
+ * The operation must call {@link release} if it fails, and {@link successor} if it succeeds.
+ */
+export function claim(session: Session): RatchetState {
+  return claimSession(session);
+}
+
+/** Gives a claimed session back after a failed operation: it stays usable (commit on success). */
+export function release(session: Session): void {
+  releaseSession(session);
+}
+
+/** Throws STALE_SESSION if the session is spent (serializeSession: persisting a spent value is the same bug). */
+export function assertLive(session: Session): void {
+  if (session.spent) throw staleSession();
+}
+
+/** The successor of a claimed session: same MAC context, generation + 1. */
+export function successor(session: Session, next: RatchetState): Session {
+  return makeSuccessor(session, next);
+}
+
+/** A session from a state: new (generation 0) or loaded (its stored generation). */
+export function newSession(state: RatchetState, generation = 0): Session {
+  return makeSession(state, generation);
 }

@@ -11,7 +11,7 @@ import { DoubleRatchetError } from "./errors.js";
 
 const { Reader, Writer } = protobuf;
 
-/** libsignal's version byte: (3 << 4) | 3 (FACTS §2). */
+/** libsignal's version byte: (3 << 4) | 3 (docs/libsignal-wire-format.md §2). */
 export const LIBSIGNAL_VERSION_BYTE = 0x33;
 const WIRE_VARINT = 0;
 const WIRE_BYTES = 2;
@@ -66,7 +66,7 @@ function need<T>(value: T | undefined, name: string): T {
 
 // ---------------------------------------------------------------- libsignal v3 (legacy OMEMO)
 
-/** textsecure.SignalMessage fields (FACTS §2.1). */
+/** textsecure.SignalMessage fields (docs/libsignal-wire-format.md §2.1). */
 export interface SignalMessageFields {
   readonly ratchetKey: Uint8Array;
   readonly counter: number;
@@ -217,7 +217,7 @@ export function decodeSignalMessage(
   };
 }
 
-/** textsecure.PreKeySignalMessage fields (FACTS §2.2). */
+/** textsecure.PreKeySignalMessage fields (docs/libsignal-wire-format.md §2.2). */
 export interface PreKeySignalMessageFields {
   readonly preKeyId: number | undefined;
   readonly baseKey: Uint8Array;

@@ -1,6 +1,7 @@
 // Legacy OMEMO interop with npm `libsignal` (WhiskeySockets/libsignal-node, a port of Signal's
 // libsignal-protocol-javascript used by many JS messengers and bots), in this process. Both
-// directions, with messages lost, reordered and duplicated. No system packages needed.
+// directions, with messages lost, reordered and duplicated. No system packages needed, so it runs
+// with the unit tests (pnpm test), not with test:interop.
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createCrypto } from "@parley/crypto";
 import { legacyOmemo } from "../src/index.js";

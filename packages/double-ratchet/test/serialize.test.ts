@@ -21,24 +21,44 @@ const td = new TextDecoder();
 
 interface SessionVectors {
   version: number;
-  sessions: { profile: string; responder: string; initiator: string; heldMessage: string; heldPlaintext: string }[];
+  sessions: {
+    profile: string;
+    responder: string;
+    initiator: string;
+    heldMessage: string;
+    heldPlaintext: string;
+    /** From version 2 on (version 1 has no generation: it loads as 0). */
+    responderGeneration?: number;
+    initiatorGeneration?: number;
+  }[];
 }
 
 describe("versioned serialization", () => {
-  // Every earlier format version stays loadable: add a line here for each new version.
-  for (const version of [1]) {
+  // Every format version stays loadable: add a line here for each new version.
+  for (const version of [1, 2]) {
     it(`loads every session of format version ${version} (vectors/sessions-v${version}.json) and they still work`, () => {
       const v = loadVectors(`sessions-v${version}.json`) as SessionVectors;
+      expect(v.version).toBe(version);
       expect(v.sessions.length).toBe(ALL_PROFILES.length);
       for (const entry of v.sessions) {
-        const b = deserializeSession(hexToBytes(entry.responder));
+        const bytes = hexToBytes(entry.responder);
+        expect(bytes[3]).toBe(version);
+        const b = deserializeSession(bytes);
         const a = deserializeSession(hexToBytes(entry.initiator));
         expect(
           profileLabel({ name: b.profileName, headerEncryption: entry.profile.includes("header") } as RatchetProfile),
         ).toBe(entry.profile);
-        expect(td.decode(decrypt(b, hexToBytes(entry.heldMessage)).plaintext)).toBe(entry.heldPlaintext);
-        const reply = encrypt(b, te.encode("reply"));
+        expect(b.generation).toBe(version === 1 ? 0 : entry.responderGeneration);
+        expect(a.generation).toBe(version === 1 ? 0 : entry.initiatorGeneration);
+        const held = decrypt(b, hexToBytes(entry.heldMessage));
+        expect(td.decode(held.plaintext)).toBe(entry.heldPlaintext);
+        expect(held.session.generation).toBe(b.generation + 1);
+        const reply = encrypt(held.session, te.encode("reply"));
         expect(td.decode(decrypt(a, reply.message).plaintext)).toBe("reply");
+        // Saved again, it is in the current format and keeps its generation.
+        const saved = serializeSession(reply.session);
+        expect(saved[3]).toBe(2);
+        expect(deserializeSession(saved).generation).toBe(b.generation + 2);
       }
     });
   }

@@ -29,7 +29,7 @@ const bytes = fc.uint8Array({ maxLength: 64 });
 const V = Uint8Array.of(0x33);
 
 describe("wire formats match protobufjs loading proto/*.proto", () => {
-  it("FACTS §2.1 SignalMessage: 0x33 || protobuf, fields in ascending order", () => {
+  it("docs/libsignal-wire-format.md §2.1 SignalMessage: 0x33 || protobuf, fields in ascending order", () => {
     fc.assert(
       fc.property(bytes, u32, u32, bytes, (ratchetKey, counter, previousCounter, ciphertext) => {
         const ours = encodeSignalMessage({ ratchetKey, counter, previousCounter, ciphertext });
@@ -43,7 +43,7 @@ describe("wire formats match protobufjs loading proto/*.proto", () => {
     );
   });
 
-  it("FACTS §2.2 PreKeySignalMessage, with and without the optional ids", () => {
+  it("docs/libsignal-wire-format.md §2.2 PreKeySignalMessage, with and without the optional ids", () => {
     fc.assert(
       fc.property(
         fc.option(u32, { nil: undefined }),

@@ -11,11 +11,11 @@ import {
   generateSignedPreKey,
   InMemoryPreKeyStore,
   initiate,
-  omemo2,
+  omemo2X3dh,
   respond,
 } from "../src/index.js";
 
-export function keyAgreementExample(profile = omemo2): { same: boolean; preKeysLeft: number } {
+export function keyAgreementExample(profile = omemo2X3dh): { same: boolean; preKeysLeft: number } {
   const bob = generateIdentityKeyPair(profile);
   const signedPreKey = generateSignedPreKey(profile, bob, 1);
   const oneTimePreKeys = generateOneTimePreKeys(1, 100);

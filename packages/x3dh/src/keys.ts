@@ -3,7 +3,7 @@ import { MAX_ONE_TIME_PRE_KEYS_PER_CALL, MAX_PRE_KEY_ID } from "./consts.js";
 import { X3dhError } from "./errors.js";
 import type { X3dhProfile } from "./profiles.js";
 
-/** libsignal's "DJB type" byte in front of every serialized Curve25519 public key (FACTS §1). */
+/** libsignal's "DJB type" byte in front of every serialized Curve25519 public key (docs/libsignal-wire-format.md §1). */
 export const DJB_TYPE = 0x05;
 
 /** A signed prekey: its key pair, its id, the identity key's signature over its encoded public key. */
@@ -111,7 +111,7 @@ export function generateIdentityKeyPair(profile: X3dhProfile, crypto: Crypto = d
   return profile.identityKeyType === "ed25519" ? crypto.generateEd25519KeyPair() : crypto.generateX25519KeyPair();
 }
 
-/** Sig(IK, Encode(SPK)) with the profile's scheme (FACTS §1.1; XEP-0384 v0.8.3 §4.2). */
+/** Sig(IK, Encode(SPK)) with the profile's scheme (docs/libsignal-wire-format.md §1.1; XEP-0384 v0.8.3 §4.2). */
 export function signPreKey(
   profile: X3dhProfile,
   identity: KeyPair,
@@ -137,6 +137,8 @@ export function verifySignedPreKey(
   signature: Uint8Array,
   crypto: Crypto = defaultCrypto(),
 ): void {
+  assertBytes(identityKey, "identity key");
+  assertBytes(encodedPreKey, "signed prekey");
   assertBytes(signature, "signed prekey signature");
   if (signature.length !== 64)
     throw new X3dhError("BAD_SIGNATURE", `the signed prekey signature must be 64 bytes, got ${signature.length}`);

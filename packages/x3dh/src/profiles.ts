@@ -2,6 +2,10 @@
  * Profiles: one X3DH engine, parameterised (python-x3dh's and python-omemo's approach). A profile
  * fixes the HKDF info, the identity key type, the signature scheme for the signed prekey, the
  * public key encoding and whether a one-time prekey is mandatory.
+ *
+ * The profile objects are named `legacyOmemoX3dh`, `omemo2X3dh`, `signalX3dh`: the plain names
+ * `legacyOmemo`, `omemo2`, `signal` belong to @parley/double-ratchet's complete profiles (one name, one
+ * meaning across Parley), each of which carries the matching object here as `profile.x3dh`.
  */
 
 export type ProfileName = "legacyOmemo" | "omemo2" | "signal";
@@ -25,8 +29,11 @@ export interface X3dhProfile {
 
 const ascii = (s: string) => new TextEncoder().encode(s);
 
-/** Legacy OMEMO (eu.siacs.conversations.axolotl): libsignal protocol v3, FACTS §1 and §3. */
-export const legacyOmemo: X3dhProfile = Object.freeze({
+/**
+ * Legacy OMEMO (eu.siacs.conversations.axolotl): libsignal protocol v3, docs/libsignal-wire-format.md
+ * §1 and §3. `@parley/double-ratchet`'s `legacyOmemo.x3dh` is this object.
+ */
+export const legacyOmemoX3dh: X3dhProfile = Object.freeze({
   name: "legacyOmemo",
   info: ascii("WhisperText"),
   identityKeyType: "x25519",
@@ -35,8 +42,8 @@ export const legacyOmemo: X3dhProfile = Object.freeze({
   requireOneTimePreKey: false,
 });
 
-/** OMEMO 2 (urn:xmpp:omemo:2), XEP-0384 v0.8.3 §4.2. */
-export const omemo2: X3dhProfile = Object.freeze({
+/** OMEMO 2 (urn:xmpp:omemo:2), XEP-0384 v0.8.3 §4.2. `@parley/double-ratchet`'s `omemo2.x3dh` is this object. */
+export const omemo2X3dh: X3dhProfile = Object.freeze({
   name: "omemo2",
   info: ascii("OMEMO X3DH"),
   identityKeyType: "ed25519",
@@ -47,12 +54,16 @@ export const omemo2: X3dhProfile = Object.freeze({
 
 /**
  * The X3DH paper as written (Curve25519, SHA-256, XEdDSA, Encode = 0x05 || u), for messengers
- * outside XMPP. `info` names the application; pass your own with {@link createSignalProfile}.
+ * outside XMPP. `info` names the application; pass your own with {@link createSignalX3dhProfile}.
+ * `@parley/double-ratchet`'s `signal.x3dh` is this object.
  */
-export const signal: X3dhProfile = createSignalProfile("Parley X3DH");
+export const signalX3dh: X3dhProfile = createSignalX3dhProfile("Parley X3DH");
 
-/** The paper's profile with an application-specific HKDF info (X3DH §2.1). */
-export function createSignalProfile(info: string): X3dhProfile {
+/**
+ * The paper's profile with an application-specific HKDF info (X3DH §2.1). `@parley/double-ratchet`'s
+ * `createSignalProfile({ application })` calls this with `${application} X3DH`.
+ */
+export function createSignalX3dhProfile(info: string): X3dhProfile {
   return Object.freeze({
     name: "signal",
     info: ascii(info),

@@ -1,12 +1,5 @@
-import {
-  bytesToHex,
-  concatBytes,
-  defaultCrypto,
-  INSPECT_CUSTOM,
-  isCryptoError,
-  type Crypto,
-  type KeyPair,
-} from "@parley/crypto";
+import { bytesToHex, concatBytes, defaultCrypto, isCryptoError, type Crypto, type KeyPair } from "@parley/crypto";
+import { INSPECT_CUSTOM } from "@parley/crypto/internal";
 import { SHARED_SECRET_LENGTH, X3DH_F_LENGTH } from "./consts.js";
 import { X3dhError } from "./errors.js";
 import {

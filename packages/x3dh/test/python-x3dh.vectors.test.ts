@@ -5,8 +5,8 @@ import {
   encodePublicKey,
   InMemoryPreKeyStore,
   initiate,
-  legacyOmemo,
-  omemo2,
+  legacyOmemoX3dh,
+  omemo2X3dh,
   respond,
   type X3dhProfile,
 } from "../src/index.js";
@@ -26,7 +26,7 @@ interface Case {
 const vectors = JSON.parse(readFileSync(new URL("../vectors/python-x3dh.json", import.meta.url), "utf8")) as {
   cases: Case[];
 };
-const PROFILES: Record<Case["profile"], X3dhProfile> = { legacyOmemo, omemo2 };
+const PROFILES: Record<Case["profile"], X3dhProfile> = { legacyOmemo: legacyOmemoX3dh, omemo2: omemo2X3dh };
 
 for (const c of vectors.cases) {
   const profile = PROFILES[c.profile];

@@ -13,8 +13,8 @@ import {
   initiate,
   InMemoryPreKeyStore,
   isX3dhError,
-  legacyOmemo,
-  omemo2,
+  legacyOmemoX3dh,
+  omemo2X3dh,
   respond,
   type Bundle,
   type X3dhProfile,
@@ -61,8 +61,8 @@ beforeAll(() => {
 });
 
 const cases: Array<[string, X3dhProfile, string]> = [
-  ["legacy OMEMO (python-oldmemo)", legacyOmemo, "legacy"],
-  ["OMEMO 2 (python-twomemo)", omemo2, "omemo2"],
+  ["legacy OMEMO (python-oldmemo)", legacyOmemoX3dh, "legacy"],
+  ["OMEMO 2 (python-twomemo)", omemo2X3dh, "omemo2"],
 ];
 
 describe.each(cases)("X3DH interop with python-x3dh, %s", (_label, profile, peerProfile) => {
@@ -99,7 +99,7 @@ describe.each(cases)("X3DH interop with python-x3dh, %s", (_label, profile, peer
         expect(bytesToHex(result.theirIdentityKey)).toBe(wire.identityKey);
       }
       // Legacy: python-omemo's Ed25519 identity keys have either sign bit; oldmemo stores it in sig[63].
-      if (profile === legacyOmemo) expect([...signBits].sort()).toEqual([0, 1]);
+      if (profile === legacyOmemoX3dh) expect([...signBits].sort()).toEqual([0, 1]);
     });
 
     it("X3DH §3.4 our bundle -> their initiate (they verify our signature) -> we respond: same SK and AD, prekey used once", async () => {

@@ -1,4 +1,5 @@
-import { createCrypto, INSPECT_CUSTOM, type KeyPair } from "@parley/crypto";
+import { createCrypto, type KeyPair } from "@parley/crypto";
+import { INSPECT_CUSTOM } from "@parley/crypto/internal";
 import { deterministicRandom } from "@parley/crypto/testing";
 import fc from "fast-check";
 import { inspect } from "node:util";
@@ -13,17 +14,17 @@ import {
   InMemoryPreKeyStore,
   initiate,
   isX3dhError,
-  legacyOmemo,
-  omemo2,
+  legacyOmemoX3dh,
+  omemo2X3dh,
   respond,
-  signal,
+  signalX3dh,
   verifySignedPreKey,
   X3dhError,
   type Bundle,
   type X3dhProfile,
 } from "../src/index.js";
 
-const PROFILES: X3dhProfile[] = [legacyOmemo, omemo2, signal];
+const PROFILES: X3dhProfile[] = [legacyOmemoX3dh, omemo2X3dh, signalX3dh];
 
 function setup(profile: X3dhProfile, seed = "x3dh") {
   const crypto = createCrypto({ random: deterministicRandom(`${seed}-${profile.name}`) });
@@ -161,49 +162,55 @@ for (const profile of PROFILES) {
 
 describe("X3DH profile rules", () => {
   it("OMEMO 2 (XEP-0384 v0.8.3 §4.2): key exchanges without a one-time prekey are rejected on both sides", () => {
-    const { alice, bob, store, bundle, crypto } = setup(omemo2);
+    const { alice, bob, store, bundle, crypto } = setup(omemo2X3dh);
     expectCode(
-      () => initiate(omemo2, alice, { ...bundle, oneTimePreKeys: [] }, { crypto }),
+      () => initiate(omemo2X3dh, alice, { ...bundle, oneTimePreKeys: [] }, { crypto }),
       "MISSING_ONE_TIME_PRE_KEY",
     );
-    const a = initiate(omemo2, alice, bundle, { crypto });
+    const a = initiate(omemo2X3dh, alice, bundle, { crypto });
     expectCode(
-      () => respond(omemo2, bob, store, { ...headerOf(a), oneTimePreKeyId: undefined }, { crypto }),
+      () => respond(omemo2X3dh, bob, store, { ...headerOf(a), oneTimePreKeyId: undefined }, { crypto }),
       "MISSING_ONE_TIME_PRE_KEY",
     );
   });
 
   it("legacy OMEMO (libsignal): a one-time prekey is optional (three DH outputs)", () => {
-    const { alice, bob, store, bundle, crypto } = setup(legacyOmemo);
-    const a = initiate(legacyOmemo, alice, { ...bundle, oneTimePreKeys: [] }, { crypto });
+    const { alice, bob, store, bundle, crypto } = setup(legacyOmemoX3dh);
+    const a = initiate(legacyOmemoX3dh, alice, { ...bundle, oneTimePreKeys: [] }, { crypto });
     expect(a.oneTimePreKeyId).toBeUndefined();
-    expect(respond(legacyOmemo, bob, store, headerOf(a), { crypto }).sharedSecret).toEqual(a.sharedSecret);
+    expect(respond(legacyOmemoX3dh, bob, store, headerOf(a), { crypto }).sharedSecret).toEqual(a.sharedSecret);
   });
 
-  it("legacy signatures are libsignal's variant: verified with the sign bit from byte 63 (FACTS §1.1)", () => {
-    const { bob, spk, crypto } = setup(legacyOmemo);
-    const encoded = encodePublicKey(legacyOmemo, spk.keyPair.publicKey);
-    verifySignedPreKey(legacyOmemo, encodePublicKey(legacyOmemo, bob.publicKey), encoded, spk.signature, crypto);
+  it("legacy signatures are libsignal's variant: verified with the sign bit from byte 63 (docs/libsignal-wire-format.md §1.1)", () => {
+    const { bob, spk, crypto } = setup(legacyOmemoX3dh);
+    const encoded = encodePublicKey(legacyOmemoX3dh, spk.keyPair.publicKey);
+    verifySignedPreKey(
+      legacyOmemoX3dh,
+      encodePublicKey(legacyOmemoX3dh, bob.publicKey),
+      encoded,
+      spk.signature,
+      crypto,
+    );
     expect(crypto.libsignalVerify(bob.publicKey, encoded, spk.signature)).toBe(true);
   });
 
   it("OMEMO 2 signatures are plain Ed25519 over the 32-byte key", () => {
-    const { bob, spk, crypto } = setup(omemo2);
+    const { bob, spk, crypto } = setup(omemo2X3dh);
     expect(crypto.ed25519Verify(spk.signature, spk.keyPair.publicKey, bob.publicKey)).toBe(true);
   });
 
   it("the wrong identity key type for a profile is INVALID_ARGUMENT", () => {
     const crypto = createCrypto();
-    const x: KeyPair = generateIdentityKeyPair(legacyOmemo, crypto);
-    expectCode(() => generateSignedPreKey(omemo2, x, 1, { crypto }), "INVALID_ARGUMENT");
+    const x: KeyPair = generateIdentityKeyPair(legacyOmemoX3dh, crypto);
+    expectCode(() => generateSignedPreKey(omemo2X3dh, x, 1, { crypto }), "INVALID_ARGUMENT");
     expectCode(() => generateOneTimePreKeys(-1, 1, crypto), "INVALID_ARGUMENT");
     expectCode(() => generateOneTimePreKeys(0x7fffffff, 2, crypto), "INVALID_ARGUMENT");
   });
 
   it("a bundle that is not an object is INVALID_ARGUMENT, not a crash", () => {
     const crypto = createCrypto();
-    const alice = generateIdentityKeyPair(signal, crypto);
-    expectCode(() => initiate(signal, alice, null as unknown as Bundle, { crypto }), "INVALID_ARGUMENT");
+    const alice = generateIdentityKeyPair(signalX3dh, crypto);
+    expectCode(() => initiate(signalX3dh, alice, null as unknown as Bundle, { crypto }), "INVALID_ARGUMENT");
   });
 
   it("secrets never print: initiator and responder results show SK as [redacted]", () => {
@@ -226,7 +233,7 @@ describe("X3DH profile rules", () => {
   });
 
   it("secrets never print: the prekey store and key pairs are redacted", () => {
-    const { store, spk } = setup(signal);
+    const { store, spk } = setup(signalX3dh);
     const hex = Buffer.from(spk.keyPair.privateKey).toString("hex");
     for (const s of [inspect(store), String(store), JSON.stringify(store), inspect(spk), JSON.stringify(spk)]) {
       expect(s).not.toContain(hex);
@@ -240,22 +247,22 @@ describe("X3DH §3.3 signed-prekey check is @parley/crypto's verifier for the pr
     const crypto = createCrypto({ random: deterministicRandom("scheme-dispatch") });
     const msg = new Uint8Array(33).fill(7);
     // The bit is the sign of the Edwards key k·B: find an identity key where it is 1 (every other one).
-    let id = generateIdentityKeyPair(legacyOmemo, crypto);
+    let id = generateIdentityKeyPair(legacyOmemoX3dh, crypto);
     let sig = crypto.libsignalSign(id.privateKey, msg);
     for (let i = 0; i < 64 && (sig[63]! & 0x80) === 0; i++) {
-      id = generateIdentityKeyPair(legacyOmemo, crypto);
+      id = generateIdentityKeyPair(legacyOmemoX3dh, crypto);
       sig = crypto.libsignalSign(id.privateKey, msg);
     }
     expect(sig[63]! & 0x80).toBe(0x80);
-    verifySignedPreKey(legacyOmemo, encodePublicKey(legacyOmemo, id.publicKey), msg, sig, crypto);
+    verifySignedPreKey(legacyOmemoX3dh, encodePublicKey(legacyOmemoX3dh, id.publicKey), msg, sig, crypto);
     expect(() => {
-      verifySignedPreKey(signal, encodePublicKey(signal, id.publicKey), msg, sig, crypto);
+      verifySignedPreKey(signalX3dh, encodePublicKey(signalX3dh, id.publicKey), msg, sig, crypto);
     }).toThrow(expect.objectContaining({ code: "BAD_SIGNATURE" }));
   });
 
   it("libsignal variant and XEdDSA: same verdict as crypto.libsignalVerify / xeddsaVerify on valid and mutated signatures, refusals as BAD_SIGNATURE", () => {
     const crypto = createCrypto({ random: deterministicRandom("fastpath") });
-    for (const profile of [legacyOmemo, signal]) {
+    for (const profile of [legacyOmemoX3dh, signalX3dh]) {
       const id = generateIdentityKeyPair(profile, crypto);
       fc.assert(
         fc.property(
@@ -263,11 +270,12 @@ describe("X3DH §3.3 signed-prekey check is @parley/crypto's verifier for the pr
           fc.nat(63),
           fc.integer({ min: 0, max: 255 }),
           (msg, at, x) => {
-            const sign = profile === legacyOmemo ? crypto.libsignalSign.bind(crypto) : crypto.xeddsaSign.bind(crypto);
+            const sign =
+              profile === legacyOmemoX3dh ? crypto.libsignalSign.bind(crypto) : crypto.xeddsaSign.bind(crypto);
             const sig = sign(id.privateKey, msg).slice();
             sig[at]! ^= x;
             const reference =
-              profile === legacyOmemo
+              profile === legacyOmemoX3dh
                 ? crypto.libsignalVerify(id.publicKey, msg, sig)
                 : crypto.xeddsaVerify(id.publicKey, msg, sig);
             let ours = true;
