@@ -31,3 +31,5 @@ export { createEnvelope, decodeEnvelope, encodeEnvelope, envelopeToString, store
 export type { CreateEnvelopeOptions, Envelope, EnvelopeExpectations } from "./sce.js";
 export { decodeAnyEncryptedMessage } from "./any.js";
 export type { AnyEncryptedMessage } from "./any.js";
+// The session manager (src/session/).
+export * from "./session/index.js";

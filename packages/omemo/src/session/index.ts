@@ -1,0 +1,38 @@
+/**
+ * The OMEMO session manager (issue "Session manager"): keys, sessions, device lists and messages of
+ * one device, both namespaces, over the app's transport, store and trust decisions.
+ */
+export { SessionManager } from "./manager.js";
+export { wrapMessage } from "./stanza.js";
+export type {
+  DecryptOptions,
+  DecryptResult,
+  DeviceResult,
+  DeviceStatus,
+  EncryptOptions,
+  EncryptResult,
+  MessageContent,
+  SessionInfo,
+  SessionManagerOptions,
+} from "./types.js";
+export type {
+  DeviceIdentity,
+  OmemoKeyValue,
+  OmemoNamespace,
+  OmemoStore,
+  OmemoStoreTransaction,
+  OmemoTransport,
+  TrustDecider,
+  TrustLevel,
+} from "./io.js";
+export type { AutomaticMessageReason, SessionManagerEvents } from "./events.js";
+export { MemoryOmemoStore, memoryOmemoStore } from "./memory-store.js";
+export { formatFingerprint } from "./identity.js";
+export {
+  HEARTBEAT_CHAIN_LENGTH,
+  ONE_TIME_PRE_KEYS,
+  SIGNED_PRE_KEY_ROTATION_PERIOD_MS,
+  OLD_SIGNED_PRE_KEY_GRACE_MS,
+} from "./consts.js";
+export { MemoryXmppNetwork } from "./memory-network.js";
+export type { Delivery, MemoryClient, MemoryClientHandlers, Pending } from "./memory-network.js";

@@ -1,0 +1,1264 @@
+/**
+ * The OMEMO session manager: one account, one device, both namespaces (legacy
+ * `eu.siacs.conversations.axolotl` and OMEMO 2) with one identity. It keeps our keys and the
+ * sessions with every device, publishes our device and bundle, encrypts to every trusted device of
+ * the recipients and our own other devices, decrypts, and sends the empty messages the protocol
+ * asks for. All I/O goes through the app's OmemoTransport, OmemoStore and TrustDecider (io.ts).
+ *
+ * Concurrency: one lock per peer address (namespace, bare JID, device id) covers load, encrypt or
+ * decrypt, and save; one lock per namespace covers our prekeys. Saving is a compare-and-swap on the
+ * session record's revision inside a store transaction, so two managers sharing a store (two tabs)
+ * never both persist a successor of one session: the loser gets CONCURRENT_UPDATE and sends nothing.
+ */
+import { constantTimeEqual, defaultCrypto, type Crypto } from "@parley/crypto";
+import { INSPECT_CUSTOM } from "@parley/crypto/internal";
+import {
+  acceptSession,
+  createInitiatorSession,
+  decrypt as ratchetDecrypt,
+  deserializeSession,
+  encrypt as ratchetEncrypt,
+  inspectMessage,
+  serializeSession,
+  type Session,
+} from "@parley/double-ratchet";
+import type { Bundle as X3dhBundle } from "@parley/x3dh";
+import { Element } from "ltx";
+import { NS_CLIENT, NS_LEGACY, NS_V2 } from "../consts.js";
+import { isOmemoError, OmemoError } from "../errors.js";
+import { bareJid, bareJidKey, isPlausibleJid, sameBareJid } from "../jid.js";
+import { createEnvelope, decodeEnvelope, envelopeToString, type Envelope } from "../sce.js";
+import type { Bundle } from "../types.js";
+import { childElements, el, localName, namespaceOf } from "../xml.js";
+import {
+  DEFAULT_STORE_NAMESPACE,
+  DEVICE_ID_ATTEMPTS,
+  HEAL_INTERVAL_MS,
+  HEARTBEAT_CHAIN_LENGTH,
+  LEGACY_IV_BYTES,
+  LEGACY_PAYLOAD_KEY_BYTES,
+  MAX_RECIPIENT_DEVICES,
+  PREVIOUS_SESSIONS_KEPT,
+  RETIRED_BASE_KEYS_KEPT,
+  V2_EMPTY_KEY_MATERIAL_BYTES,
+} from "./consts.js";
+import { activeIds, mergeDeviceList, withOwnDevice } from "./devices.js";
+import { Emitter, type AutomaticMessageReason, type SessionManagerEvents } from "./events.js";
+import { fingerprintOf, identityFromSeed, type OwnIdentity } from "./identity.js";
+import type {
+  DeviceIdentity,
+  OmemoKeyValue,
+  OmemoNamespace,
+  OmemoStore,
+  OmemoStoreTransaction,
+  OmemoTransport,
+  TrustDecider,
+  TrustLevel,
+} from "./io.js";
+import { KeyedLock } from "./lock.js";
+import {
+  ALL_NAMESPACES,
+  adapterFor,
+  namespaceOfDeviceListNode,
+  type ListedDevice,
+  type NamespaceAdapter,
+  type WireKey,
+  type WireMessage,
+} from "./namespaces.js";
+import { openLegacy, openV2, sealLegacy, sealV2 } from "./payload.js";
+import { bundleOf, createPreKeys, RecordPreKeyStore, replaceOneTimePreKey, rotateSignedPreKey } from "./prekeys.js";
+import {
+  decodeAccount,
+  decodeDeviceList,
+  decodeIdentity,
+  decodePreKeys,
+  decodeSession,
+  encodeAccount,
+  encodeDeviceList,
+  encodeIdentity,
+  encodePreKeys,
+  encodeSession,
+  keys,
+  type AccountRecord,
+  type DeviceListRecord,
+  type PreKeysRecord,
+  type SessionRecord,
+} from "./records.js";
+import { asOmemoError, io } from "./failures.js";
+import { attrOf, checkContent, envelopeBody, redactedResult, utf8, wrapMessage } from "./stanza.js";
+import type {
+  DecryptOptions,
+  DecryptResult,
+  DeviceResult,
+  EncryptOptions,
+  EncryptResult,
+  MessageContent,
+  SessionInfo,
+  SessionManagerOptions,
+} from "./types.js";
+
+const te = new TextEncoder();
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return constantTimeEqual(a, b);
+}
+
+/** Work to do after the locks are released: messages to send, bundles to republish. */
+interface FollowUp {
+  readonly send: Array<{ to: string; message: Element; event: SessionManagerEvents["sent"] }>;
+  readonly republish: Set<OmemoNamespace>;
+}
+
+export class SessionManager {
+  /** Our bare JID as given. */
+  readonly jid: string;
+  readonly deviceId: number;
+  readonly namespaces: readonly OmemoNamespace[];
+  readonly #identity: OwnIdentity;
+  readonly #store: OmemoStore;
+  readonly #storeName: string;
+  readonly #kv: OmemoKeyValue;
+  readonly #transport: OmemoTransport;
+  readonly #trust: TrustDecider;
+  readonly #crypto: Crypto;
+  readonly #now: () => number;
+  readonly #locks = new KeyedLock();
+  readonly #events: Emitter;
+  readonly #heal: boolean;
+  /** When we last healed each address (in memory: a restart may heal once more, no more). */
+  readonly #healedAt = new Map<string, number>();
+
+  private constructor(
+    options: SessionManagerOptions,
+    account: AccountRecord,
+    identity: OwnIdentity,
+    namespaces: readonly OmemoNamespace[],
+    crypto: Crypto,
+  ) {
+    this.jid = options.jid;
+    this.deviceId = account.deviceId;
+    this.namespaces = namespaces;
+    this.#identity = identity;
+    this.#store = options.store;
+    this.#storeName = options.storeNamespace ?? DEFAULT_STORE_NAMESPACE;
+    this.#kv = options.store.namespace(this.#storeName);
+    this.#transport = options.transport;
+    this.#trust = options.trust;
+    this.#crypto = crypto;
+    this.#now = options.now ?? Date.now;
+    this.#heal = options.heal !== false;
+    this.#events = new Emitter((error) => {
+      this.#events.emit("error", asOmemoError(error, "INVALID_ARGUMENT", "an event listener threw"));
+    });
+  }
+
+  /**
+   * Loads the account from the store, or on the first run creates it: a device id (random,
+   * 1 … 2^31 − 1, not in our device lists), an Ed25519 identity, a signed prekey and 100 one-time
+   * prekeys per namespace, all persisted before anything is published. Then, for every namespace
+   * new to this device, publishes the bundle and adds the device to the device list (python-omemo's
+   * order: bundles first). A restart publishes nothing; call {@link publishOwnDevice} after login to
+   * make sure the server still lists us.
+   */
+  static async create(options: SessionManagerOptions): Promise<SessionManager> {
+    if (typeof options !== "object" || options === null)
+      throw new OmemoError("INVALID_ARGUMENT", "options are required");
+    if (typeof options.jid !== "string" || !isPlausibleJid(options.jid) || options.jid.includes("/")) {
+      throw new OmemoError("INVALID_ARGUMENT", "options.jid must be a bare JID");
+    }
+    for (const name of ["store", "transport", "trust"] as const) {
+      if (typeof options[name] !== "object" || options[name] === null) {
+        throw new OmemoError("INVALID_ARGUMENT", `options.${name} is required`);
+      }
+    }
+    const namespaces = [...new Set(options.namespaces ?? ALL_NAMESPACES)];
+    if (namespaces.length === 0 || namespaces.some((ns) => ns !== NS_LEGACY && ns !== NS_V2)) {
+      throw new OmemoError("INVALID_ARGUMENT", "options.namespaces must list OMEMO namespaces");
+    }
+    const crypto = options.crypto ?? defaultCrypto();
+    const now = options.now ?? Date.now;
+    const storeName = options.storeNamespace ?? DEFAULT_STORE_NAMESPACE;
+    const kv = options.store.namespace(storeName);
+    const stored = await io("loading the account", () => kv.get(keys.account));
+    let account: AccountRecord;
+    if (stored !== undefined) {
+      account = decodeAccount(stored);
+      if (!sameBareJid(account.jid, options.jid)) {
+        throw new OmemoError("INVALID_ARGUMENT", "the store holds another account: use another storeNamespace");
+      }
+    } else {
+      account = {
+        jid: options.jid,
+        deviceId: await pickDeviceId(crypto, options.transport, options.jid, namespaces),
+        seed: crypto.randomBytes(32),
+        createdAt: now(),
+      };
+    }
+    const identity = identityFromSeed(crypto, account.seed);
+    const fresh: OmemoNamespace[] = [];
+    account = await io("creating the account", () =>
+      options.store.transaction(async (tx) => {
+        const t = tx.namespace(storeName);
+        const again = await t.get(keys.account);
+        // Another tab created the account meanwhile: use that one.
+        const current = again === undefined ? account : decodeAccount(again);
+        const currentIdentity = again === undefined ? identity : identityFromSeed(crypto, current.seed);
+        if (again === undefined) await t.put(keys.account, encodeAccount(current));
+        fresh.length = 0;
+        for (const ns of namespaces) {
+          const adapter = adapterFor(ns);
+          if ((await t.get(keys.preKeys(adapter.tag))) !== undefined) continue;
+          await t.put(keys.preKeys(adapter.tag), encodePreKeys(createPreKeys(crypto, adapter, currentIdentity, now())));
+          fresh.push(ns);
+        }
+        return current;
+      }),
+    );
+    const manager = new SessionManager(options, account, identityFromSeed(crypto, account.seed), namespaces, crypto);
+    for (const ns of fresh) await manager.#publishBundle(ns);
+    for (const ns of fresh) await manager.#announce(ns);
+    return manager;
+  }
+
+  /** The Ed25519 public identity key (what OMEMO 2 publishes). */
+  get identityKey(): Uint8Array {
+    return this.#identity.ed25519.publicKey.slice();
+  }
+
+  /** Our fingerprint in both namespaces: the Curve25519 form, 64 lowercase hex digits. */
+  get fingerprint(): string {
+    return this.#identity.fingerprint;
+  }
+
+  on<K extends keyof SessionManagerEvents>(event: K, listener: (event: SessionManagerEvents[K]) => void): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  toString(): string {
+    return `SessionManager(${this.jid}, device ${this.deviceId}, fingerprint ${this.#identity.fingerprint}, keys [redacted])`;
+  }
+
+  toJSON(): string {
+    return this.toString();
+  }
+
+  [INSPECT_CUSTOM](): string {
+    return this.toString();
+  }
+
+  // ================================================================ publishing
+
+  /**
+   * Republishes our bundles and makes sure every device list of our account names us (merging with
+   * what the server has: other devices are never dropped). Call it after each login.
+   */
+  async publishOwnDevice(): Promise<void> {
+    for (const ns of this.namespaces) await this.#publishBundle(ns);
+    for (const ns of this.namespaces) await this.#announce(ns);
+  }
+
+  /** Our current bundle in a namespace, as published. */
+  async ownBundle(namespace: OmemoNamespace): Promise<Bundle> {
+    const adapter = this.#adapter(namespace);
+    return bundleOf(adapter, this.#identity, await this.#loadPreKeys(adapter));
+  }
+
+  async #publishBundle(ns: OmemoNamespace): Promise<void> {
+    const adapter = adapterFor(ns);
+    // Under the prekeys lock, so the last publication always carries the latest prekeys.
+    await this.#locks.run(`prekeys/${adapter.tag}`, async () => {
+      const bundle = bundleOf(adapter, this.#identity, await this.#loadPreKeys(adapter));
+      const { node, itemId } = adapter.bundleAddress(this.deviceId);
+      await io("publishing the bundle", () =>
+        this.#transport.publish(node, itemId, adapter.encodeBundle(bundle), adapter.bundleOptions),
+      );
+      this.#events.emit("published", { node, itemId });
+    });
+  }
+
+  /** Fetches our account's device list and publishes it with our device added, if it lacks it. */
+  async #announce(ns: OmemoNamespace): Promise<void> {
+    const listed = await this.#fetchDeviceList(this.jid, ns);
+    await this.#applyDeviceList(this.jid, ns, listed ?? []);
+  }
+
+  async #publishDeviceList(adapter: NamespaceAdapter, devices: readonly ListedDevice[]): Promise<void> {
+    await io("publishing the device list", () =>
+      this.#transport.publish(
+        adapter.deviceListNode,
+        "current",
+        adapter.encodeDeviceList(devices),
+        adapter.deviceListOptions,
+      ),
+    );
+    this.#events.emit("published", { node: adapter.deviceListNode, itemId: "current" });
+  }
+
+  /**
+   * Signed-prekey rotation (XEP-0384 v0.8.3 §4.2): in every namespace whose signed prekey is older
+   * than the period (or always, with `force`), a new one becomes current, the previous one stays for
+   * the grace period, and the bundle is republished. Call it from a daily timer or at login.
+   */
+  async rotateSignedPreKeys(options: { force?: boolean } = {}): Promise<OmemoNamespace[]> {
+    const rotated: OmemoNamespace[] = [];
+    for (const ns of this.namespaces) {
+      const adapter = adapterFor(ns);
+      const changed = await this.#locks.run(`prekeys/${adapter.tag}`, async () => {
+        const { record, raw } = await this.#loadPreKeysRaw(adapter);
+        const next = rotateSignedPreKey(
+          this.#crypto,
+          adapter,
+          this.#identity,
+          record,
+          this.#now(),
+          options.force === true,
+        );
+        if (next === record) return false;
+        await io("saving prekeys", () => this.#store.transaction((tx) => this.#savePreKeys(tx, adapter, raw, next)));
+        return next.signed[0]!.id !== record.signed[0]!.id;
+      });
+      if (changed) {
+        rotated.push(ns);
+        await this.#publishBundle(ns);
+      }
+    }
+    return rotated;
+  }
+
+  // ================================================================ device lists
+
+  /**
+   * A PEP notification or fetch result (XEP-0060 §7.1.2.1, XEP-0163): `jid`'s items of `node`. Device
+   * lists of either namespace are applied (others are ignored: returns false). A list of our own
+   * account that lacks this device is republished with it added.
+   */
+  async handlePubsubEvent(
+    jid: string,
+    node: string,
+    items: ReadonlyArray<{ readonly id?: string; readonly payload?: Element }>,
+  ): Promise<boolean> {
+    const ns = namespaceOfDeviceListNode(node);
+    if (ns === undefined || !this.namespaces.includes(ns)) return false;
+    const item = items.find((i) => i.id === "current") ?? items[items.length - 1];
+    if (item?.payload === undefined) return false;
+    const listed = adapterFor(ns).decodeDeviceList(item.payload);
+    await this.#applyDeviceList(bareJid(jid), ns, listed);
+    return true;
+  }
+
+  /** Fetches `jid`'s device list now and applies it (XEP-0384 v0.8.3 §6: a sender not on the list). */
+  async refreshDeviceList(jid: string, namespace: OmemoNamespace): Promise<readonly number[]> {
+    this.#adapter(namespace);
+    const listed = await this.#fetchDeviceList(bareJid(jid), namespace);
+    return this.#applyDeviceList(bareJid(jid), namespace, listed ?? []);
+  }
+
+  /** The active device ids of `jid` in a namespace, from the cache (fetched once if never seen). */
+  async devices(jid: string, namespace: OmemoNamespace): Promise<readonly number[]> {
+    this.#adapter(namespace);
+    return activeIds(await this.#deviceList(bareJid(jid), namespace));
+  }
+
+  async #fetchDeviceList(jid: string, ns: OmemoNamespace): Promise<ListedDevice[] | null> {
+    const adapter = adapterFor(ns);
+    const payloads = await io("fetching a device list", () =>
+      this.#transport.fetch(jid, adapter.deviceListNode, "current"),
+    );
+    const payload = payloads?.[0];
+    if (payload === undefined) return null;
+    return adapter.decodeDeviceList(payload);
+  }
+
+  async #applyDeviceList(jid: string, ns: OmemoNamespace, listed: readonly ListedDevice[]): Promise<number[]> {
+    const adapter = adapterFor(ns);
+    const own = sameBareJid(jid, this.jid);
+    const republish = own ? withOwnDevice(listed, this.deviceId) : null;
+    const effective = republish ?? listed;
+    const key = keys.devices(adapter.tag, bareJidKey(jid));
+    const merged = await this.#locks.run(key, async () => {
+      const raw = await io("loading a device list", () => this.#kv.get(key));
+      const result = mergeDeviceList(raw === undefined ? undefined : decodeDeviceList(raw), effective);
+      await io("saving a device list", () => this.#kv.put(key, encodeDeviceList(result.record)));
+      return result;
+    });
+    const active = activeIds(merged.record);
+    this.#events.emit("deviceList", { jid, namespace: ns, active, added: merged.added, removed: merged.removed });
+    if (republish !== null) await this.#publishDeviceList(adapter, republish);
+    return active;
+  }
+
+  async #deviceList(jid: string, ns: OmemoNamespace): Promise<DeviceListRecord> {
+    const key = keys.devices(adapterFor(ns).tag, bareJidKey(jid));
+    const raw = await io("loading a device list", () => this.#kv.get(key));
+    if (raw !== undefined) return decodeDeviceList(raw);
+    // Never seen: fetch once (PEP notifications keep it current from then on, v0.8.3 §5.2).
+    const listed = await this.#fetchDeviceList(jid, ns);
+    await this.#applyDeviceList(jid, ns, listed ?? []);
+    const again = await io("loading a device list", () => this.#kv.get(key));
+    return again === undefined ? { devices: [] } : decodeDeviceList(again);
+  }
+
+  // ================================================================ encrypt
+
+  /**
+   * Encrypts `content` to every trusted device of every recipient and to our own other devices,
+   * building sessions from fetched bundles where there are none (v0.8.3 §6: just before sending).
+   * Each device gets the first namespace of our preference list it is active in. Sessions are
+   * persisted before this returns; send the `<encrypted>` elements (see {@link send}).
+   */
+  async encrypt(
+    to: string | readonly string[],
+    content: MessageContent,
+    options: EncryptOptions = {},
+  ): Promise<EncryptResult> {
+    const recipients = this.#recipients(to);
+    checkContent(content);
+    const namespaces = this.#namespacesFor(options.namespaces);
+    const targets = await this.#targets(recipients, namespaces);
+    const sealed = new Map<OmemoNamespace, Sealed>();
+    for (const ns of new Set(targets.map((t) => t.namespace))) {
+      sealed.set(ns, this.#seal(ns, recipients, content, options));
+    }
+    return this.#encryptTo(recipients, targets, (ns) => sealed.get(ns)!);
+  }
+
+  /**
+   * Key transport (XEP-0384 v0.3.0 §4.6) or an empty OMEMO message (v0.8.3 §5.5.3): no payload, the
+   * ratchet carries `keyMaterial` (default: 16 random bytes in legacy, as python-oldmemo sends; 32
+   * zero bytes in OMEMO 2). Used to complete or advance sessions, or to hand a key to another device.
+   */
+  async encryptKeyTransport(
+    to: string | readonly string[],
+    options: EncryptOptions & { keyMaterial?: Uint8Array } = {},
+  ): Promise<EncryptResult> {
+    const recipients = this.#recipients(to);
+    const km = options.keyMaterial;
+    if (km !== undefined && (!(km instanceof Uint8Array) || km.length === 0 || km.length > 64)) {
+      throw new OmemoError("INVALID_ARGUMENT", "keyMaterial must be 1 to 64 bytes");
+    }
+    const namespaces = this.#namespacesFor(options.namespaces);
+    const targets = await this.#targets(recipients, namespaces);
+    return this.#encryptTo(recipients, targets, (ns) => this.#emptySealed(ns, km));
+  }
+
+  /**
+   * Encrypts and sends: one `<message type='chat'>` per namespace to `to` (its `<encrypted>`, a
+   * `<store/>` hint, XEP-0334, as v0.3.0 §5 and XEP-0420 §10 ask, and XEP-0380's `<encryption/>`).
+   * Throws NO_ELIGIBLE_DEVICES, sending nothing, when a recipient has no device that got a key.
+   */
+  async send(to: string, content: MessageContent, options: EncryptOptions = {}): Promise<EncryptResult> {
+    const result = await this.encrypt(to, content, options);
+    if (result.undeliverable.length > 0) {
+      throw new OmemoError(
+        "NO_ELIGIBLE_DEVICES",
+        `${result.undeliverable.length} recipient(s) have no device this message could be encrypted for`,
+      );
+    }
+    for (const m of result.messages) {
+      await io("sending a message", () =>
+        this.#transport.send(bareJid(to), wrapMessage(bareJid(to), m.namespace, m.encrypted)),
+      );
+    }
+    return result;
+  }
+
+  #recipients(to: string | readonly string[]): string[] {
+    const list = typeof to === "string" ? [to] : [...to];
+    if (list.length === 0) throw new OmemoError("INVALID_ARGUMENT", "at least one recipient is required");
+    const out: string[] = [];
+    for (const jid of list) {
+      if (typeof jid !== "string" || !isPlausibleJid(jid))
+        throw new OmemoError("INVALID_ARGUMENT", "recipients must be JIDs");
+      const bare = bareJid(jid);
+      if (sameBareJid(bare, this.jid) || out.some((j) => sameBareJid(j, bare))) continue;
+      out.push(bare);
+    }
+    return out;
+  }
+
+  #namespacesFor(only: readonly OmemoNamespace[] | undefined): OmemoNamespace[] {
+    if (only === undefined) return [...this.namespaces];
+    const out = this.namespaces.filter((ns) => only.includes(ns));
+    if (out.length === 0) throw new OmemoError("UNSUPPORTED_NAMESPACE", "none of the requested namespaces is enabled");
+    return out;
+  }
+
+  #adapter(namespace: OmemoNamespace): NamespaceAdapter {
+    if (!this.namespaces.includes(namespace)) {
+      throw new OmemoError("UNSUPPORTED_NAMESPACE", "this manager does not speak that namespace");
+    }
+    return adapterFor(namespace);
+  }
+
+  /** Every (account, device) to encrypt to, each in its preferred namespace; our own device excluded. */
+  async #targets(recipients: readonly string[], namespaces: readonly OmemoNamespace[]): Promise<Target[]> {
+    const targets: Target[] = [];
+    for (const jid of [...recipients, this.jid]) {
+      const own = sameBareJid(jid, this.jid);
+      const taken = new Set<number>();
+      for (const ns of namespaces) {
+        for (const id of activeIds(await this.#deviceList(jid, ns))) {
+          if ((own && id === this.deviceId) || taken.has(id)) continue;
+          taken.add(id);
+          targets.push({ jid, deviceId: id, namespace: ns });
+        }
+      }
+    }
+    if (targets.length > MAX_RECIPIENT_DEVICES) {
+      throw new OmemoError("INVALID_ARGUMENT", `more than ${MAX_RECIPIENT_DEVICES} recipient devices`);
+    }
+    return targets;
+  }
+
+  #seal(ns: OmemoNamespace, recipients: readonly string[], content: MessageContent, options: EncryptOptions): Sealed {
+    if (ns === NS_LEGACY) {
+      if (content.body === undefined) {
+        throw new OmemoError(
+          "INVALID_ARGUMENT",
+          "legacy OMEMO encrypts only a body (v0.3.0 §4.5): content.body is required",
+        );
+      }
+      const s = sealLegacy(this.#crypto, te.encode(content.body));
+      return { keyMaterial: s.keyMaterial, iv: s.iv, payload: s.payload };
+    }
+    // No other recipient: a note to our own other devices, addressed to our own account.
+    const envelopeTo =
+      options.envelopeTo ?? (recipients.length === 1 ? recipients[0] : recipients.length === 0 ? this.jid : undefined);
+    if (envelopeTo === undefined) {
+      throw new OmemoError(
+        "INVALID_ARGUMENT",
+        "options.envelopeTo (the room's JID) is required for several recipients",
+      );
+    }
+    const elements = [...(content.elements ?? [])];
+    if (content.body !== undefined) elements.unshift(el("body", { xmlns: NS_CLIENT }, content.body));
+    const envelope = createEnvelope({
+      content: elements,
+      from: this.jid,
+      to: envelopeTo,
+      randomBytes: (n) => this.#crypto.randomBytes(n),
+    });
+    const s = sealV2(this.#crypto, te.encode(envelopeToString(envelope)));
+    return { keyMaterial: s.keyMaterial, payload: s.payload };
+  }
+
+  #emptySealed(ns: OmemoNamespace, keyMaterial: Uint8Array | undefined): Sealed {
+    if (ns === NS_LEGACY) {
+      return {
+        keyMaterial: keyMaterial ?? this.#crypto.randomBytes(LEGACY_PAYLOAD_KEY_BYTES),
+        iv: this.#crypto.randomBytes(LEGACY_IV_BYTES),
+      };
+    }
+    return { keyMaterial: keyMaterial ?? new Uint8Array(V2_EMPTY_KEY_MATERIAL_BYTES) };
+  }
+
+  async #encryptTo(
+    recipients: readonly string[],
+    targets: readonly Target[],
+    sealedFor: (ns: OmemoNamespace) => Sealed,
+  ): Promise<EncryptResult> {
+    const results = await Promise.all(
+      targets.map((t) => this.#encryptForDevice(t, sealedFor(t.namespace).keyMaterial)),
+    );
+    const messages: Array<{ namespace: OmemoNamespace; encrypted: Element }> = [];
+    for (const ns of this.namespaces) {
+      const keysOfNs = results.filter((r) => r.result.namespace === ns && r.key !== undefined).map((r) => r.key!);
+      if (keysOfNs.length === 0) continue;
+      const s = sealedFor(ns);
+      const wire: WireMessage = {
+        sid: this.deviceId,
+        keys: keysOfNs,
+        ...(s.iv === undefined ? {} : { iv: s.iv }),
+        ...(s.payload === undefined ? {} : { payload: s.payload }),
+      };
+      messages.push({ namespace: ns, encrypted: adapterFor(ns).encodeMessage(wire) });
+    }
+    const devices = results.map((r) => r.result);
+    const undeliverable = recipients.filter(
+      (jid) => !devices.some((d) => d.status === "encrypted" && sameBareJid(d.jid, jid)),
+    );
+    return { messages, devices, undeliverable };
+  }
+
+  /** One device: load or build the session, ask for trust, encrypt, persist. Never throws. */
+  async #encryptForDevice(t: Target, keyMaterial: Uint8Array): Promise<{ result: DeviceResult; key?: WireKey }> {
+    const adapter = adapterFor(t.namespace);
+    const base = { jid: t.jid, deviceId: t.deviceId, namespace: t.namespace };
+    try {
+      return await this.#locks.run(this.#address(adapter, t.jid, t.deviceId), async () => {
+        const loaded = await this.#loadSession(adapter, t.jid, t.deviceId);
+        let session = loaded?.session;
+        let bundle: X3dhBundle | undefined;
+        const identityKey =
+          session?.remoteIdentityKey ?? (bundle = await this.#fetchBundle(adapter, t.jid, t.deviceId)).identityKey;
+        const device = this.#deviceIdentity(t.namespace, t.jid, t.deviceId, identityKey);
+        await this.#noteIdentity(adapter, device, undefined);
+        const trust = await this.#decide(device, "encrypt");
+        if (trust !== "trusted") return { result: { ...base, status: trust } };
+        if (session === undefined) {
+          try {
+            session = createInitiatorSession(adapter.profile, this.#ourKeyPair(adapter), bundle!, {
+              crypto: this.#crypto,
+            });
+          } catch (error) {
+            throw asOmemoError(error, "BUNDLE_INVALID", "building a session from the bundle");
+          }
+        }
+        let step;
+        try {
+          step = ratchetEncrypt(session, keyMaterial, { crypto: this.#crypto });
+        } catch (error) {
+          throw asOmemoError(error, "STORE_CORRUPT", "encrypting for a device");
+        }
+        await this.#store
+          .transaction(async (tx) => {
+            await this.#saveSession(tx, adapter, t.jid, t.deviceId, loaded, {
+              session: step.session,
+              previous: loaded?.record.previous ?? [],
+              retiredBaseKeys: loaded?.record.retiredBaseKeys ?? [],
+              heartbeatAt: loaded?.record.heartbeatAt ?? null,
+            });
+          })
+          .catch((error: unknown) => {
+            throw asOmemoError(error, "IO_FAILED", "saving a session");
+          });
+        return {
+          result: { ...base, status: "encrypted" as const, keyExchange: step.isKeyExchange },
+          key: { jid: t.jid, rid: t.deviceId, keyExchange: step.isKeyExchange, data: step.message },
+        };
+      });
+    } catch (error) {
+      return {
+        result: { ...base, status: "failed", error: asOmemoError(error, "IO_FAILED", "encrypting for a device") },
+      };
+    }
+  }
+
+  async #fetchBundle(adapter: NamespaceAdapter, jid: string, deviceId: number): Promise<X3dhBundle> {
+    const { node, itemId } = adapter.bundleAddress(deviceId);
+    const payloads = await io("fetching a bundle", () => this.#transport.fetch(jid, node, itemId));
+    const payload = payloads?.[0];
+    if (payload === undefined) throw new OmemoError("BUNDLE_INVALID", "the device has no bundle published");
+    let b: Bundle;
+    try {
+      b = adapter.decodeBundle(payload);
+    } catch (cause) {
+      throw new OmemoError("BUNDLE_INVALID", "the device's bundle does not decode", { cause });
+    }
+    return {
+      identityKey: b.identityKey,
+      signedPreKey: { id: b.signedPreKeyId, publicKey: b.signedPreKey },
+      signedPreKeySignature: b.signedPreKeySignature,
+      oneTimePreKeys: b.preKeys,
+    };
+  }
+
+  // ================================================================ decrypt
+
+  /**
+   * Decrypts an incoming `<message>` (or its `<encrypted>`, with `options.from`). Finds our `<key>`
+   * (rid = our device; in OMEMO 2 inside `<keys jid>` of our bare JID), builds a new session from a
+   * key exchange (consuming its one-time prekey exactly once, replaced and republished at once), or
+   * decrypts in the existing session; then the payload, and for OMEMO 2 the SCE envelope with its
+   * affix checks. Replies with an empty message after a key exchange and as a heartbeat. Any error
+   * leaves every stored state as it was: a duplicate (MAM, carbons) is DUPLICATE_MESSAGE.
+   */
+  async decrypt(stanza: Element, options: DecryptOptions = {}): Promise<DecryptResult> {
+    if (!(stanza instanceof Element)) throw new OmemoError("INVALID_ARGUMENT", "stanza must be an ltx Element");
+    const fromAttr = options.from ?? attrOf(stanza, "from");
+    if (fromAttr === undefined || !isPlausibleJid(fromAttr)) {
+      throw new OmemoError("INVALID_ARGUMENT", "the sender's JID is needed: the stanza's from, or options.from");
+    }
+    const sender = bareJid(fromAttr);
+    const { adapter, encrypted } = this.#encryptedElement(stanza);
+    const wire = adapter.decodeMessage(encrypted);
+    const ours = wire.keys.filter(
+      (k) => k.rid === this.deviceId && (k.jid === undefined || sameBareJid(k.jid, this.jid)),
+    );
+    if (ours.length === 0 || (wire.sid === this.deviceId && sameBareJid(sender, this.jid))) {
+      throw new OmemoError("NO_KEY_FOR_US", "the message has no key for this device");
+    }
+    const expectedTo = options.to ?? (sameBareJid(sender, this.jid) ? (attrOf(stanza, "to") ?? this.jid) : this.jid);
+    const follow: FollowUp = { send: [], republish: new Set() };
+    let result: DecryptResult | undefined;
+    let firstError: unknown;
+    // Legacy keys carry no JID: ids of two accounts may collide, so try each key for our id.
+    for (const key of ours) {
+      try {
+        result = await this.#locks.run(this.#address(adapter, sender, wire.sid), () =>
+          this.#decryptLocked(
+            adapter,
+            sender,
+            wire,
+            key,
+            { to: expectedTo, groupchat: options.groupchat === true },
+            follow,
+          ),
+        );
+        break;
+      } catch (error) {
+        firstError ??= error;
+      }
+    }
+    if (result === undefined && this.#heal && isOmemoError(firstError, "NO_SESSION")) {
+      const address = this.#address(adapter, sender, wire.sid);
+      const last = this.#healedAt.get(address);
+      if (last === undefined || this.#now() - last >= HEAL_INTERVAL_MS) {
+        this.#healedAt.set(address, this.#now());
+        await this.#startSession(adapter, sender, wire.sid, "session-healing", follow).catch((error: unknown) => {
+          this.#events.emit("error", asOmemoError(error, "IO_FAILED", "healing a session"));
+        });
+      }
+    }
+    await this.#followUp(follow);
+    if (result === undefined) throw asOmemoError(firstError, "DECRYPTION_FAILED", "decrypting");
+    await this.#checkListed(adapter.namespace, sender, wire.sid);
+    return result;
+  }
+
+  /** v0.8.3 §6: a sender device that is not on our copy of its account's list: fetch the list again. */
+  async #checkListed(ns: OmemoNamespace, jid: string, deviceId: number): Promise<void> {
+    try {
+      const raw = await this.#kv.get(keys.devices(adapterFor(ns).tag, bareJidKey(jid)));
+      const cached = raw === undefined ? undefined : decodeDeviceList(raw);
+      if (cached !== undefined && activeIds(cached).includes(deviceId)) return;
+      await this.refreshDeviceList(jid, ns);
+    } catch (error) {
+      this.#events.emit("error", asOmemoError(error, "IO_FAILED", "refreshing a device list"));
+    }
+  }
+
+  /**
+   * Replaces our session with a device by a new one from its bundle, announced in an empty key
+   * exchange message that the manager sends (XEP-0384 v0.8.3 §6: clients MUST offer a way to replace
+   * broken sessions; python-omemo's replace_sessions). The old session stays a candidate for
+   * messages already on their way.
+   */
+  async replaceSession(jid: string, deviceId: number, namespace: OmemoNamespace): Promise<void> {
+    const adapter = this.#adapter(namespace);
+    const follow: FollowUp = { send: [], republish: new Set() };
+    await this.#startSession(adapter, bareJid(jid), deviceId, "session-replacement", follow);
+    await this.#followUp(follow);
+  }
+
+  /** A new initiator session from the device's bundle and an empty message carrying its key exchange. */
+  async #startSession(
+    adapter: NamespaceAdapter,
+    jid: string,
+    deviceId: number,
+    reason: AutomaticMessageReason,
+    follow: FollowUp,
+  ): Promise<void> {
+    await this.#locks.run(this.#address(adapter, jid, deviceId), async () => {
+      const loaded = await this.#loadSession(adapter, jid, deviceId);
+      // Healing answers a missing session only: one that appeared meanwhile is kept.
+      if (reason === "session-healing" && loaded !== undefined) return;
+      const bundle = await this.#fetchBundle(adapter, jid, deviceId);
+      const device = this.#deviceIdentity(adapter.namespace, jid, deviceId, bundle.identityKey);
+      // An empty message carries no content, so trust is not needed (v0.8.3 §8), but never to a distrusted device.
+      if ((await this.#decide(device, "decrypt")) === "untrusted") {
+        throw new OmemoError("UNTRUSTED_DEVICE", "the device is not trusted");
+      }
+      let session: Session;
+      try {
+        session = createInitiatorSession(adapter.profile, this.#ourKeyPair(adapter), bundle, { crypto: this.#crypto });
+      } catch (error) {
+        throw asOmemoError(error, "BUNDLE_INVALID", "building a session from the bundle");
+      }
+      const empty = this.#emptySealed(adapter.namespace, undefined);
+      const step = this.#ratchet(() => ratchetEncrypt(session, empty.keyMaterial, { crypto: this.#crypto }));
+      const current = loaded?.session;
+      const identityEvent = await this.#store
+        .transaction(async (tx) => {
+          await this.#saveSession(tx, adapter, jid, deviceId, loaded, {
+            session: step.session,
+            previous:
+              current === undefined
+                ? (loaded?.record.previous ?? [])
+                : [serializeSession(current), ...(loaded?.record.previous ?? [])].slice(0, PREVIOUS_SESSIONS_KEPT),
+            retiredBaseKeys:
+              current === undefined
+                ? (loaded?.record.retiredBaseKeys ?? [])
+                : [current.baseKey, ...(loaded?.record.retiredBaseKeys ?? [])].slice(0, RETIRED_BASE_KEYS_KEPT),
+            heartbeatAt: null,
+          });
+          return this.#noteIdentity(adapter, device, tx);
+        })
+        .catch((error: unknown) => {
+          throw asOmemoError(error, "IO_FAILED", "saving the session");
+        });
+      identityEvent?.();
+      const encrypted = adapter.encodeMessage({
+        sid: this.deviceId,
+        keys: [{ jid, rid: deviceId, keyExchange: step.isKeyExchange, data: step.message }],
+        ...(empty.iv === undefined ? {} : { iv: empty.iv }),
+      });
+      follow.send.push({
+        to: jid,
+        message: wrapMessage(jid, adapter.namespace, encrypted),
+        event: { to: jid, deviceId, namespace: adapter.namespace, reason },
+      });
+    });
+  }
+
+  #encryptedElement(stanza: Element): { adapter: NamespaceAdapter; encrypted: Element } {
+    if (localName(stanza) === "encrypted") {
+      const ns = namespaceOf(stanza);
+      if (ns !== NS_LEGACY && ns !== NS_V2) throw new OmemoError("UNSUPPORTED_NAMESPACE", "not an OMEMO <encrypted>");
+      return { adapter: this.#adapter(ns), encrypted: stanza };
+    }
+    const candidates = childElements(stanza).filter((c) => localName(c) === "encrypted");
+    for (const ns of this.namespaces) {
+      const found = candidates.find((c) => namespaceOf(c) === ns);
+      if (found !== undefined) return { adapter: adapterFor(ns), encrypted: found };
+    }
+    throw new OmemoError(
+      candidates.length === 0 ? "MALFORMED_STANZA" : "UNSUPPORTED_NAMESPACE",
+      "the stanza has no <encrypted> element in a namespace this manager speaks",
+    );
+  }
+
+  async #decryptLocked(
+    adapter: NamespaceAdapter,
+    sender: string,
+    wire: WireMessage,
+    key: WireKey,
+    affix: { to: string; groupchat: boolean },
+    follow: FollowUp,
+  ): Promise<DecryptResult> {
+    const loaded = await this.#loadSession(adapter, sender, wire.sid);
+    const current = loaded?.session;
+    const previous = loaded?.record.previous ?? [];
+    const retired = loaded?.record.retiredBaseKeys ?? [];
+    // The sessions to try, current first; a previous one that decrypts becomes current again.
+    const candidates = (): Array<{ index: number; session: Session }> => {
+      const out = current === undefined ? [] : [{ index: -1, session: current }];
+      previous.forEach((bytes, index) => {
+        try {
+          out.push({ index, session: deserializeSession(bytes, { profile: adapter.profile }) });
+        } catch {
+          // An unreadable old session is no candidate; the current one is what matters.
+        }
+      });
+      return out;
+    };
+    const promote = (index: number): readonly Uint8Array[] =>
+      index < 0
+        ? previous
+        : [serializeSession(current!), ...previous.filter((_, i) => i !== index)].slice(0, PREVIOUS_SESSIONS_KEPT);
+    const inSession = async (index: number, session: Session, kind: "message" | "keyExchange") => {
+      const device = this.#deviceIdentity(adapter.namespace, sender, wire.sid, session.remoteIdentityKey);
+      const trust = await this.#decideToAccept(device);
+      const step = this.#ratchet(() => ratchetDecrypt(session, key.data, { kind, crypto: this.#crypto }));
+      return { index, device, trust, step };
+    };
+    const finishIn = (r: Awaited<ReturnType<typeof inSession>>) =>
+      this.#finish(adapter, sender, wire, key, affix, follow, {
+        loaded,
+        session: r.step.session,
+        plaintext: r.step.plaintext,
+        device: r.device,
+        trust: r.trust,
+        newSession: false,
+        promoted: r.index >= 0,
+        previous: promote(r.index),
+        retired,
+      });
+
+    if (!key.keyExchange) {
+      if (current === undefined) throw new OmemoError("NO_SESSION", "no session with the sending device");
+      let firstError: OmemoError | undefined;
+      for (const c of candidates()) {
+        let r;
+        try {
+          r = await inSession(c.index, c.session, "message");
+        } catch (error) {
+          const e = asOmemoError(error, "DECRYPTION_FAILED", "decrypting");
+          // Untrusted, or read before in the session it belongs to: no other session can change that.
+          if (e.code === "UNTRUSTED_DEVICE" || e.code === "DUPLICATE_MESSAGE") throw e;
+          firstError ??= e;
+          continue;
+        }
+        return finishIn(r);
+      }
+      throw firstError!;
+    }
+    let info;
+    try {
+      info = inspectMessage(adapter.profile, key.data, "keyExchange");
+    } catch (error) {
+      throw asOmemoError(error, "DECRYPTION_FAILED", "reading a key exchange");
+    }
+    const kx = info.keyExchange!;
+    // The key exchange of a session we have, repeated until answered (v0.8.3 §4.3).
+    const own = candidates().find((c) => sameBytes(kx.ephemeralKey, c.session.baseKey));
+    if (own !== undefined) return finishIn(await inSession(own.index, own.session, "keyExchange"));
+    if (retired.some((b) => sameBytes(b, kx.ephemeralKey))) {
+      throw new OmemoError("DUPLICATE_MESSAGE", "the key exchange belongs to a session replaced since (a replay)");
+    }
+    const device = this.#deviceIdentity(adapter.namespace, sender, wire.sid, kx.identityKey);
+    const trust = await this.#decideToAccept(device);
+    // Our prekeys are shared by every sender: their lock is held until the new session and the
+    // prekey's removal are stored together.
+    return this.#locks.run(`prekeys/${adapter.tag}`, async () => {
+      const { record: preKeys, raw: preKeysRaw } = await this.#loadPreKeysRaw(adapter);
+      const store = new RecordPreKeyStore(preKeys);
+      const accepted = this.#ratchet(() =>
+        acceptSession(adapter.profile, this.#ourKeyPair(adapter), store, key.data, { crypto: this.#crypto }),
+      );
+      const nextPreKeys =
+        store.removed === undefined ? undefined : replaceOneTimePreKey(this.#crypto, preKeys, store.removed);
+      const result = await this.#finish(adapter, sender, wire, key, affix, follow, {
+        loaded,
+        session: accepted.session,
+        plaintext: accepted.plaintext,
+        device,
+        trust,
+        newSession: true,
+        promoted: false,
+        // The replaced session stays a candidate for messages already on their way in it.
+        previous:
+          current === undefined ? previous : [serializeSession(current), ...previous].slice(0, PREVIOUS_SESSIONS_KEPT),
+        retired: current === undefined ? retired : [current.baseKey, ...retired].slice(0, RETIRED_BASE_KEYS_KEPT),
+        ...(nextPreKeys === undefined ? {} : { preKeys: { loaded: preKeysRaw, next: nextPreKeys } }),
+      });
+      if (nextPreKeys !== undefined) follow.republish.add(adapter.namespace);
+      return result;
+    });
+  }
+
+  /** Payload, envelope, automatic reply, and one transaction that stores it all. */
+  async #finish(
+    adapter: NamespaceAdapter,
+    sender: string,
+    wire: WireMessage,
+    key: WireKey,
+    affix: { to: string; groupchat: boolean },
+    follow: FollowUp,
+    s: {
+      loaded: LoadedSession | undefined;
+      session: Session;
+      plaintext: Uint8Array;
+      device: DeviceIdentity;
+      trust: TrustLevel;
+      newSession: boolean;
+      /** A previous session decrypted it and is current again. */
+      promoted: boolean;
+      previous: readonly Uint8Array[];
+      retired: readonly Uint8Array[];
+      preKeys?: { loaded: Uint8Array; next: PreKeysRecord };
+    },
+  ): Promise<DecryptResult> {
+    let body: string | undefined;
+    let envelope: Envelope | undefined;
+    if (wire.payload !== undefined) {
+      if (adapter.namespace === NS_LEGACY) {
+        body = utf8(openLegacy(this.#crypto, s.plaintext, wire.iv!, wire.payload));
+      } else {
+        const text = utf8(openV2(this.#crypto, s.plaintext, wire.payload));
+        envelope = decodeEnvelope(text, { to: affix.to, from: sender, groupchat: affix.groupchat });
+        body = envelopeBody(envelope);
+      }
+    }
+    // Heartbeat (v0.8.3 §6): once per receiving chain, when it grows past 53 messages; a reply of any
+    // kind restarts the peer's chain. A chain counter below the mark means a new chain began.
+    let session = s.session;
+    const counter = session.receivingCounter;
+    let heartbeatAt = s.newSession || s.promoted ? null : (s.loaded?.record.heartbeatAt ?? null);
+    if (heartbeatAt !== null && counter < heartbeatAt) heartbeatAt = null;
+    let replied: AutomaticMessageReason | undefined;
+    if (key.keyExchange) replied = "key-exchange-completion";
+    else if (counter > HEARTBEAT_CHAIN_LENGTH && heartbeatAt === null) replied = "heartbeat";
+    let reply: Element | undefined;
+    if (replied !== undefined) {
+      if (counter > HEARTBEAT_CHAIN_LENGTH) heartbeatAt = counter;
+      const empty = this.#emptySealed(adapter.namespace, undefined);
+      const step = this.#ratchet(() => ratchetEncrypt(session, empty.keyMaterial, { crypto: this.#crypto }));
+      session = step.session;
+      reply = adapter.encodeMessage({
+        sid: this.deviceId,
+        keys: [{ jid: sender, rid: wire.sid, keyExchange: step.isKeyExchange, data: step.message }],
+        ...(empty.iv === undefined ? {} : { iv: empty.iv }),
+      });
+    }
+    const identityEvent = await this.#store
+      .transaction(async (tx) => {
+        await this.#saveSession(tx, adapter, sender, wire.sid, s.loaded, {
+          session,
+          previous: s.previous,
+          retiredBaseKeys: s.retired,
+          heartbeatAt,
+        });
+        if (s.preKeys !== undefined) {
+          await this.#savePreKeys(tx, adapter, s.preKeys.loaded, s.preKeys.next);
+        }
+        return this.#noteIdentity(adapter, s.device, tx);
+      })
+      .catch((error: unknown) => {
+        throw asOmemoError(error, "IO_FAILED", "saving the session");
+      });
+    identityEvent?.();
+    if (reply !== undefined && replied !== undefined) {
+      follow.send.push({
+        to: sender,
+        message: wrapMessage(sender, adapter.namespace, reply),
+        event: { to: sender, deviceId: wire.sid, namespace: adapter.namespace, reason: replied },
+      });
+    }
+    return redactedResult({
+      namespace: adapter.namespace,
+      from: sender,
+      deviceId: wire.sid,
+      kind: wire.payload === undefined ? "empty" : "message",
+      body,
+      envelope,
+      keyMaterial: wire.payload === undefined ? s.plaintext : undefined,
+      trust: s.trust,
+      fingerprint: s.device.fingerprint,
+      keyExchange: key.keyExchange,
+      newSession: s.newSession,
+      replied,
+    });
+  }
+
+  /** Sends the automatic messages and republishes bundles; failures are reported as `error` events. */
+  async #followUp(follow: FollowUp): Promise<void> {
+    for (const ns of follow.republish) {
+      await this.#publishBundle(ns).catch((error: unknown) => {
+        this.#events.emit("error", asOmemoError(error, "IO_FAILED", "republishing the bundle"));
+      });
+    }
+    for (const s of follow.send) {
+      try {
+        await io("sending an empty message", () => this.#transport.send(s.to, s.message));
+        this.#events.emit("sent", s.event);
+      } catch (error) {
+        this.#events.emit("error", asOmemoError(error, "IO_FAILED", "sending an empty message"));
+      }
+    }
+  }
+
+  // ================================================================ sessions, identities, trust
+
+  /** The state of our session with a device (no keys), or undefined. */
+  async sessionInfo(jid: string, deviceId: number, namespace: OmemoNamespace): Promise<SessionInfo | undefined> {
+    const adapter = this.#adapter(namespace);
+    const loaded = await this.#loadSession(adapter, bareJid(jid), deviceId);
+    if (loaded === undefined) return undefined;
+    const s = loaded.session;
+    return {
+      generation: s.generation,
+      revision: loaded.record.revision,
+      keyExchangePending: s.keyExchangePending,
+      sendingCounter: s.sendingCounter,
+      receivingCounter: s.receivingCounter,
+      role: s.role,
+      fingerprint: fingerprintOf(this.#crypto, namespace, s.remoteIdentityKey),
+    };
+  }
+
+  /**
+   * Forgets our session with a device (XEP-0384 v0.8.3 §6: clients MUST offer a way to replace
+   * broken sessions). The next message to it starts a new key exchange.
+   */
+  async deleteSession(jid: string, deviceId: number, namespace: OmemoNamespace): Promise<void> {
+    const adapter = this.#adapter(namespace);
+    const key = keys.session(adapter.tag, bareJidKey(jid), deviceId);
+    await this.#locks.run(this.#address(adapter, bareJid(jid), deviceId), () =>
+      io("deleting a session", () => this.#kv.delete(key)),
+    );
+  }
+
+  #address(adapter: NamespaceAdapter, jid: string, deviceId: number): string {
+    return keys.session(adapter.tag, bareJidKey(jid), deviceId);
+  }
+
+  #ourKeyPair(adapter: NamespaceAdapter) {
+    return adapter.profile.x3dh.identityKeyType === "ed25519" ? this.#identity.ed25519 : this.#identity.x25519;
+  }
+
+  #deviceIdentity(namespace: OmemoNamespace, jid: string, deviceId: number, identityKey: Uint8Array): DeviceIdentity {
+    return { jid, deviceId, namespace, identityKey, fingerprint: fingerprintOf(this.#crypto, namespace, identityKey) };
+  }
+
+  async #decide(device: DeviceIdentity, purpose: "encrypt" | "decrypt"): Promise<TrustLevel> {
+    let level: unknown;
+    try {
+      level = await this.#trust.decide(device, purpose);
+    } catch (cause) {
+      throw new OmemoError("IO_FAILED", "the trust decider failed", { cause });
+    }
+    if (level !== "trusted" && level !== "untrusted" && level !== "undecided") {
+      throw new OmemoError("INVALID_ARGUMENT", "the trust decider must answer trusted, untrusted or undecided");
+    }
+    return level;
+  }
+
+  async #decideToAccept(device: DeviceIdentity): Promise<TrustLevel> {
+    const level = await this.#decide(device, "decrypt");
+    if (level === "untrusted") throw new OmemoError("UNTRUSTED_DEVICE", "the sending device is not trusted");
+    return level;
+  }
+
+  /**
+   * Stores the identity key seen for a device (inside `tx` when given) and returns the event to emit
+   * once that is committed: `device` for a new one, `identityChanged` for another key than before.
+   */
+  async #noteIdentity(
+    adapter: NamespaceAdapter,
+    device: DeviceIdentity,
+    tx: OmemoStoreTransaction | undefined,
+  ): Promise<(() => void) | undefined> {
+    const kv = tx === undefined ? this.#kv : tx.namespace(this.#storeName);
+    const key = keys.identity(adapter.tag, bareJidKey(device.jid), device.deviceId);
+    const raw = await io("loading an identity", () => kv.get(key));
+    const previous = raw === undefined ? undefined : decodeIdentity(raw).identityKey;
+    if (previous !== undefined && sameBytes(previous, device.identityKey)) return undefined;
+    await io("saving an identity", () => kv.put(key, encodeIdentity({ identityKey: device.identityKey })));
+    const emit = (): void => {
+      if (previous === undefined) this.#events.emit("device", device);
+      else {
+        const previousFingerprint = fingerprintOf(this.#crypto, adapter.namespace, previous);
+        this.#events.emit("identityChanged", { ...device, previousFingerprint });
+      }
+    };
+    if (tx === undefined) {
+      emit();
+      return undefined;
+    }
+    return emit;
+  }
+
+  async #loadPreKeys(adapter: NamespaceAdapter): Promise<PreKeysRecord> {
+    return (await this.#loadPreKeysRaw(adapter)).record;
+  }
+
+  /** The record and its stored bytes, for a compare-and-swap when it is written back. */
+  async #loadPreKeysRaw(adapter: NamespaceAdapter): Promise<{ record: PreKeysRecord; raw: Uint8Array }> {
+    const raw = await io("loading prekeys", () => this.#kv.get(keys.preKeys(adapter.tag)));
+    if (raw === undefined) throw new OmemoError("STORE_CORRUPT", "our prekeys are missing from the store");
+    return { record: decodePreKeys(raw), raw };
+  }
+
+  /**
+   * Writes our prekeys inside `tx` if the stored record is still the one loaded: another manager on
+   * the same store (a second tab) that consumed or rotated meanwhile wins, and this write fails with
+   * CONCURRENT_UPDATE instead of bringing a consumed prekey back.
+   */
+  async #savePreKeys(
+    tx: OmemoStoreTransaction,
+    adapter: NamespaceAdapter,
+    loaded: Uint8Array,
+    next: PreKeysRecord,
+  ): Promise<void> {
+    const t = tx.namespace(this.#storeName);
+    const current = await t.get(keys.preKeys(adapter.tag));
+    if (current === undefined || !sameBytes(current, loaded)) {
+      throw new OmemoError("CONCURRENT_UPDATE", "our prekeys changed since they were loaded (another tab or process)");
+    }
+    await t.put(keys.preKeys(adapter.tag), encodePreKeys(next));
+  }
+
+  async #loadSession(adapter: NamespaceAdapter, jid: string, deviceId: number): Promise<LoadedSession | undefined> {
+    const raw = await io("loading a session", () => this.#kv.get(keys.session(adapter.tag, bareJidKey(jid), deviceId)));
+    if (raw === undefined) return undefined;
+    const record = decodeSession(raw);
+    try {
+      return { record, session: deserializeSession(record.session, { profile: adapter.profile }) };
+    } catch (cause) {
+      throw new OmemoError("STORE_CORRUPT", "a stored session does not load", { cause });
+    }
+  }
+
+  /** Compare-and-swap: writes only if the stored revision is still the one loaded. */
+  async #saveSession(
+    tx: OmemoStoreTransaction,
+    adapter: NamespaceAdapter,
+    jid: string,
+    deviceId: number,
+    loaded: LoadedSession | undefined,
+    next: {
+      session: Session;
+      previous: readonly Uint8Array[];
+      retiredBaseKeys: readonly Uint8Array[];
+      heartbeatAt: number | null;
+    },
+  ): Promise<void> {
+    const t = tx.namespace(this.#storeName);
+    const key = keys.session(adapter.tag, bareJidKey(jid), deviceId);
+    const raw = await t.get(key);
+    const current = raw === undefined ? 0 : decodeSession(raw).revision;
+    const expected = loaded?.record.revision ?? 0;
+    if (current !== expected) {
+      throw new OmemoError(
+        "CONCURRENT_UPDATE",
+        "the session changed since it was loaded (another tab or process): nothing was sent",
+      );
+    }
+    await t.put(
+      key,
+      encodeSession({
+        revision: expected + 1,
+        session: serializeSession(next.session),
+        previous: next.previous,
+        retiredBaseKeys: next.retiredBaseKeys,
+        heartbeatAt: next.heartbeatAt,
+      }),
+    );
+  }
+
+  #ratchet<T>(body: () => T): T {
+    try {
+      return body();
+    } catch (error) {
+      throw asOmemoError(error, "DECRYPTION_FAILED", "the Double Ratchet refused the message");
+    }
+  }
+}
+
+interface Target {
+  readonly jid: string;
+  readonly deviceId: number;
+  readonly namespace: OmemoNamespace;
+}
+
+interface Sealed {
+  readonly keyMaterial: Uint8Array;
+  readonly iv?: Uint8Array;
+  readonly payload?: Uint8Array;
+}
+
+interface LoadedSession {
+  readonly record: SessionRecord;
+  readonly session: Session;
+}
+
+async function pickDeviceId(
+  crypto: Crypto,
+  transport: OmemoTransport,
+  jid: string,
+  namespaces: readonly OmemoNamespace[],
+): Promise<number> {
+  // v0.8.3 §6: before publishing a fresh id, check that the account does not list it already.
+  const taken = new Set<number>();
+  for (const ns of namespaces) {
+    const adapter = adapterFor(ns);
+    const payloads = await io("fetching our device list", () =>
+      transport.fetch(jid, adapter.deviceListNode, "current"),
+    );
+    const payload = payloads?.[0];
+    if (payload === undefined) continue;
+    try {
+      for (const d of adapter.decodeDeviceList(payload)) taken.add(d.id);
+    } catch (error) {
+      if (!isOmemoError(error)) throw error;
+      // An unreadable list names no id we could collide with.
+    }
+  }
+  for (let i = 0; i < DEVICE_ID_ATTEMPTS; i++) {
+    const b = crypto.randomBytes(4);
+    const id = ((b[0]! << 24) | (b[1]! << 16) | (b[2]! << 8) | b[3]!) & 0x7fffffff;
+    if (id !== 0 && !taken.has(id)) return id;
+  }
+  throw new OmemoError("IO_FAILED", "no free device id found: the random source looks broken");
+}
