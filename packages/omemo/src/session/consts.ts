@@ -62,6 +62,13 @@ export const PREVIOUS_SESSIONS_KEPT = 4;
  */
 export const HEAL_INTERVAL_MS = 60 * 60 * 1000;
 
+/**
+ * Most devices whose last healing time is remembered. Healing answers only devices on the sender's
+ * cached device list, but lists come from the network: the oldest entry is forgotten first, so a
+ * peer that invents devices costs bounded memory.
+ */
+export const MAX_HEALED_DEVICES = 1024;
+
 /** Random device ids drawn before giving up on finding one not in our device lists (collisions are 1 in 2^31). */
 export const DEVICE_ID_ATTEMPTS = 32;
 

@@ -34,6 +34,7 @@ import {
   DEFAULT_STORE_NAMESPACE,
   DEVICE_ID_ATTEMPTS,
   HEAL_INTERVAL_MS,
+  MAX_HEALED_DEVICES,
   HEARTBEAT_CHAIN_LENGTH,
   LEGACY_IV_BYTES,
   LEGACY_PAYLOAD_KEY_BYTES,
@@ -78,6 +79,7 @@ import {
   encodeIdentity,
   encodePreKeys,
   encodeSession,
+  sessionRevision,
   keys,
   type AccountRecord,
   type DeviceListRecord,
@@ -215,8 +217,22 @@ export class SessionManager {
       }),
     );
     const manager = new SessionManager(options, account, identityFromSeed(crypto, account.seed), namespaces, crypto);
-    for (const ns of fresh) await manager.#publishBundle(ns);
-    for (const ns of fresh) await manager.#announce(ns);
+    // New prekeys, or a first run whose publication failed (the prekeys were stored, then the
+    // transport threw): publish until the namespace is marked announced, so a retried create()
+    // never leaves the device invisible.
+    const pending: OmemoNamespace[] = [];
+    for (const ns of namespaces) {
+      if (
+        fresh.includes(ns) ||
+        (await io("loading the account", () => kv.get(keys.announced(adapterFor(ns).tag)))) === undefined
+      )
+        pending.push(ns);
+    }
+    for (const ns of pending) await manager.#publishBundle(ns);
+    for (const ns of pending) {
+      await manager.#announce(ns);
+      await io("saving the account", () => kv.put(keys.announced(adapterFor(ns).tag), Uint8Array.of(1)));
+    }
     return manager;
   }
 
@@ -438,7 +454,14 @@ export class SessionManager {
     }
     const namespaces = this.#namespacesFor(options.namespaces);
     const targets = await this.#targets(recipients, namespaces);
-    return this.#encryptTo(recipients, targets, (ns) => this.#emptySealed(ns, km));
+    // One key (and, in legacy, one IV) per namespace, shared by every device: the KeyTransportElement
+    // (v0.3.0 §4.6) hands the same key/IV pair to all of them. Pass `keyMaterial` to know the key.
+    const sealed = new Map<OmemoNamespace, Sealed>();
+    return this.#encryptTo(recipients, targets, (ns) => {
+      let s = sealed.get(ns);
+      if (s === undefined) sealed.set(ns, (s = this.#emptySealed(ns, km)));
+      return s;
+    });
   }
 
   /**
@@ -700,11 +723,23 @@ export class SessionManager {
         firstError ??= error;
       }
     }
-    if (result === undefined && this.#heal && isOmemoError(firstError, "NO_SESSION")) {
+    if (
+      result === undefined &&
+      this.#heal &&
+      isOmemoError(firstError, "NO_SESSION") &&
+      (await this.#isListed(adapter.namespace, sender, wire.sid).catch(() => false))
+    ) {
+      // Only devices on the sender's cached list are healed (v0.8.3 §6 speaks of known devices): an
+      // invented sid costs no bundle fetch. The map is bounded, oldest entry first out.
       const address = this.#address(adapter, sender, wire.sid);
       const last = this.#healedAt.get(address);
       if (last === undefined || this.#now() - last >= HEAL_INTERVAL_MS) {
+        this.#healedAt.delete(address);
         this.#healedAt.set(address, this.#now());
+        if (this.#healedAt.size > MAX_HEALED_DEVICES) {
+          const oldest = this.#healedAt.keys().next();
+          if (oldest.done !== true) this.#healedAt.delete(oldest.value);
+        }
         await this.#startSession(adapter, sender, wire.sid, "session-healing", follow).catch((error: unknown) => {
           this.#events.emit("error", asOmemoError(error, "IO_FAILED", "healing a session"));
         });
@@ -717,11 +752,15 @@ export class SessionManager {
   }
 
   /** v0.8.3 §6: a sender device that is not on our copy of its account's list: fetch the list again. */
+  /** Whether `deviceId` is active on our cached copy of `jid`'s device list. */
+  async #isListed(ns: OmemoNamespace, jid: string, deviceId: number): Promise<boolean> {
+    const raw = await this.#kv.get(keys.devices(adapterFor(ns).tag, bareJidKey(jid)));
+    return raw !== undefined && activeIds(decodeDeviceList(raw)).includes(deviceId);
+  }
+
   async #checkListed(ns: OmemoNamespace, jid: string, deviceId: number): Promise<void> {
     try {
-      const raw = await this.#kv.get(keys.devices(adapterFor(ns).tag, bareJidKey(jid)));
-      const cached = raw === undefined ? undefined : decodeDeviceList(raw);
-      if (cached !== undefined && activeIds(cached).includes(deviceId)) return;
+      if (await this.#isListed(ns, jid, deviceId)) return;
       await this.refreshDeviceList(jid, ns);
     } catch (error) {
       this.#events.emit("error", asOmemoError(error, "IO_FAILED", "refreshing a device list"));
@@ -830,26 +869,30 @@ export class SessionManager {
     const current = loaded?.session;
     const previous = loaded?.record.previous ?? [];
     const retired = loaded?.record.retiredBaseKeys ?? [];
-    // The sessions to try, current first; a previous one that decrypts becomes current again.
-    const candidates = (): Array<{ index: number; session: Session }> => {
-      const out = current === undefined ? [] : [{ index: -1, session: current }];
-      previous.forEach((bytes, index) => {
+    // The sessions to try, current first, then the ones a key exchange replaced (messages already on
+    // their way in them, and two devices that started sessions with each other at the same moment).
+    // A previous session that decrypts is advanced in place and never becomes current again: one
+    // message in an old session (a stolen copy, a late delivery) must not undo replaceSession or
+    // healing. Lazily: previous sessions are deserialized only when the ones before them did not do.
+    function* candidates(): Generator<{ index: number; session: Session }> {
+      if (current !== undefined) yield { index: -1, session: current };
+      for (let index = 0; index < previous.length; index++) {
+        let session: Session;
         try {
-          out.push({ index, session: deserializeSession(bytes, { profile: adapter.profile }) });
+          session = deserializeSession(previous[index]!, { profile: adapter.profile });
         } catch {
           // An unreadable old session is no candidate; the current one is what matters.
+          continue;
         }
-      });
-      return out;
-    };
-    const promote = (index: number): readonly Uint8Array[] =>
-      index < 0
-        ? previous
-        : [serializeSession(current!), ...previous.filter((_, i) => i !== index)].slice(0, PREVIOUS_SESSIONS_KEPT);
+        yield { index, session };
+      }
+    }
+    // Authenticate first, then ask for trust: the decider never reacts to a forged message, and a
+    // failed or refused decryption stores nothing (the successor is dropped).
     const inSession = async (index: number, session: Session, kind: "message" | "keyExchange") => {
+      const step = this.#ratchet(() => ratchetDecrypt(session, key.data, { kind, crypto: this.#crypto }));
       const device = this.#deviceIdentity(adapter.namespace, sender, wire.sid, session.remoteIdentityKey);
       const trust = await this.#decideToAccept(device);
-      const step = this.#ratchet(() => ratchetDecrypt(session, key.data, { kind, crypto: this.#crypto }));
       return { index, device, trust, step };
     };
     const finishIn = (r: Awaited<ReturnType<typeof inSession>>) =>
@@ -860,8 +903,8 @@ export class SessionManager {
         device: r.device,
         trust: r.trust,
         newSession: false,
-        promoted: r.index >= 0,
-        previous: promote(r.index),
+        previousIndex: r.index,
+        previous,
         retired,
       });
 
@@ -891,13 +934,17 @@ export class SessionManager {
     }
     const kx = info.keyExchange!;
     // The key exchange of a session we have, repeated until answered (v0.8.3 §4.3).
-    const own = candidates().find((c) => sameBytes(kx.ephemeralKey, c.session.baseKey));
+    let own: { index: number; session: Session } | undefined;
+    for (const c of candidates()) {
+      if (sameBytes(kx.ephemeralKey, c.session.baseKey)) {
+        own = c;
+        break;
+      }
+    }
     if (own !== undefined) return finishIn(await inSession(own.index, own.session, "keyExchange"));
     if (retired.some((b) => sameBytes(b, kx.ephemeralKey))) {
       throw new OmemoError("DUPLICATE_MESSAGE", "the key exchange belongs to a session replaced since (a replay)");
     }
-    const device = this.#deviceIdentity(adapter.namespace, sender, wire.sid, kx.identityKey);
-    const trust = await this.#decideToAccept(device);
     // Our prekeys are shared by every sender: their lock is held until the new session and the
     // prekey's removal are stored together.
     return this.#locks.run(`prekeys/${adapter.tag}`, async () => {
@@ -906,6 +953,10 @@ export class SessionManager {
       const accepted = this.#ratchet(() =>
         acceptSession(adapter.profile, this.#ourKeyPair(adapter), store, key.data, { crypto: this.#crypto }),
       );
+      // Trust is asked only once the first message authenticated under the new session; a refusal
+      // stores nothing, so the one-time prekey is not consumed.
+      const device = this.#deviceIdentity(adapter.namespace, sender, wire.sid, accepted.session.remoteIdentityKey);
+      const trust = await this.#decideToAccept(device);
       const nextPreKeys =
         store.removed === undefined ? undefined : replaceOneTimePreKey(this.#crypto, preKeys, store.removed);
       const result = await this.#finish(adapter, sender, wire, key, affix, follow, {
@@ -915,7 +966,7 @@ export class SessionManager {
         device,
         trust,
         newSession: true,
-        promoted: false,
+        previousIndex: -1,
         // The replaced session stays a candidate for messages already on their way in it.
         previous:
           current === undefined ? previous : [serializeSession(current), ...previous].slice(0, PREVIOUS_SESSIONS_KEPT),
@@ -942,8 +993,11 @@ export class SessionManager {
       device: DeviceIdentity;
       trust: TrustLevel;
       newSession: boolean;
-      /** A previous session decrypted it and is current again. */
-      promoted: boolean;
+      /**
+       * Which previous session decrypted it (its successor replaces it in `previous`, and the current
+       * session stays current), or −1 for the current or a new session.
+       */
+      previousIndex: number;
       previous: readonly Uint8Array[];
       retired: readonly Uint8Array[];
       preKeys?: { loaded: Uint8Array; next: PreKeysRecord };
@@ -962,9 +1016,13 @@ export class SessionManager {
     }
     // Heartbeat (v0.8.3 §6): once per receiving chain, when it grows past 53 messages; a reply of any
     // kind restarts the peer's chain. A chain counter below the mark means a new chain began.
+    // The record tracks the heartbeat of its current session; a previous session answers every message
+    // past the mark, as python-omemo does for every session, so its peer's chain still advances.
+    const inPrevious = s.previousIndex >= 0;
     let session = s.session;
     const counter = session.receivingCounter;
-    let heartbeatAt = s.newSession || s.promoted ? null : (s.loaded?.record.heartbeatAt ?? null);
+    const recordHeartbeatAt = s.loaded?.record.heartbeatAt ?? null;
+    let heartbeatAt = s.newSession || inPrevious ? null : recordHeartbeatAt;
     if (heartbeatAt !== null && counter < heartbeatAt) heartbeatAt = null;
     let replied: AutomaticMessageReason | undefined;
     if (key.keyExchange) replied = "key-exchange-completion";
@@ -983,12 +1041,22 @@ export class SessionManager {
     }
     const identityEvent = await this.#store
       .transaction(async (tx) => {
-        await this.#saveSession(tx, adapter, sender, wire.sid, s.loaded, {
-          session,
-          previous: s.previous,
-          retiredBaseKeys: s.retired,
-          heartbeatAt,
-        });
+        await this.#saveSession(
+          tx,
+          adapter,
+          sender,
+          wire.sid,
+          s.loaded,
+          inPrevious
+            ? {
+                // The current session was only tried (a failed decrypt spends nothing): it stays current.
+                session: s.loaded!.session,
+                previous: s.previous.map((b, i) => (i === s.previousIndex ? serializeSession(session) : b)),
+                retiredBaseKeys: s.retired,
+                heartbeatAt: recordHeartbeatAt,
+              }
+            : { session, previous: s.previous, retiredBaseKeys: s.retired, heartbeatAt },
+        );
         if (s.preKeys !== undefined) {
           await this.#savePreKeys(tx, adapter, s.preKeys.loaded, s.preKeys.next);
         }
@@ -1187,7 +1255,7 @@ export class SessionManager {
     const t = tx.namespace(this.#storeName);
     const key = keys.session(adapter.tag, bareJidKey(jid), deviceId);
     const raw = await t.get(key);
-    const current = raw === undefined ? 0 : decodeSession(raw).revision;
+    const current = raw === undefined ? 0 : sessionRevision(raw);
     const expected = loaded?.record.revision ?? 0;
     if (current !== expected) {
       throw new OmemoError(

@@ -24,6 +24,8 @@ export const keys = {
   sessionPrefix: (ns: NamespaceTag, jid: string): string => `session/${ns}/${jid}/`,
   devices: (ns: NamespaceTag, jid: string): string => `devices/${ns}/${jid}`,
   identity: (ns: NamespaceTag, jid: string, deviceId: number): string => `identity/${ns}/${jid}/${deviceId}`,
+  /** Present once our bundle and device list of the namespace were published (a first run can fail in between). */
+  announced: (ns: NamespaceTag): string => `announced/${ns}`,
 };
 
 export interface AccountRecord {
@@ -244,15 +246,22 @@ export function encodeSession(r: SessionRecord): Uint8Array {
   return out;
 }
 
-export function decodeSession(b: Uint8Array): SessionRecord {
-  const what = "session";
-  if (b.length < 16 || b[0] !== SESSION_TAG || b[1] !== RECORD_VERSION) throw corrupt(what);
+/** The revision of a stored session record, with the header checks of decodeSession, reading nothing else. */
+export function sessionRevision(b: Uint8Array): number {
+  if (b.length < 16 || b[0] !== SESSION_TAG || b[1] !== RECORD_VERSION) throw corrupt("session");
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const high = view.getUint32(2);
-  if (high >= 2 ** 21) throw corrupt(what); // beyond 2^53: not a revision we wrote
+  if (high >= 2 ** 21) throw corrupt("session"); // beyond 2^53: not a revision we wrote
   const revision = high * 2 ** 32 + view.getUint32(6);
+  if (revision < 1) throw corrupt("session");
+  return revision;
+}
+
+export function decodeSession(b: Uint8Array): SessionRecord {
+  const what = "session";
+  const revision = sessionRevision(b);
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const heartbeat = view.getUint32(10);
-  if (revision < 1) throw corrupt(what);
   let at = 14;
   const lists: Uint8Array[][] = [];
   for (let l = 0; l < 2; l++) {
