@@ -14,3 +14,10 @@ export { systemRandom } from "./random.js";
 export type { RandomSource } from "./random.js";
 export { bytesToHex, concatBytes, constantTimeEqual, hexToBytes, wipe } from "./bytes.js";
 export { edwardsToMontgomery, montgomeryToEdwards } from "./xeddsa.js";
+export {
+  createAesGcmDecryptor,
+  createAesGcmEncryptor,
+  GCM_STREAM_MAX_BYTES,
+  GCM_STREAM_TAG_BYTES,
+} from "./gcm-stream.js";
+export type { AesGcmDecryptor, AesGcmEncryptor, GcmStreamOptions, GcmStreamProvider } from "./gcm-stream.js";
