@@ -39,7 +39,10 @@ export type OmemoErrorCode =
   /** The app's transport or store failed (the cause is its error). */
   | "IO_FAILED"
   /** A recipient has no device this message could be encrypted for (none, none trusted, or all failed). */
-  | "NO_ELIGIBLE_DEVICES";
+  | "NO_ELIGIBLE_DEVICES"
+  // Media sharing (src/media/, XEP-0454).
+  /** Not an XEP-0454 aesgcm:// URL: another scheme, no host, or a fragment that is not 24 or 32 hex digits of IV and 64 of key. */
+  | "MEDIA_INVALID_URL";
 
 /**
  * The one error class of @parley/omemo. Messages say which element or attribute was wrong and never

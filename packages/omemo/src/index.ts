@@ -33,3 +33,4 @@ export { decodeAnyEncryptedMessage } from "./any.js";
 export type { AnyEncryptedMessage } from "./any.js";
 // The session manager (src/session/).
 export * from "./session/index.js";
+export * as media from "./media/index.js";

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { twoAccounts } from "../../examples/session-two-accounts.js";
 
@@ -11,5 +12,12 @@ describe("README example (examples/session-two-accounts.ts)", () => {
     ]);
     expect(lines[2]).toMatch(/^Alice's fingerprint: ([0-9a-f]{8} ){7}[0-9a-f]{8}$/);
     expect(lines).toHaveLength(3);
+  });
+
+  it("the README shows the example file exactly, and it is under 40 lines", () => {
+    const file = readFileSync(new URL("../../examples/session-two-accounts.ts", import.meta.url), "utf8");
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    expect(readme).toContain("```ts\n" + file + "```");
+    expect(file.trimEnd().split("\n").length).toBeLessThan(40);
   });
 });
