@@ -6,9 +6,10 @@
  * asks for. All I/O goes through the app's OmemoTransport, OmemoStore and TrustDecider (io.ts).
  *
  * Concurrency: one lock per peer address (namespace, bare JID, device id) covers load, encrypt or
- * decrypt, and save; one lock per namespace covers our prekeys. Saving is a compare-and-swap on the
- * session record's revision inside a store transaction, so two managers sharing a store (two tabs)
- * never both persist a successor of one session: the loser gets CONCURRENT_UPDATE and sends nothing.
+ * decrypt, and save; one lock per namespace covers our prekeys (not the network: a bundle is loaded
+ * under it and published outside it). Saving is a compare-and-swap on the session record's revision
+ * inside a store transaction, so two managers sharing a store (two tabs) never both persist a
+ * successor of one session: the loser gets CONCURRENT_UPDATE and sends nothing.
  */
 import { constantTimeEqual, defaultCrypto, type Crypto } from "@parley/crypto";
 import { INSPECT_CUSTOM } from "@parley/crypto/internal";
@@ -67,7 +68,15 @@ import {
   type WireMessage,
 } from "./namespaces.js";
 import { openLegacy, openV2, sealLegacy, sealV2 } from "./payload.js";
-import { bundleOf, createPreKeys, RecordPreKeyStore, replaceOneTimePreKey, rotateSignedPreKey } from "./prekeys.js";
+import {
+  bundleOf,
+  createPreKeys,
+  markOneTimePreKeyUsed,
+  RecordPreKeyStore,
+  replaceOneTimePreKey,
+  rotateSignedPreKey,
+  settleUsedPreKeys,
+} from "./prekeys.js";
 import {
   decodeAccount,
   decodeDeviceList,
@@ -129,6 +138,11 @@ export class SessionManager {
   readonly #heal: boolean;
   /** When we last healed each address (in memory: a restart may heal once more, no more). */
   readonly #healedAt = new Map<string, number>();
+  /** Per namespace: bundle publications started (numbered under the prekeys lock) and the newest that landed. */
+  readonly #bundleStarted = new Map<OmemoNamespace, number>();
+  readonly #bundleLanded = new Map<OmemoNamespace, number>();
+  /** Catch-ups running ({@link catchUp}): while above 0, consumed one-time prekeys are kept. */
+  #catchUps = 0;
 
   private constructor(
     options: SessionManagerOptions,
@@ -269,6 +283,8 @@ export class SessionManager {
    * what the server has: other devices are never dropped). Call it after each login.
    */
   async publishOwnDevice(): Promise<void> {
+    // Prekeys a catch-up cut short (a crash) left marked used are deleted now.
+    if (this.#catchUps === 0) for (const ns of this.namespaces) await this.#settleUsedPreKeys(ns);
     for (const ns of this.namespaces) await this.#publishBundle(ns);
     for (const ns of this.namespaces) await this.#announce(ns);
   }
@@ -281,14 +297,96 @@ export class SessionManager {
 
   async #publishBundle(ns: OmemoNamespace): Promise<void> {
     const adapter = adapterFor(ns);
-    // Under the prekeys lock, so the last publication always carries the latest prekeys.
-    await this.#locks.run(`prekeys/${adapter.tag}`, async () => {
-      const bundle = bundleOf(adapter, this.#identity, await this.#loadPreKeys(adapter));
-      const { node, itemId } = adapter.bundleAddress(this.deviceId);
+    const { node, itemId } = adapter.bundleAddress(this.deviceId);
+    for (;;) {
+      // Loaded under the prekeys lock (a key exchange being stored finishes first), published outside
+      // it: a slow or hanging server must not hold up every key exchange behind the lock.
+      const { record, raw, seq } = await this.#locks.run(`prekeys/${adapter.tag}`, async () => {
+        const loaded = await this.#loadPreKeysRaw(adapter);
+        const started = (this.#bundleStarted.get(ns) ?? 0) + 1;
+        this.#bundleStarted.set(ns, started);
+        return { ...loaded, seq: started };
+      });
       await io("publishing the bundle", () =>
-        this.#transport.publish(node, itemId, adapter.encodeBundle(bundle), adapter.bundleOptions),
+        this.#transport.publish(
+          node,
+          itemId,
+          adapter.encodeBundle(bundleOf(adapter, this.#identity, record)),
+          adapter.bundleOptions,
+        ),
+      );
+      // Last publication wins on the server: if one loaded after ours landed before it, ours just
+      // overwrote newer prekeys with older ones. Publish the newest again.
+      if ((this.#bundleLanded.get(ns) ?? 0) > seq) continue;
+      this.#bundleLanded.set(ns, seq);
+      // The server has these prekeys now: clear the "unpublished" mark, unless they changed meanwhile
+      // (a key exchange, a rotation, another tab), whose own publication is then still owed.
+      await io("saving prekeys", () =>
+        this.#store.transaction(async (tx) => {
+          const t = tx.namespace(this.#storeName);
+          const current = await t.get(keys.preKeys(adapter.tag));
+          if (current !== undefined && sameBytes(current, raw)) await t.delete(keys.unpublished(adapter.tag));
+        }),
       );
       this.#events.emit("published", { node, itemId });
+      return;
+    }
+  }
+
+  /**
+   * Retries the publication of every bundle whose prekeys changed since the server last got them
+   * (XEP-0384 v0.8.3 §5.6: a consumed prekey MUST be removed from the bundle; peers that still see it
+   * build sessions we cannot accept). The mark is stored with the prekeys, so a restart retries too.
+   * Failures become `error` events: the operation that triggered the retry goes on.
+   */
+  async #republishPending(skip: ReadonlySet<OmemoNamespace> = new Set()): Promise<void> {
+    // During a catch-up the bundle is republished once, at its end.
+    if (this.#catchUps > 0) return;
+    for (const ns of this.namespaces) {
+      if (skip.has(ns)) continue;
+      try {
+        const flag = await io("loading prekeys", () => this.#kv.get(keys.unpublished(adapterFor(ns).tag)));
+        if (flag !== undefined) await this.#publishBundle(ns);
+      } catch (error) {
+        this.#events.emit("error", asOmemoError(error, "IO_FAILED", "republishing the bundle"));
+      }
+    }
+  }
+
+  /**
+   * Runs `body` (the app's MAM catch-up: decrypt every archived message in it) with deletion of used
+   * one-time prekeys postponed (XEP-0384 v0.8.3 §6 and v0.3.0 §5 SHOULD, §8 RECOMMENDED): a prekey
+   * consumed meanwhile is marked used and kept, so a later key exchange of the catch-up built on it
+   * still decrypts, and is offered to nobody else. When the last catch-up ends, the used prekeys are
+   * deleted and the bundle republished once. The completion message of every key exchange is still
+   * sent at once (§6 MUST when deletion is postponed). Catch-ups may overlap (one per account or
+   * room); a failure at the end is an `error` event and is retried by {@link publishOwnDevice}.
+   */
+  async catchUp<T>(body: () => Promise<T>): Promise<T> {
+    if (typeof body !== "function") throw new OmemoError("INVALID_ARGUMENT", "catchUp needs a function");
+    this.#catchUps++;
+    try {
+      return await body();
+    } finally {
+      if (--this.#catchUps === 0) {
+        for (const ns of this.namespaces) {
+          await this.#settleUsedPreKeys(ns).catch((error: unknown) => {
+            this.#events.emit("error", asOmemoError(error, "IO_FAILED", "deleting prekeys used in a catch-up"));
+          });
+        }
+        await this.#republishPending();
+      }
+    }
+  }
+
+  /** Deletes the one-time prekeys a catch-up marked used and refills the bundle (marked unpublished). */
+  async #settleUsedPreKeys(ns: OmemoNamespace): Promise<void> {
+    const adapter = adapterFor(ns);
+    await this.#locks.run(`prekeys/${adapter.tag}`, async () => {
+      const { record, raw } = await this.#loadPreKeysRaw(adapter);
+      const next = settleUsedPreKeys(this.#crypto, record);
+      if (next === record) return;
+      await io("saving prekeys", () => this.#store.transaction((tx) => this.#savePreKeys(tx, adapter, raw, next)));
     });
   }
 
@@ -430,6 +528,7 @@ export class SessionManager {
     const recipients = this.#recipients(to);
     checkContent(content);
     const namespaces = this.#namespacesFor(options.namespaces);
+    await this.#republishPending();
     const targets = await this.#targets(recipients, namespaces);
     const sealed = new Map<OmemoNamespace, Sealed>();
     for (const ns of new Set(targets.map((t) => t.namespace))) {
@@ -453,6 +552,7 @@ export class SessionManager {
       throw new OmemoError("INVALID_ARGUMENT", "keyMaterial must be 1 to 64 bytes");
     }
     const namespaces = this.#namespacesFor(options.namespaces);
+    await this.#republishPending();
     const targets = await this.#targets(recipients, namespaces);
     // One key (and, in legacy, one IV) per namespace, shared by every device: the KeyTransportElement
     // (v0.3.0 §4.6) hands the same key/IV pair to all of them. Pass `keyMaterial` to know the key.
@@ -611,21 +711,31 @@ export class SessionManager {
       return await this.#locks.run(this.#address(adapter, t.jid, t.deviceId), async () => {
         const loaded = await this.#loadSession(adapter, t.jid, t.deviceId);
         let session = loaded?.session;
-        let bundle: X3dhBundle | undefined;
-        const identityKey =
-          session?.remoteIdentityKey ?? (bundle = await this.#fetchBundle(adapter, t.jid, t.deviceId)).identityKey;
-        const device = this.#deviceIdentity(t.namespace, t.jid, t.deviceId, identityKey);
-        await this.#noteIdentity(adapter, device, undefined);
-        const trust = await this.#decide(device, "encrypt");
-        if (trust !== "trusted") return { result: { ...base, status: trust } };
         if (session === undefined) {
+          // Built (the signed prekey's signature verified) before the identity is noted or trust is
+          // asked: a bogus bundle served by the server must not store an identity or fire `device` /
+          // `identityChanged` events, nor reach the trust decider. Building spends only randomness.
+          const bundle = await this.#fetchBundle(adapter, t.jid, t.deviceId);
           try {
-            session = createInitiatorSession(adapter.profile, this.#ourKeyPair(adapter), bundle!, {
+            session = createInitiatorSession(adapter.profile, this.#ourKeyPair(adapter), bundle, {
               crypto: this.#crypto,
             });
           } catch (error) {
             throw asOmemoError(error, "BUNDLE_INVALID", "building a session from the bundle");
           }
+        }
+        const device = this.#deviceIdentity(t.namespace, t.jid, t.deviceId, session.remoteIdentityKey);
+        const trust = await this.#decide(device, "encrypt");
+        if (trust !== "trusted") {
+          // A verified identity, noted although nothing is sent: the app learns of the device (or of
+          // its new key) and can ask the user to decide.
+          const identityEvent = await this.#store
+            .transaction((tx) => this.#noteIdentity(adapter, device, tx))
+            .catch((error: unknown) => {
+              throw asOmemoError(error, "IO_FAILED", "saving an identity");
+            });
+          identityEvent?.();
+          return { result: { ...base, status: trust } };
         }
         let step;
         try {
@@ -633,7 +743,8 @@ export class SessionManager {
         } catch (error) {
           throw asOmemoError(error, "STORE_CORRUPT", "encrypting for a device");
         }
-        await this.#store
+        // The identity with the session it came with, in one transaction; its event once committed.
+        const identityEvent = await this.#store
           .transaction(async (tx) => {
             await this.#saveSession(tx, adapter, t.jid, t.deviceId, loaded, {
               session: step.session,
@@ -641,10 +752,12 @@ export class SessionManager {
               retiredBaseKeys: loaded?.record.retiredBaseKeys ?? [],
               heartbeatAt: loaded?.record.heartbeatAt ?? null,
             });
+            return this.#noteIdentity(adapter, device, tx);
           })
           .catch((error: unknown) => {
             throw asOmemoError(error, "IO_FAILED", "saving a session");
           });
+        identityEvent?.();
         return {
           result: { ...base, status: "encrypted" as const, keyExchange: step.isKeyExchange },
           key: { jid: t.jid, rid: t.deviceId, keyExchange: step.isKeyExchange, data: step.message },
@@ -688,6 +801,15 @@ export class SessionManager {
    */
   async decrypt(stanza: Element, options: DecryptOptions = {}): Promise<DecryptResult> {
     if (!(stanza instanceof Element)) throw new OmemoError("INVALID_ARGUMENT", "stanza must be an ltx Element");
+    // A group chat stanza comes from room@service/nick (XEP-0045 §7.4): its bare JID is the room, not
+    // the sender, so the session lookup, the `<from>` affix check and healing would all go to the room.
+    const groupchat = options.groupchat === true || attrOf(stanza, "type") === "groupchat";
+    if (groupchat && options.from === undefined) {
+      throw new OmemoError(
+        "INVALID_ARGUMENT",
+        "a group chat message needs options.from: the sending occupant's real JID (non-anonymous room, XEP-0384 v0.8.3 §5.8), not the room's",
+      );
+    }
     const fromAttr = options.from ?? attrOf(stanza, "from");
     if (fromAttr === undefined || !isPlausibleJid(fromAttr)) {
       throw new OmemoError("INVALID_ARGUMENT", "the sender's JID is needed: the stanza's from, or options.from");
@@ -701,7 +823,15 @@ export class SessionManager {
     if (ours.length === 0 || (wire.sid === this.deviceId && sameBareJid(sender, this.jid))) {
       throw new OmemoError("NO_KEY_FOR_US", "the message has no key for this device");
     }
-    const expectedTo = options.to ?? (sameBareJid(sender, this.jid) ? (attrOf(stanza, "to") ?? this.jid) : this.jid);
+    const roomAttr = groupchat ? attrOf(stanza, "from") : undefined;
+    // In a group chat the envelope's `<to>` is the room (v0.8.3 §5.5.1): the stanza's from, bare.
+    const expectedTo =
+      options.to ??
+      (roomAttr !== undefined && isPlausibleJid(roomAttr)
+        ? bareJid(roomAttr)
+        : sameBareJid(sender, this.jid)
+          ? (attrOf(stanza, "to") ?? this.jid)
+          : this.jid);
     const follow: FollowUp = { send: [], republish: new Set() };
     let result: DecryptResult | undefined;
     let firstError: unknown;
@@ -709,14 +839,7 @@ export class SessionManager {
     for (const key of ours) {
       try {
         result = await this.#locks.run(this.#address(adapter, sender, wire.sid), () =>
-          this.#decryptLocked(
-            adapter,
-            sender,
-            wire,
-            key,
-            { to: expectedTo, groupchat: options.groupchat === true },
-            follow,
-          ),
+          this.#decryptLocked(adapter, sender, wire, key, { to: expectedTo, groupchat }, follow),
         );
         break;
       } catch (error) {
@@ -949,7 +1072,9 @@ export class SessionManager {
     // prekey's removal are stored together.
     return this.#locks.run(`prekeys/${adapter.tag}`, async () => {
       const { record: preKeys, raw: preKeysRaw } = await this.#loadPreKeysRaw(adapter);
-      const store = new RecordPreKeyStore(preKeys);
+      // In a catch-up the prekey is kept, marked used, until it ends (catchUp).
+      const catchingUp = this.#catchUps > 0;
+      const store = new RecordPreKeyStore(preKeys, catchingUp);
       const accepted = this.#ratchet(() =>
         acceptSession(adapter.profile, this.#ourKeyPair(adapter), store, key.data, { crypto: this.#crypto }),
       );
@@ -958,7 +1083,11 @@ export class SessionManager {
       const device = this.#deviceIdentity(adapter.namespace, sender, wire.sid, accepted.session.remoteIdentityKey);
       const trust = await this.#decideToAccept(device);
       const nextPreKeys =
-        store.removed === undefined ? undefined : replaceOneTimePreKey(this.#crypto, preKeys, store.removed);
+        store.removed === undefined
+          ? undefined
+          : catchingUp
+            ? markOneTimePreKeyUsed(preKeys, store.removed)
+            : replaceOneTimePreKey(this.#crypto, preKeys, store.removed);
       const result = await this.#finish(adapter, sender, wire, key, affix, follow, {
         loaded,
         session: accepted.session,
@@ -973,7 +1102,7 @@ export class SessionManager {
         retired: current === undefined ? retired : [current.baseKey, ...retired].slice(0, RETIRED_BASE_KEYS_KEPT),
         ...(nextPreKeys === undefined ? {} : { preKeys: { loaded: preKeysRaw, next: nextPreKeys } }),
       });
-      if (nextPreKeys !== undefined) follow.republish.add(adapter.namespace);
+      if (nextPreKeys !== undefined && !catchingUp) follow.republish.add(adapter.namespace);
       return result;
     });
   }
@@ -1024,8 +1153,18 @@ export class SessionManager {
     const recordHeartbeatAt = s.loaded?.record.heartbeatAt ?? null;
     let heartbeatAt = s.newSession || inPrevious ? null : recordHeartbeatAt;
     if (heartbeatAt !== null && counter < heartbeatAt) heartbeatAt = null;
+    // One completion per session (v0.8.3 §6 asks for "an empty message" after a key exchange): the
+    // peer repeats the key exchange on every message until it reads one from us (§4.3), so a MAM
+    // catch-up of N such messages would otherwise send N empty messages. python-omemo stops
+    // repeating as soon as it decrypts our one reply.
+    const answeredKey = keys.answered(adapter.tag, bareJidKey(sender), wire.sid);
+    let answerKeyExchange = false;
+    if (key.keyExchange) {
+      const answered = await io("loading a session", () => this.#kv.get(answeredKey));
+      answerKeyExchange = answered === undefined || !sameBytes(answered, session.baseKey);
+    }
     let replied: AutomaticMessageReason | undefined;
-    if (key.keyExchange) replied = "key-exchange-completion";
+    if (answerKeyExchange) replied = "key-exchange-completion";
     else if (counter > HEARTBEAT_CHAIN_LENGTH && heartbeatAt === null) replied = "heartbeat";
     let reply: Element | undefined;
     if (replied !== undefined) {
@@ -1059,6 +1198,9 @@ export class SessionManager {
         );
         if (s.preKeys !== undefined) {
           await this.#savePreKeys(tx, adapter, s.preKeys.loaded, s.preKeys.next);
+        }
+        if (replied === "key-exchange-completion") {
+          await tx.namespace(this.#storeName).put(answeredKey, session.baseKey);
         }
         return this.#noteIdentity(adapter, s.device, tx);
       })
@@ -1096,6 +1238,8 @@ export class SessionManager {
         this.#events.emit("error", asOmemoError(error, "IO_FAILED", "republishing the bundle"));
       });
     }
+    // A publication that failed before (even before a restart) is retried with every operation.
+    await this.#republishPending(follow.republish);
     for (const s of follow.send) {
       try {
         await io("sending an empty message", () => this.#transport.send(s.to, s.message));
@@ -1225,6 +1369,8 @@ export class SessionManager {
       throw new OmemoError("CONCURRENT_UPDATE", "our prekeys changed since they were loaded (another tab or process)");
     }
     await t.put(keys.preKeys(adapter.tag), encodePreKeys(next));
+    // With the prekeys, in one transaction: cleared only once a publication of them succeeded.
+    await t.put(keys.unpublished(adapter.tag), Uint8Array.of(1));
   }
 
   async #loadSession(adapter: NamespaceAdapter, jid: string, deviceId: number): Promise<LoadedSession | undefined> {

@@ -77,7 +77,10 @@ export function bundleOf(adapter: NamespaceAdapter, identity: OwnIdentity, recor
     signedPreKey: encode(current.publicKey),
     signedPreKeySignature: current.signature,
     identityKey: wireIdentityKey(identity, adapter.namespace),
-    preKeys: record.oneTime.map((k) => ({ id: k.id, publicKey: encode(k.publicKey) })),
+    // Keys consumed during a catch-up are kept for it but offered to nobody else.
+    preKeys: record.oneTime
+      .filter((k) => record.used?.includes(k.id) !== true)
+      .map((k) => ({ id: k.id, publicKey: encode(k.publicKey) })),
   };
 }
 
@@ -87,10 +90,13 @@ export function bundleOf(adapter: NamespaceAdapter, identity: OwnIdentity, recor
  */
 export class RecordPreKeyStore implements PreKeyStore {
   readonly #record: PreKeysRecord;
+  /** Whether keys marked used in a catch-up still answer: only during a catch-up. */
+  readonly #catchingUp: boolean;
   removed: number | undefined;
 
-  constructor(record: PreKeysRecord) {
+  constructor(record: PreKeysRecord, catchingUp = false) {
     this.#record = record;
+    this.#catchingUp = catchingUp;
   }
 
   getSignedPreKey(id: number): SignedPreKey | undefined {
@@ -106,6 +112,7 @@ export class RecordPreKeyStore implements PreKeyStore {
 
   getOneTimePreKey(id: number): OneTimePreKey | undefined {
     if (this.removed === id) return undefined;
+    if (!this.#catchingUp && this.#record.used?.includes(id) === true) return undefined;
     const k = this.#record.oneTime.find((o) => o.id === id);
     return k === undefined ? undefined : { id: k.id, keyPair: new KeyPair("x25519", k.privateKey, k.publicKey) };
   }
@@ -130,6 +137,32 @@ export function replaceOneTimePreKey(crypto: Crypto, record: PreKeysRecord, id: 
   nextIds(record.nextPreKeyId, missing);
   const fresh = generateOneTimePreKeys(record.nextPreKeyId, missing, crypto).map(storedOneTime);
   return { ...record, oneTime: [...remaining, ...fresh], nextPreKeyId: record.nextPreKeyId + missing };
+}
+
+/**
+ * During a catch-up (v0.8.3 §6, v0.3.0 §5 SHOULD): the consumed one-time prekey `id` is only marked
+ * used, so another key exchange of the catch-up built on it (a peer that retried with a new session
+ * from the same bundle) still decrypts; {@link settleUsedPreKeys} deletes it when the catch-up ends.
+ */
+export function markOneTimePreKeyUsed(record: PreKeysRecord, id: number): PreKeysRecord {
+  const used = record.used ?? [];
+  return used.includes(id) ? record : { ...record, used: [...used, id] };
+}
+
+/** After a catch-up: the keys marked used deleted and the bundle refilled (as replaceOneTimePreKey). */
+export function settleUsedPreKeys(crypto: Crypto, record: PreKeysRecord): PreKeysRecord {
+  const used = record.used ?? [];
+  if (used.length === 0) return record;
+  const remaining = record.oneTime.filter((k) => !used.includes(k.id));
+  const missing = Math.max(0, ONE_TIME_PRE_KEYS - remaining.length);
+  nextIds(record.nextPreKeyId, missing);
+  const fresh = generateOneTimePreKeys(record.nextPreKeyId, missing, crypto).map(storedOneTime);
+  return {
+    signed: record.signed,
+    oneTime: [...remaining, ...fresh],
+    nextPreKeyId: record.nextPreKeyId + missing,
+    nextSignedPreKeyId: record.nextSignedPreKeyId,
+  };
 }
 
 /**

@@ -9,6 +9,8 @@
  *   session/<ns>/<bare jid>/<device id>      SessionRecord
  *   devices/<ns>/<bare jid>                  DeviceListRecord (the cached device list)
  *   identity/<ns>/<bare jid>/<device id>     IdentityRecord (the identity key last seen for a device)
+ *   announced/<ns>, unpublished/<ns>         flags (one byte)
+ *   answered/<ns>/<bare jid>/<device id>     raw base key (the key exchange we last answered)
  * `<ns>` is "legacy" or "v2"; JIDs are stored in bareJidKey form (NFC, lower case).
  */
 import { decodeBase64, encodeBase64 } from "../base64.js";
@@ -26,6 +28,16 @@ export const keys = {
   identity: (ns: NamespaceTag, jid: string, deviceId: number): string => `identity/${ns}/${jid}/${deviceId}`,
   /** Present once our bundle and device list of the namespace were published (a first run can fail in between). */
   announced: (ns: NamespaceTag): string => `announced/${ns}`,
+  /**
+   * Present while our stored prekeys are newer than the bundle the server has (a consumed one-time
+   * prekey, a rotation): written with the prekeys, deleted only after a publication of them succeeded.
+   */
+  unpublished: (ns: NamespaceTag): string => `unpublished/${ns}`,
+  /**
+   * The base key of the session with a device whose key exchange we last answered: a repeated key
+   * exchange of that session (v0.8.3 §4.3, a MAM catch-up) gets no second completion message.
+   */
+  answered: (ns: NamespaceTag, jid: string, deviceId: number): string => `answered/${ns}/${jid}/${deviceId}`,
 };
 
 export interface AccountRecord {
@@ -57,6 +69,11 @@ export interface PreKeysRecord {
   /** Next one-time prekey id: ids only grow, so a used id is never published again. */
   readonly nextPreKeyId: number;
   readonly nextSignedPreKeyId: number;
+  /**
+   * One-time prekeys consumed during a catch-up (XEP-0384 v0.8.3 §6 SHOULD): kept, so later messages
+   * of the catch-up built on them still decrypt, but no longer published; deleted when it ends.
+   */
+  readonly used?: readonly number[];
 }
 
 export interface SessionRecord {
@@ -180,6 +197,7 @@ export function encodePreKeys(r: PreKeysRecord): Uint8Array {
     })),
     nextPreKeyId: r.nextPreKeyId,
     nextSignedPreKeyId: r.nextSignedPreKeyId,
+    ...(r.used === undefined || r.used.length === 0 ? {} : { used: r.used }),
   });
 }
 
@@ -205,12 +223,15 @@ export function decodePreKeys(b: Uint8Array): PreKeysRecord {
       publicKey: bytes(k["publicKey"], what, 32),
     };
   });
-  return {
+  const base = {
     signed,
     oneTime,
     nextPreKeyId: int(j, "nextPreKeyId", what, 1, 0x80000000),
     nextSignedPreKeyId: int(j, "nextSignedPreKeyId", what, 1, 0x80000000),
   };
+  if (j["used"] === undefined) return base;
+  const used = array(j, "used", what).map((id) => int({ id }, "id", what, 1, 0x7fffffff));
+  return { ...base, used };
 }
 
 /**

@@ -69,11 +69,20 @@ export interface EncryptResult {
 }
 
 export interface DecryptOptions {
-  /** The sender's JID; default: the stanza's `from`. In a group chat, the occupant's real JID. */
+  /**
+   * The sender's JID; default: the stanza's `from`. Required in a group chat: the occupant's real JID
+   * (the stanza's `from` is room@service/nick, whose bare JID is the room).
+   */
   readonly from?: string;
-  /** The stanza's recipient for the SCE `<to>` check; default: the stanza's `to`, else our JID. In a group chat, the room. */
+  /**
+   * The stanza's recipient for the SCE `<to>` check; default: in a group chat the room (the stanza's
+   * bare `from`), else the stanza's `to` for our own messages, else our JID.
+   */
   readonly to?: string;
-  /** A group chat message: the OMEMO 2 envelope must name the room in `<to>` (v0.8.3 §5.5.1). */
+  /**
+   * A group chat message: the OMEMO 2 envelope must name the room in `<to>` (v0.8.3 §5.5.1). Also
+   * implied by a `<message type='groupchat'>`; needed for a bare `<encrypted>` of a group chat.
+   */
   readonly groupchat?: boolean;
 }
 
