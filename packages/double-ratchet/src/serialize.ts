@@ -42,24 +42,24 @@ const TWO_32 = 2 ** 32;
 /** The high word of a generation: 2^53 − 1 (Number.MAX_SAFE_INTEGER) is the largest exact one. */
 const MAX_GENERATION_HIGH = 0x1fffff;
 
+/**
+ * Writes into a buffer of the exact size `serializeSession` computed first (no growth, no final
+ * copy). Writing past the end or stopping short is a bug here, never silent: `finish` checks both.
+ */
 class ByteWriter {
-  #buf = new Uint8Array(512);
-  #view = new DataView(this.#buf.buffer);
+  readonly #buf: Uint8Array;
+  readonly #view: DataView;
   #pos = 0;
-  #ensure(n: number) {
-    if (this.#pos + n <= this.#buf.length) return;
-    const next = new Uint8Array(Math.max(this.#buf.length * 2, this.#pos + n));
-    next.set(this.#buf);
-    this.#buf = next;
-    this.#view = new DataView(next.buffer);
+  constructor(size: number) {
+    this.#buf = new Uint8Array(size);
+    this.#view = new DataView(this.#buf.buffer);
   }
   u8(v: number) {
-    this.#ensure(1);
+    if (this.#pos >= this.#buf.length) throw sizeMismatch();
     this.#buf[this.#pos++] = v;
   }
   u16(v: number) {
-    this.#ensure(2);
-    this.#view.setUint16(this.#pos, v);
+    this.#view.setUint16(this.#pos, v); // RangeError past the end
     this.#pos += 2;
   }
   u32(v: number) {
@@ -67,13 +67,11 @@ class ByteWriter {
     if (!(v >= 0 && v <= 0xffffffff && Number.isInteger(v))) {
       throw new DoubleRatchetError("INVALID_STATE", "a session counter is out of the 32-bit range");
     }
-    this.#ensure(4);
     this.#view.setUint32(this.#pos, v);
     this.#pos += 4;
   }
   raw(b: Uint8Array) {
-    this.#ensure(b.length);
-    this.#buf.set(b, this.#pos);
+    this.#buf.set(b, this.#pos); // RangeError past the end
     this.#pos += b.length;
   }
   lp(b: Uint8Array) {
@@ -85,9 +83,38 @@ class ByteWriter {
     if (b !== null) this.raw(b);
   }
   finish(): Uint8Array {
-    return this.#buf.slice(0, this.#pos);
+    if (this.#pos !== this.#buf.length) throw sizeMismatch();
+    return this.#buf;
   }
 }
+
+function sizeMismatch(): DoubleRatchetError {
+  return new DoubleRatchetError("INVALID_STATE", "serializeSession computed a wrong size (a bug in this package)");
+}
+
+const opt32Size = (b: Uint8Array | null) => 1 + (b === null ? 0 : b.length);
+
+/** The exact length of `serializeSession`'s output for this state and encoded profile name. */
+function serializedSize(s: RatchetState, name: Uint8Array, infos: readonly Uint8Array[]): number {
+  let n = MAGIC.length + 1 + 8; // magic, version, generation
+  n += 1 + name.length + 1; // name, flags
+  n += 8 + s.localIdentityKey.length + s.remoteIdentityKey.length + s.associatedData.length + s.baseKey.length;
+  n += s.rootKey.length + s.dhsPrivate.length + s.dhsPublic.length;
+  n += opt32Size(s.dhr) + opt32Size(s.cks) + 8 + opt32Size(s.ckr) + 4; // DHr, CKs, Ns, PN, CKr, Nr
+  n += opt32Size(s.hks) + opt32Size(s.hkr) + opt32Size(s.nhks) + opt32Size(s.nhkr);
+  n += 12; // limits
+  const p = s.pending;
+  n += 1 + (p === null ? 0 : 1 + 4 + 4 + 2 + p.ephemeralKey.length + 2 + p.identityKey.length + 1 + 4);
+  n += 2;
+  for (const c of s.skipped) {
+    n += 2 + c.key.length + 4 + 4 * c.keys.length;
+    for (const k of c.keys) n += k.length;
+  }
+  for (const info of infos) n += 1 + info.length;
+  return n;
+}
+
+const utf8 = new TextEncoder();
 
 function corrupt(what: string): DoubleRatchetError {
   return new DoubleRatchetError("INVALID_SESSION", `serialized session is invalid: ${what}`);
@@ -152,13 +179,14 @@ export function serializeSession(session: Session): Uint8Array {
   if (!(session instanceof Session)) throw new DoubleRatchetError("INVALID_ARGUMENT", "session must be a Session");
   assertLive(session);
   const s = stateOf(session);
-  const w = new ByteWriter();
+  const name = utf8.encode(s.profile.name);
+  const infos = profileInfos(s.profile);
+  const w = new ByteWriter(serializedSize(s, name, infos));
   for (const m of MAGIC) w.u8(m);
   w.u8(SESSION_FORMAT_VERSION);
   const generation = session.generation;
   w.u32(Math.floor(generation / TWO_32));
   w.u32(generation % TWO_32);
-  const name = new TextEncoder().encode(s.profile.name);
   w.u8(name.length);
   w.raw(name);
   w.u8((s.role === "responder" ? 1 : 0) | (s.profile.headerEncryption ? 2 : 0));
@@ -202,7 +230,7 @@ export function serializeSession(session: Session): Uint8Array {
       w.raw(c.keys[i]!);
     }
   }
-  for (const info of profileInfos(s.profile)) {
+  for (const info of infos) {
     w.u8(info.length);
     w.raw(info);
   }

@@ -13,7 +13,6 @@ import {
   assertDeviceId,
   assertObject,
   atMostOne,
-  decodeBase64Text,
   decodeDeviceId,
   decodeFixedBase64,
   decodeFlag,
@@ -23,7 +22,7 @@ import {
   malformed,
   tooLarge,
 } from "../fields.js";
-import { encryptedElement } from "../message.js";
+import { decodeBase64Content, encryptedElement } from "../message.js";
 import { childrenNamed, el, serializeXml, type XmlInput } from "../xml.js";
 
 /** One `<key>`: the payload key encrypted for one recipient device (XEP-0384 v0.3.0 §4.5). */
@@ -86,6 +85,7 @@ export function encryptedMessageToString(message: EncryptedMessage): string {
  * Decodes `<encrypted xmlns='eu.siacs.conversations.axolotl'>`, or the `<message>` that carries it.
  * Accepts `prekey="true"` and `"1"`, 12- and 16-byte IVs, whitespace in base64, no keys at all
  * (python-oldmemo's schema allows it: the message is then for nobody), and ignores unknown children.
+ * Every `<key>` is validated and decoded (a malformed one fails the whole stanza, whoever it is for).
  */
 export function decodeEncryptedMessage(input: XmlInput): EncryptedMessage {
   const encrypted = encryptedElement(input, NS_LEGACY);
@@ -97,12 +97,12 @@ export function decodeEncryptedMessage(input: XmlInput): EncryptedMessage {
   const keys = keyElements.map((key): Key => {
     const rid = decodeDeviceId(key, "rid", "<key>");
     const prekey = decodeFlag(key, "prekey", "<key>");
-    const data = decodeBase64Text(key, "<key>", MAX_KEY_ELEMENT_BYTES);
+    const data = decodeBase64Content(key, "<key>", MAX_KEY_ELEMENT_BYTES);
     if (data.length === 0) throw malformed("<key> is empty");
     return { rid, prekey, data };
   });
   const iv = decodeFixedBase64(exactlyOne(header, "iv", NS_LEGACY, "<header>"), "<iv>", ...LEGACY_IV_LENGTHS);
   const payloadElement = atMostOne(encrypted, "payload", NS_LEGACY, "<encrypted>");
   if (payloadElement === undefined) return { sid, keys, iv };
-  return { sid, keys, iv, payload: decodeBase64Text(payloadElement, "<payload>", MAX_PAYLOAD_BYTES) };
+  return { sid, keys, iv, payload: decodeBase64Content(payloadElement, "<payload>", MAX_PAYLOAD_BYTES) };
 }

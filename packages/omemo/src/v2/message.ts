@@ -7,7 +7,6 @@ import {
   assertDeviceId,
   assertObject,
   atMostOne,
-  decodeBase64Text,
   decodeDeviceId,
   decodeFlag,
   exactlyOne,
@@ -18,7 +17,7 @@ import {
   tooLarge,
 } from "../fields.js";
 import { assertBareJid, bareJidKey, isPlausibleJid } from "../jid.js";
-import { encryptedElement } from "../message.js";
+import { decodeBase64Content, encryptedElement } from "../message.js";
 import { childrenNamed, el, serializeXml, type XmlInput } from "../xml.js";
 
 /** One `<key>` (XEP-0384 v0.8.3 §5.5.3): the key and HMAC encrypted for one recipient device. */
@@ -98,6 +97,7 @@ export function encryptedMessageToString(message: EncryptedMessage): string {
  * Decodes `<encrypted xmlns='urn:xmpp:omemo:2'>`, or the `<message>` that carries it. Accepts
  * `kex="true"` and `"1"`, whitespace in base64, groups and headers without keys, and ignores unknown
  * children. `jid` attributes are kept as sent (compare them with `sameBareJid`).
+ * Every `<key>` is validated and decoded (a malformed one fails the whole stanza, whoever it is for).
  */
 export function decodeEncryptedMessage(input: XmlInput): EncryptedMessage {
   const encrypted = encryptedElement(input, NS_V2);
@@ -119,7 +119,7 @@ export function decodeEncryptedMessage(input: XmlInput): EncryptedMessage {
       keys: keyElements.map((key): Key => {
         const rid = decodeDeviceId(key, "rid", "<key>");
         const kex = decodeFlag(key, "kex", "<key>");
-        const data = decodeBase64Text(key, "<key>", MAX_KEY_ELEMENT_BYTES);
+        const data = decodeBase64Content(key, "<key>", MAX_KEY_ELEMENT_BYTES);
         if (data.length === 0) throw malformed("<key> is empty");
         return { rid, kex, data };
       }),
@@ -127,5 +127,5 @@ export function decodeEncryptedMessage(input: XmlInput): EncryptedMessage {
   });
   const payloadElement = atMostOne(encrypted, "payload", NS_V2, "<encrypted>");
   if (payloadElement === undefined) return { sid, keys };
-  return { sid, keys, payload: decodeBase64Text(payloadElement, "<payload>", MAX_PAYLOAD_BYTES) };
+  return { sid, keys, payload: decodeBase64Content(payloadElement, "<payload>", MAX_PAYLOAD_BYTES) };
 }
