@@ -65,7 +65,8 @@ let reportCounter = 0;
 function runTest(dir, entry) {
   const out = join(scratch, `r${reportCounter++}.json`);
   const argv = ["run", entry.test, "--reporter=json", `--outputFile=${out}`];
-  if (entry.name) argv.push("-t", entry.name);
+  // -t takes a regular expression: the name is a plain substring, so its special characters are escaped.
+  if (entry.name) argv.push("-t", entry.name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"));
   const run = spawnSync(vitest, argv, {
     cwd: dir,
     stdio: ["ignore", "ignore", "ignore"],
