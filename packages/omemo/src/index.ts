@@ -15,6 +15,7 @@ export type { Bundle, PreKeyPublic } from "./types.js";
 export { decodeBase64, encodeBase64 } from "./base64.js";
 export { cloneElement, parseXml, serializeXml } from "./xml.js";
 export type { XmlInput } from "./xml.js";
+export type { DecodeKeysOptions } from "./message.js";
 export { bareJid, sameBareJid } from "./jid.js";
 export {
   decodeItems,

@@ -7,6 +7,16 @@ import { childElements, localName, namespaceOf, textOf, toElement, type XmlInput
  * The `<encrypted>` element to decode: `input` itself, or the one `<encrypted xmlns=ns>` directly
  * inside a `<message>` (so a caller can hand over the stanza it received).
  */
+/** Options of both namespaces' `decodeEncryptedMessage`. */
+export interface DecodeKeysOptions {
+  /**
+   * Decode only the keys this selects (a receiver needs the ones for its own device): the others'
+   * attributes are still checked, their base64 is neither decoded nor returned. `jid` is the
+   * `<keys>` group's JID in OMEMO 2 and undefined in legacy OMEMO, whose keys name no account.
+   */
+  readonly keysFor?: (jid: string | undefined, rid: number) => boolean;
+}
+
 export function encryptedElement(input: XmlInput, ns: string): Element {
   const el = toElement(input);
   if (localName(el) !== "message") return el;

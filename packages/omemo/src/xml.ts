@@ -1,4 +1,10 @@
-import { Element } from "ltx";
+// ltx's main module also loads its SAX parser, which imports Node's `events`: the Element class alone
+// keeps browsers (and bundlers without Node polyfills) happy. The type stays ltx's own.
+import type { Element as LtxElement } from "ltx";
+import ElementClass from "ltx/src/Element.js";
+/** ltx's Element class (from its own module, without the parser) and type. */
+export const Element = ElementClass as unknown as typeof LtxElement;
+export type Element = LtxElement;
 import { MAX_STANZA_BYTES, MAX_XML_DEPTH } from "./consts.js";
 import { OmemoError } from "./errors.js";
 
@@ -99,8 +105,8 @@ export function utf8Length(s: string): number {
 }
 
 function checkStringSize(xml: string): void {
-  // Every UTF-16 code unit is at least one UTF-8 byte, so the cheap test first.
-  if (xml.length > MAX_STANZA_BYTES || utf8Length(xml) > MAX_STANZA_BYTES) {
+  // Every UTF-16 code unit is one to three UTF-8 bytes, so the cheap tests first.
+  if (xml.length > MAX_STANZA_BYTES || (xml.length * 3 > MAX_STANZA_BYTES && utf8Length(xml) > MAX_STANZA_BYTES)) {
     throw new OmemoError("STANZA_TOO_LARGE", `XML is larger than ${MAX_STANZA_BYTES} bytes`);
   }
 }
@@ -346,28 +352,51 @@ export function isElement(value: unknown): value is Element {
  * as a limit is passed, so even a cyclic object graph terminates.
  */
 function checkElementTree(root: Element): void {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: a tree whose bound fits needs no exact count (every
+  // stanza of ordinary size). Only a tree near the limit is measured exactly.
+  if (treeBytes(root, 3) > MAX_STANZA_BYTES && treeBytes(root, 0) > MAX_STANZA_BYTES) {
+    throw new OmemoError("STANZA_TOO_LARGE", `XML is larger than ${MAX_STANZA_BYTES} bytes`);
+  }
+}
+
+/**
+ * The tree's size in UTF-8 bytes (approximated from names, attributes and text), exactly when
+ * `unitBytes` is 0, or bounded from above by counting `unitBytes` per UTF-16 code unit. Checks depth
+ * and node types on the way; returns as soon as the size passes MAX_STANZA_BYTES.
+ */
+function treeBytes(root: Element, unitBytes: number): number {
+  const size = (s: string) => (unitBytes === 0 ? utf8Length(s) : s.length * unitBytes);
   let bytes = 0;
-  const stack: [unknown, number][] = [[root, 1]];
-  while (stack.length > 0) {
-    const [node, depth] = stack.pop()!;
+  const nodes: unknown[] = [root];
+  const depths: number[] = [1];
+  while (nodes.length > 0) {
+    const node = nodes.pop();
+    const depth = depths.pop()!;
     if (typeof node === "string") {
-      bytes += utf8Length(node);
+      bytes += size(node);
     } else if (typeof node === "number" || node === null || node === undefined) {
       bytes += 20;
     } else if (isElement(node)) {
       if (depth > MAX_XML_DEPTH)
         throw new OmemoError("STANZA_TOO_LARGE", `XML nests deeper than ${MAX_XML_DEPTH} elements`);
-      bytes += 2 * utf8Length(node.name) + 5;
-      for (const [k, v] of Object.entries<unknown>(node.attrs)) {
-        bytes += utf8Length(k) + (typeof v === "string" ? utf8Length(v) : 20) + 4;
+      bytes += 2 * size(node.name) + 5;
+      const attrs = node.attrs as Record<string, unknown>;
+      for (const k in attrs) {
+        if (!Object.hasOwn(attrs, k)) continue;
+        const v = attrs[k];
+        bytes += size(k) + (typeof v === "string" ? size(v) : 20) + 4;
       }
-      for (const child of node.children) stack.push([child, depth + 1]);
+      const children = node.children as unknown[];
+      for (let i = 0; i < children.length; i++) {
+        nodes.push(children[i]);
+        depths.push(depth + 1);
+      }
     } else {
       throw new OmemoError("INVALID_ARGUMENT", "element tree contains something that is neither an element nor text");
     }
-    if (bytes > MAX_STANZA_BYTES)
-      throw new OmemoError("STANZA_TOO_LARGE", `XML is larger than ${MAX_STANZA_BYTES} bytes`);
+    if (bytes > MAX_STANZA_BYTES) return bytes;
   }
+  return bytes;
 }
 
 /** A string is parsed; an element is checked against the same limits and used as it is. */

@@ -27,6 +27,11 @@ const decoders: [string, (input: XmlInput) => unknown][] = [
   ["legacy.decodeDeviceList", legacy.decodeDeviceList],
   ["legacy.decodeBundle", legacy.decodeBundle],
   ["v2.decodeEncryptedMessage", v2.decodeEncryptedMessage],
+  ["v2.decodeEncryptedMessage (keysFor)", (i) => v2.decodeEncryptedMessage(i, { keysFor: (_j, rid) => rid % 2 === 1 })],
+  [
+    "legacy.decodeEncryptedMessage (keysFor)",
+    (i) => legacy.decodeEncryptedMessage(i, { keysFor: (_j, rid) => rid < 9 }),
+  ],
   ["v2.decodeDeviceList", v2.decodeDeviceList],
   ["v2.decodeBundle", v2.decodeBundle],
   ["v2.decodeOptOut", (i) => v2.decodeOptOut(typeof i === "string" ? parseXml(i) : i)],

@@ -6,6 +6,7 @@ export { NS_LEGACY as NS } from "../consts.js";
 export type { Bundle, PreKeyPublic } from "../types.js";
 export { decodeEncryptedMessage, encodeEncryptedMessage, encryptedMessageToString, isKeyTransport } from "./message.js";
 export type { EncryptedMessage, Key } from "./message.js";
+export type { DecodeKeysOptions } from "../message.js";
 export { decodeDeviceList, deviceListToString, encodeDeviceList } from "./device-list.js";
 export type { DeviceList } from "./device-list.js";
 export { bundleToString, decodeBundle, encodeBundle } from "./bundle.js";

@@ -22,7 +22,7 @@ import {
   malformed,
   tooLarge,
 } from "../fields.js";
-import { decodeBase64Content, encryptedElement } from "../message.js";
+import { decodeBase64Content, encryptedElement, type DecodeKeysOptions } from "../message.js";
 import { childrenNamed, el, serializeXml, type XmlInput } from "../xml.js";
 
 /** One `<key>`: the payload key encrypted for one recipient device (XEP-0384 v0.3.0 §4.5). */
@@ -85,22 +85,27 @@ export function encryptedMessageToString(message: EncryptedMessage): string {
  * Decodes `<encrypted xmlns='eu.siacs.conversations.axolotl'>`, or the `<message>` that carries it.
  * Accepts `prekey="true"` and `"1"`, 12- and 16-byte IVs, whitespace in base64, no keys at all
  * (python-oldmemo's schema allows it: the message is then for nobody), and ignores unknown children.
- * Every `<key>` is validated and decoded (a malformed one fails the whole stanza, whoever it is for).
+ * Every `<key>`'s attributes are validated; its content is decoded (and validated: a malformed one
+ * fails the whole stanza, whoever it is for) unless `options.keysFor` leaves it out, in which case it
+ * is not returned either.
  */
-export function decodeEncryptedMessage(input: XmlInput): EncryptedMessage {
+export function decodeEncryptedMessage(input: XmlInput, options: DecodeKeysOptions = {}): EncryptedMessage {
+  const wanted = options.keysFor;
   const encrypted = encryptedElement(input, NS_LEGACY);
   expectElement(encrypted, "encrypted", NS_LEGACY);
   const header = exactlyOne(encrypted, "header", NS_LEGACY, "<encrypted>");
   const sid = decodeDeviceId(header, "sid", "<header>");
   const keyElements = childrenNamed(header, "key", NS_LEGACY);
   if (keyElements.length > MAX_KEYS_PER_HEADER) throw tooLarge(`<header> has more than ${MAX_KEYS_PER_HEADER} keys`);
-  const keys = keyElements.map((key): Key => {
+  const keys: Key[] = [];
+  for (const key of keyElements) {
     const rid = decodeDeviceId(key, "rid", "<key>");
     const prekey = decodeFlag(key, "prekey", "<key>");
+    if (wanted !== undefined && !wanted(undefined, rid)) continue;
     const data = decodeBase64Content(key, "<key>", MAX_KEY_ELEMENT_BYTES);
     if (data.length === 0) throw malformed("<key> is empty");
-    return { rid, prekey, data };
-  });
+    keys.push({ rid, prekey, data });
+  }
   const iv = decodeFixedBase64(exactlyOne(header, "iv", NS_LEGACY, "<header>"), "<iv>", ...LEGACY_IV_LENGTHS);
   const payloadElement = atMostOne(encrypted, "payload", NS_LEGACY, "<encrypted>");
   if (payloadElement === undefined) return { sid, keys, iv };

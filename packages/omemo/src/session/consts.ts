@@ -85,6 +85,14 @@ export const MAX_CACHED_DEVICES = 500;
 export const FINGERPRINT_CACHE_SIZE = 4096;
 
 /** Store namespace the manager writes to unless told otherwise. */
+/**
+ * Sessions kept decoded in memory between messages (option `sessionCacheSize`; 0 keeps none). Each is
+ * used only while the store still holds the exact bytes it came from, so a write by another tab or
+ * process is always seen. About 1-4 KiB each: a few MiB for an account with a thousand active devices.
+ */
+export const SESSION_CACHE_SIZE = 1000;
+/** Device lists and identity records kept decoded, under the same rule. */
+export const RECORD_CACHE_SIZE = 2000;
 export const DEFAULT_STORE_NAMESPACE = "omemo";
 
 /** Version of every stored record (records.ts); a test loads each earlier version once there is one. */

@@ -33,6 +33,7 @@ export {
   ONE_TIME_PRE_KEYS,
   SIGNED_PRE_KEY_ROTATION_PERIOD_MS,
   OLD_SIGNED_PRE_KEY_GRACE_MS,
+  SESSION_CACHE_SIZE,
 } from "./consts.js";
 export { MemoryXmppNetwork } from "./memory-network.js";
 export type { Delivery, MemoryClient, MemoryClientHandlers, Pending } from "./memory-network.js";

@@ -24,13 +24,12 @@ import {
   type Session,
 } from "@parley/double-ratchet";
 import type { Bundle as X3dhBundle } from "@parley/x3dh";
-import { Element } from "ltx";
 import { NS_CLIENT, NS_LEGACY, NS_V2 } from "../consts.js";
 import { isOmemoError, OmemoError } from "../errors.js";
 import { bareJid, bareJidKey, isPlausibleJid, sameBareJid } from "../jid.js";
 import { createEnvelope, decodeEnvelope, envelopeToString, type Envelope } from "../sce.js";
 import type { Bundle } from "../types.js";
-import { childElements, el, localName, namespaceOf } from "../xml.js";
+import { childElements, el, Element, localName, namespaceOf } from "../xml.js";
 import {
   DEFAULT_STORE_NAMESPACE,
   DEVICE_ID_ATTEMPTS,
@@ -41,9 +40,12 @@ import {
   LEGACY_PAYLOAD_KEY_BYTES,
   MAX_RECIPIENT_DEVICES,
   PREVIOUS_SESSIONS_KEPT,
+  RECORD_CACHE_SIZE,
   RETIRED_BASE_KEYS_KEPT,
+  SESSION_CACHE_SIZE,
   V2_EMPTY_KEY_MATERIAL_BYTES,
 } from "./consts.js";
+import { DecodedCache } from "./cache.js";
 import { activeIds, mergeDeviceList, withOwnDevice } from "./devices.js";
 import { Emitter, type AutomaticMessageReason, type SessionManagerEvents } from "./events.js";
 import { fingerprintOf, identityFromSeed, type OwnIdentity } from "./identity.js";
@@ -92,6 +94,7 @@ import {
   keys,
   type AccountRecord,
   type DeviceListRecord,
+  type IdentityRecord,
   type PreKeysRecord,
   type SessionRecord,
 } from "./records.js";
@@ -143,6 +146,15 @@ export class SessionManager {
   readonly #bundleLanded = new Map<OmemoNamespace, number>();
   /** Catch-ups running ({@link catchUp}): while above 0, consumed one-time prekeys are kept. */
   #catchUps = 0;
+  /** Sessions decoded from the store, used while the store holds the same bytes (taken, then put back once their successor is stored). */
+  readonly #sessions: DecodedCache<LoadedSession>;
+  /** Device lists and identity records decoded from the store, under the same rule. */
+  readonly #records = new DecodedCache<DeviceListRecord | IdentityRecord>(RECORD_CACHE_SIZE);
+  /**
+   * Per namespace, whether our stored prekeys are newer than the bundle the server has (the store's
+   * `unpublished` flag, mirrored: read once, then kept by this manager's own writes and publications).
+   */
+  readonly #unpublished = new Map<OmemoNamespace, boolean>();
 
   private constructor(
     options: SessionManagerOptions,
@@ -163,6 +175,7 @@ export class SessionManager {
     this.#crypto = crypto;
     this.#now = options.now ?? Date.now;
     this.#heal = options.heal !== false;
+    this.#sessions = new DecodedCache(options.sessionCacheSize ?? SESSION_CACHE_SIZE);
     this.#events = new Emitter((error) => {
       this.#events.emit("error", asOmemoError(error, "INVALID_ARGUMENT", "an event listener threw"));
     });
@@ -190,6 +203,10 @@ export class SessionManager {
     const namespaces = [...new Set(options.namespaces ?? ALL_NAMESPACES)];
     if (namespaces.length === 0 || namespaces.some((ns) => ns !== NS_LEGACY && ns !== NS_V2)) {
       throw new OmemoError("INVALID_ARGUMENT", "options.namespaces must list OMEMO namespaces");
+    }
+    const cacheSize = options.sessionCacheSize;
+    if (cacheSize !== undefined && (!Number.isSafeInteger(cacheSize) || cacheSize < 0)) {
+      throw new OmemoError("INVALID_ARGUMENT", "options.sessionCacheSize must be a whole number, 0 or more");
     }
     const crypto = options.crypto ?? defaultCrypto();
     const now = options.now ?? Date.now;
@@ -321,13 +338,16 @@ export class SessionManager {
       this.#bundleLanded.set(ns, seq);
       // The server has these prekeys now: clear the "unpublished" mark, unless they changed meanwhile
       // (a key exchange, a rotation, another tab), whose own publication is then still owed.
-      await io("saving prekeys", () =>
+      const cleared = await io("saving prekeys", () =>
         this.#store.transaction(async (tx) => {
           const t = tx.namespace(this.#storeName);
           const current = await t.get(keys.preKeys(adapter.tag));
-          if (current !== undefined && sameBytes(current, raw)) await t.delete(keys.unpublished(adapter.tag));
+          if (current === undefined || !sameBytes(current, raw)) return false;
+          await t.delete(keys.unpublished(adapter.tag));
+          return true;
         }),
       );
+      if (cleared) this.#unpublished.set(ns, false);
       this.#events.emit("published", { node, itemId });
       return;
     }
@@ -345,8 +365,13 @@ export class SessionManager {
     for (const ns of this.namespaces) {
       if (skip.has(ns)) continue;
       try {
-        const flag = await io("loading prekeys", () => this.#kv.get(keys.unpublished(adapterFor(ns).tag)));
-        if (flag !== undefined) await this.#publishBundle(ns);
+        let pending = this.#unpublished.get(ns);
+        if (pending === undefined) {
+          const flag = await io("loading prekeys", () => this.#kv.get(keys.unpublished(adapterFor(ns).tag)));
+          pending = flag !== undefined;
+          this.#unpublished.set(ns, pending);
+        }
+        if (pending) await this.#publishBundle(ns);
       } catch (error) {
         this.#events.emit("error", asOmemoError(error, "IO_FAILED", "republishing the bundle"));
       }
@@ -387,6 +412,7 @@ export class SessionManager {
       const next = settleUsedPreKeys(this.#crypto, record);
       if (next === record) return;
       await io("saving prekeys", () => this.#store.transaction((tx) => this.#savePreKeys(tx, adapter, raw, next)));
+      this.#unpublished.set(ns, true);
     });
   }
 
@@ -429,6 +455,7 @@ export class SessionManager {
         );
         if (next === record) return false;
         await io("saving prekeys", () => this.#store.transaction((tx) => this.#savePreKeys(tx, adapter, raw, next)));
+        this.#unpublished.set(ns, true);
         return next.signed[0]!.id !== record.signed[0]!.id;
       });
       if (changed) {
@@ -491,7 +518,7 @@ export class SessionManager {
     const key = keys.devices(adapter.tag, bareJidKey(jid));
     const merged = await this.#locks.run(key, async () => {
       const raw = await io("loading a device list", () => this.#kv.get(key));
-      const result = mergeDeviceList(raw === undefined ? undefined : decodeDeviceList(raw), effective);
+      const result = mergeDeviceList(raw === undefined ? undefined : this.#deviceListOf(key, raw), effective);
       await io("saving a device list", () => this.#kv.put(key, encodeDeviceList(result.record)));
       return result;
     });
@@ -504,12 +531,21 @@ export class SessionManager {
   async #deviceList(jid: string, ns: OmemoNamespace): Promise<DeviceListRecord> {
     const key = keys.devices(adapterFor(ns).tag, bareJidKey(jid));
     const raw = await io("loading a device list", () => this.#kv.get(key));
-    if (raw !== undefined) return decodeDeviceList(raw);
+    if (raw !== undefined) return this.#deviceListOf(key, raw);
     // Never seen: fetch once (PEP notifications keep it current from then on, v0.8.3 §5.2).
     const listed = await this.#fetchDeviceList(jid, ns);
     await this.#applyDeviceList(jid, ns, listed ?? []);
     const again = await io("loading a device list", () => this.#kv.get(key));
-    return again === undefined ? { devices: [] } : decodeDeviceList(again);
+    return again === undefined ? { devices: [] } : this.#deviceListOf(key, again);
+  }
+
+  /** A stored device list, decoded (or as decoded before from the same bytes). */
+  #deviceListOf(key: string, raw: Uint8Array): DeviceListRecord {
+    const cached = this.#records.get(key, raw);
+    if (cached !== undefined && "devices" in cached) return cached;
+    const record = decodeDeviceList(raw);
+    this.#records.set(key, raw, record);
+    return record;
   }
 
   // ================================================================ encrypt
@@ -744,20 +780,21 @@ export class SessionManager {
           throw asOmemoError(error, "STORE_CORRUPT", "encrypting for a device");
         }
         // The identity with the session it came with, in one transaction; its event once committed.
-        const identityEvent = await this.#store
+        const committed = await this.#store
           .transaction(async (tx) => {
-            await this.#saveSession(tx, adapter, t.jid, t.deviceId, loaded, {
+            const cache = await this.#saveSession(tx, adapter, t.jid, t.deviceId, loaded, {
               session: step.session,
               previous: loaded?.record.previous ?? [],
               retiredBaseKeys: loaded?.record.retiredBaseKeys ?? [],
               heartbeatAt: loaded?.record.heartbeatAt ?? null,
             });
-            return this.#noteIdentity(adapter, device, tx);
+            return { cache, identityEvent: await this.#noteIdentity(adapter, device, tx) };
           })
           .catch((error: unknown) => {
             throw asOmemoError(error, "IO_FAILED", "saving a session");
           });
-        identityEvent?.();
+        committed.cache();
+        committed.identityEvent?.();
         return {
           result: { ...base, status: "encrypted" as const, keyExchange: step.isKeyExchange },
           key: { jid: t.jid, rid: t.deviceId, keyExchange: step.isKeyExchange, data: step.message },
@@ -816,10 +853,11 @@ export class SessionManager {
     }
     const sender = bareJid(fromAttr);
     const { adapter, encrypted } = this.#encryptedElement(stanza);
-    const wire = adapter.decodeMessage(encrypted);
-    const ours = wire.keys.filter(
-      (k) => k.rid === this.deviceId && (k.jid === undefined || sameBareJid(k.jid, this.jid)),
-    );
+    // Only the keys for this device are decoded: the others are for other devices to judge.
+    const forUs = (jid: string | undefined, rid: number) =>
+      rid === this.deviceId && (jid === undefined || sameBareJid(jid, this.jid));
+    const wire = adapter.decodeMessage(encrypted, forUs);
+    const ours = wire.keys.filter((k) => forUs(k.jid, k.rid));
     if (ours.length === 0 || (wire.sid === this.deviceId && sameBareJid(sender, this.jid))) {
       throw new OmemoError("NO_KEY_FOR_US", "the message has no key for this device");
     }
@@ -877,8 +915,9 @@ export class SessionManager {
   /** v0.8.3 §6: a sender device that is not on our copy of its account's list: fetch the list again. */
   /** Whether `deviceId` is active on our cached copy of `jid`'s device list. */
   async #isListed(ns: OmemoNamespace, jid: string, deviceId: number): Promise<boolean> {
-    const raw = await this.#kv.get(keys.devices(adapterFor(ns).tag, bareJidKey(jid)));
-    return raw !== undefined && activeIds(decodeDeviceList(raw)).includes(deviceId);
+    const key = keys.devices(adapterFor(ns).tag, bareJidKey(jid));
+    const raw = await this.#kv.get(key);
+    return raw !== undefined && this.#deviceListOf(key, raw).devices.some((d) => d.active && d.id === deviceId);
   }
 
   async #checkListed(ns: OmemoNamespace, jid: string, deviceId: number): Promise<void> {
@@ -930,9 +969,9 @@ export class SessionManager {
       const empty = this.#emptySealed(adapter.namespace, undefined);
       const step = this.#ratchet(() => ratchetEncrypt(session, empty.keyMaterial, { crypto: this.#crypto }));
       const current = loaded?.session;
-      const identityEvent = await this.#store
+      const committed = await this.#store
         .transaction(async (tx) => {
-          await this.#saveSession(tx, adapter, jid, deviceId, loaded, {
+          const cache = await this.#saveSession(tx, adapter, jid, deviceId, loaded, {
             session: step.session,
             previous:
               current === undefined
@@ -944,12 +983,13 @@ export class SessionManager {
                 : [current.baseKey, ...(loaded?.record.retiredBaseKeys ?? [])].slice(0, RETIRED_BASE_KEYS_KEPT),
             heartbeatAt: null,
           });
-          return this.#noteIdentity(adapter, device, tx);
+          return { cache, identityEvent: await this.#noteIdentity(adapter, device, tx) };
         })
         .catch((error: unknown) => {
           throw asOmemoError(error, "IO_FAILED", "saving the session");
         });
-      identityEvent?.();
+      committed.cache();
+      committed.identityEvent?.();
       const encrypted = adapter.encodeMessage({
         sid: this.deviceId,
         keys: [{ jid, rid: deviceId, keyExchange: step.isKeyExchange, data: step.message }],
@@ -1178,9 +1218,9 @@ export class SessionManager {
         ...(empty.iv === undefined ? {} : { iv: empty.iv }),
       });
     }
-    const identityEvent = await this.#store
+    const committed = await this.#store
       .transaction(async (tx) => {
-        await this.#saveSession(
+        const cache = await this.#saveSession(
           tx,
           adapter,
           sender,
@@ -1202,12 +1242,14 @@ export class SessionManager {
         if (replied === "key-exchange-completion") {
           await tx.namespace(this.#storeName).put(answeredKey, session.baseKey);
         }
-        return this.#noteIdentity(adapter, s.device, tx);
+        return { cache, identityEvent: await this.#noteIdentity(adapter, s.device, tx) };
       })
       .catch((error: unknown) => {
         throw asOmemoError(error, "IO_FAILED", "saving the session");
       });
-    identityEvent?.();
+    committed.cache();
+    if (s.preKeys !== undefined) this.#unpublished.set(adapter.namespace, true);
+    committed.identityEvent?.();
     if (reply !== undefined && replied !== undefined) {
       follow.send.push({
         to: sender,
@@ -1255,7 +1297,7 @@ export class SessionManager {
   /** The state of our session with a device (no keys), or undefined. */
   async sessionInfo(jid: string, deviceId: number, namespace: OmemoNamespace): Promise<SessionInfo | undefined> {
     const adapter = this.#adapter(namespace);
-    const loaded = await this.#loadSession(adapter, bareJid(jid), deviceId);
+    const loaded = await this.#loadSession(adapter, bareJid(jid), deviceId, true);
     if (loaded === undefined) return undefined;
     const s = loaded.session;
     return {
@@ -1276,9 +1318,10 @@ export class SessionManager {
   async deleteSession(jid: string, deviceId: number, namespace: OmemoNamespace): Promise<void> {
     const adapter = this.#adapter(namespace);
     const key = keys.session(adapter.tag, bareJidKey(jid), deviceId);
-    await this.#locks.run(this.#address(adapter, bareJid(jid), deviceId), () =>
-      io("deleting a session", () => this.#kv.delete(key)),
-    );
+    await this.#locks.run(this.#address(adapter, bareJid(jid), deviceId), async () => {
+      this.#sessions.delete(key);
+      await io("deleting a session", () => this.#kv.delete(key));
+    });
   }
 
   #address(adapter: NamespaceAdapter, jid: string, deviceId: number): string {
@@ -1324,7 +1367,13 @@ export class SessionManager {
     const kv = tx === undefined ? this.#kv : tx.namespace(this.#storeName);
     const key = keys.identity(adapter.tag, bareJidKey(device.jid), device.deviceId);
     const raw = await io("loading an identity", () => kv.get(key));
-    const previous = raw === undefined ? undefined : decodeIdentity(raw).identityKey;
+    let previous: Uint8Array | undefined;
+    if (raw !== undefined) {
+      const cached = this.#records.get(key, raw);
+      const record = cached !== undefined && "identityKey" in cached ? cached : decodeIdentity(raw);
+      if (cached === undefined) this.#records.set(key, raw, record);
+      previous = record.identityKey;
+    }
     if (previous !== undefined && sameBytes(previous, device.identityKey)) return undefined;
     await io("saving an identity", () => kv.put(key, encodeIdentity({ identityKey: device.identityKey })));
     const emit = (): void => {
@@ -1353,7 +1402,8 @@ export class SessionManager {
   }
 
   /**
-   * Writes our prekeys inside `tx` if the stored record is still the one loaded: another manager on
+   * Writes our prekeys inside `tx` if the stored record is still the one loaded (the caller marks the
+   * namespace unpublished in memory once the transaction committed): another manager on
    * the same store (a second tab) that consumed or rotated meanwhile wins, and this write fails with
    * CONCURRENT_UPDATE instead of bringing a consumed prekey back.
    */
@@ -1373,9 +1423,22 @@ export class SessionManager {
     await t.put(keys.unpublished(adapter.tag), Uint8Array.of(1));
   }
 
-  async #loadSession(adapter: NamespaceAdapter, jid: string, deviceId: number): Promise<LoadedSession | undefined> {
-    const raw = await io("loading a session", () => this.#kv.get(keys.session(adapter.tag, bareJidKey(jid), deviceId)));
+  /**
+   * Our session with a device, from the store (or from the cache when the store still holds the bytes
+   * it was decoded from). The session is the caller's to spend: a cached one is taken out, and only
+   * {@link saveSession}'s commit callback puts a successor back. `peek` leaves it cached (read only).
+   */
+  async #loadSession(
+    adapter: NamespaceAdapter,
+    jid: string,
+    deviceId: number,
+    peek = false,
+  ): Promise<LoadedSession | undefined> {
+    const key = keys.session(adapter.tag, bareJidKey(jid), deviceId);
+    const raw = await io("loading a session", () => this.#kv.get(key));
     if (raw === undefined) return undefined;
+    const cached = peek ? this.#sessions.get(key, raw) : this.#sessions.take(key, raw);
+    if (cached !== undefined) return cached;
     const record = decodeSession(raw);
     try {
       return { record, session: deserializeSession(record.session, { profile: adapter.profile }) };
@@ -1384,7 +1447,11 @@ export class SessionManager {
     }
   }
 
-  /** Compare-and-swap: writes only if the stored revision is still the one loaded. */
+  /**
+   * Compare-and-swap: writes only if the stored revision is still the one loaded. Returns what to do
+   * once the transaction committed: cache the stored session (never before: a transaction that fails
+   * must not leave a spent or unstored session in the cache).
+   */
   async #saveSession(
     tx: OmemoStoreTransaction,
     adapter: NamespaceAdapter,
@@ -1397,7 +1464,7 @@ export class SessionManager {
       retiredBaseKeys: readonly Uint8Array[];
       heartbeatAt: number | null;
     },
-  ): Promise<void> {
+  ): Promise<() => void> {
     const t = tx.namespace(this.#storeName);
     const key = keys.session(adapter.tag, bareJidKey(jid), deviceId);
     const raw = await t.get(key);
@@ -1409,16 +1476,18 @@ export class SessionManager {
         "the session changed since it was loaded (another tab or process): nothing was sent",
       );
     }
-    await t.put(
-      key,
-      encodeSession({
-        revision: expected + 1,
-        session: serializeSession(next.session),
-        previous: next.previous,
-        retiredBaseKeys: next.retiredBaseKeys,
-        heartbeatAt: next.heartbeatAt,
-      }),
-    );
+    const record: SessionRecord = {
+      revision: expected + 1,
+      session: serializeSession(next.session),
+      previous: next.previous,
+      retiredBaseKeys: next.retiredBaseKeys,
+      heartbeatAt: next.heartbeatAt,
+    };
+    const stored = encodeSession(record);
+    await t.put(key, stored);
+    return () => {
+      this.#sessions.set(key, stored, { record, session: next.session });
+    };
   }
 
   #ratchet<T>(body: () => T): T {

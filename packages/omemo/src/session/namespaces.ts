@@ -51,7 +51,8 @@ export interface NamespaceAdapter {
   decodeBundle(payload: Element): Bundle;
   /** Builds `<encrypted>`; legacy keys are written once per device, OMEMO 2 keys grouped by JID. */
   encodeMessage(message: WireMessage): Element;
-  decodeMessage(encrypted: Element): WireMessage;
+  /** Decodes `<encrypted>`; with `keysFor`, only the keys it selects (see DecodeKeysOptions). */
+  decodeMessage(encrypted: Element, keysFor?: (jid: string | undefined, rid: number) => boolean): WireMessage;
 }
 
 const legacyAdapter: NamespaceAdapter = {
@@ -76,8 +77,8 @@ const legacyAdapter: NamespaceAdapter = {
       ...(m.payload === undefined ? {} : { payload: m.payload }),
     });
   },
-  decodeMessage: (encrypted) => {
-    const m = legacy.decodeEncryptedMessage(encrypted);
+  decodeMessage: (encrypted, keysFor) => {
+    const m = legacy.decodeEncryptedMessage(encrypted, keysFor === undefined ? {} : { keysFor });
     return {
       sid: m.sid,
       keys: m.keys.map((k) => ({ jid: undefined, rid: k.rid, keyExchange: k.prekey, data: k.data })),
@@ -123,8 +124,8 @@ const v2Adapter: NamespaceAdapter = {
       ...(m.payload === undefined ? {} : { payload: m.payload }),
     });
   },
-  decodeMessage: (encrypted) => {
-    const m = v2.decodeEncryptedMessage(encrypted);
+  decodeMessage: (encrypted, keysFor) => {
+    const m = v2.decodeEncryptedMessage(encrypted, keysFor === undefined ? {} : { keysFor });
     return {
       sid: m.sid,
       keys: m.keys.flatMap((g) => g.keys.map((k) => ({ jid: g.jid, rid: k.rid, keyExchange: k.kex, data: k.data }))),

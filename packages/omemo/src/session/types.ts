@@ -24,6 +24,13 @@ export interface SessionManagerOptions {
    * exchange, v0.8.3 §6 SHOULD), at most once per device per HEAL_INTERVAL_MS. Default true.
    */
   readonly heal?: boolean;
+  /**
+   * How many sessions to keep decoded in memory between messages (default SESSION_CACHE_SIZE; 0: none,
+   * every message deserializes its session from the store). A cached session is used only while the
+   * store holds the exact bytes it came from, so a write by another tab or process is always seen;
+   * the cost is that session secrets stay in this process's memory as long as they are cached.
+   */
+  readonly sessionCacheSize?: number;
 }
 
 /** What to encrypt. Legacy OMEMO carries only `body` (v0.3.0 §4.5); OMEMO 2 puts everything in the SCE envelope. */

@@ -17,7 +17,7 @@ import {
   tooLarge,
 } from "../fields.js";
 import { assertBareJid, bareJidKey, isPlausibleJid } from "../jid.js";
-import { decodeBase64Content, encryptedElement } from "../message.js";
+import { decodeBase64Content, encryptedElement, type DecodeKeysOptions } from "../message.js";
 import { childrenNamed, el, serializeXml, type XmlInput } from "../xml.js";
 
 /** One `<key>` (XEP-0384 v0.8.3 §5.5.3): the key and HMAC encrypted for one recipient device. */
@@ -97,9 +97,12 @@ export function encryptedMessageToString(message: EncryptedMessage): string {
  * Decodes `<encrypted xmlns='urn:xmpp:omemo:2'>`, or the `<message>` that carries it. Accepts
  * `kex="true"` and `"1"`, whitespace in base64, groups and headers without keys, and ignores unknown
  * children. `jid` attributes are kept as sent (compare them with `sameBareJid`).
- * Every `<key>` is validated and decoded (a malformed one fails the whole stanza, whoever it is for).
+ * Every `<key>`'s attributes are validated; its content is decoded (and validated: a malformed one
+ * fails the whole stanza, whoever it is for) unless `options.keysFor` leaves it out, in which case it
+ * is not returned either.
  */
-export function decodeEncryptedMessage(input: XmlInput): EncryptedMessage {
+export function decodeEncryptedMessage(input: XmlInput, options: DecodeKeysOptions = {}): EncryptedMessage {
+  const wanted = options.keysFor;
   const encrypted = encryptedElement(input, NS_V2);
   expectElement(encrypted, "encrypted", NS_V2);
   const header = exactlyOne(encrypted, "header", NS_V2, "<encrypted>");
@@ -108,23 +111,24 @@ export function decodeEncryptedMessage(input: XmlInput): EncryptedMessage {
   if (groupElements.length > MAX_KEYS_PER_HEADER)
     throw tooLarge(`<header> has more than ${MAX_KEYS_PER_HEADER} <keys>`);
   let total = 0;
-  const keys = groupElements.map((group): Keys => {
+  const keys: Keys[] = [];
+  for (const group of groupElements) {
     const jid = requireAttr(group, "jid", "<keys>");
     if (!isPlausibleJid(jid)) throw malformed("<keys> 'jid' is not a JID");
     const keyElements = childrenNamed(group, "key", NS_V2);
     total += keyElements.length;
     if (total > MAX_KEYS_PER_HEADER) throw tooLarge(`<header> has more than ${MAX_KEYS_PER_HEADER} keys`);
-    return {
-      jid,
-      keys: keyElements.map((key): Key => {
-        const rid = decodeDeviceId(key, "rid", "<key>");
-        const kex = decodeFlag(key, "kex", "<key>");
-        const data = decodeBase64Content(key, "<key>", MAX_KEY_ELEMENT_BYTES);
-        if (data.length === 0) throw malformed("<key> is empty");
-        return { rid, kex, data };
-      }),
-    };
-  });
+    const decoded: Key[] = [];
+    for (const key of keyElements) {
+      const rid = decodeDeviceId(key, "rid", "<key>");
+      const kex = decodeFlag(key, "kex", "<key>");
+      if (wanted !== undefined && !wanted(jid, rid)) continue;
+      const data = decodeBase64Content(key, "<key>", MAX_KEY_ELEMENT_BYTES);
+      if (data.length === 0) throw malformed("<key> is empty");
+      decoded.push({ rid, kex, data });
+    }
+    if (wanted === undefined || decoded.length > 0) keys.push({ jid, keys: decoded });
+  }
   const payloadElement = atMostOne(encrypted, "payload", NS_V2, "<encrypted>");
   if (payloadElement === undefined) return { sid, keys };
   return { sid, keys, payload: decodeBase64Content(payloadElement, "<payload>", MAX_PAYLOAD_BYTES) };

@@ -8,11 +8,31 @@ const pattern = (length: number): Uint8Array => Uint8Array.from({ length }, (_, 
 
 const cases = [
   // XEP-0454 §3's example key and IV, over a few plaintexts.
-  { iv: "8c3d050e9386ec173861778f", key: "68e9af38a97aaf82faa4063b4d0878a61261534410c8a84331eaac851759f587", length: 0 },
-  { iv: "8c3d050e9386ec173861778f", key: "68e9af38a97aaf82faa4063b4d0878a61261534410c8a84331eaac851759f587", length: 1 },
-  { iv: "8c3d050e9386ec173861778f", key: "68e9af38a97aaf82faa4063b4d0878a61261534410c8a84331eaac851759f587", length: 16 },
-  { iv: "8c3d050e9386ec173861778f", key: "68e9af38a97aaf82faa4063b4d0878a61261534410c8a84331eaac851759f587", length: 17 },
-  { iv: "8c3d050e9386ec173861778f", key: "68e9af38a97aaf82faa4063b4d0878a61261534410c8a84331eaac851759f587", length: 4099 },
+  {
+    iv: "8c3d050e9386ec173861778f",
+    key: "68e9af38a97aaf82faa4063b4d0878a61261534410c8a84331eaac851759f587",
+    length: 0,
+  },
+  {
+    iv: "8c3d050e9386ec173861778f",
+    key: "68e9af38a97aaf82faa4063b4d0878a61261534410c8a84331eaac851759f587",
+    length: 1,
+  },
+  {
+    iv: "8c3d050e9386ec173861778f",
+    key: "68e9af38a97aaf82faa4063b4d0878a61261534410c8a84331eaac851759f587",
+    length: 16,
+  },
+  {
+    iv: "8c3d050e9386ec173861778f",
+    key: "68e9af38a97aaf82faa4063b4d0878a61261534410c8a84331eaac851759f587",
+    length: 17,
+  },
+  {
+    iv: "8c3d050e9386ec173861778f",
+    key: "68e9af38a97aaf82faa4063b4d0878a61261534410c8a84331eaac851759f587",
+    length: 4099,
+  },
   // A 16-byte IV, as older clients sent (J0 = GHASH(IV), SP 800-38D §7.1).
   { iv: "000102030405060708090a0b0c0d0e0f", key: "1f".repeat(32), length: 33 },
   { iv: "ffffffffffffffffffffffffffffffff", key: "a5".repeat(32), length: 1000 },
