@@ -716,8 +716,10 @@ export class SessionManager {
     targets: readonly Target[],
     sealedFor: (ns: OmemoNamespace) => Sealed,
   ): Promise<EncryptResult> {
+    const keyMaterialFor = (ns: OmemoNamespace) => sealedFor(ns).keyMaterial;
+    const batched = await this.#encryptEstablished(targets, keyMaterialFor);
     const results = await Promise.all(
-      targets.map((t) => this.#encryptForDevice(t, sealedFor(t.namespace).keyMaterial)),
+      targets.map((t, i) => batched.get(i) ?? this.#encryptForDevice(t, keyMaterialFor(t.namespace))),
     );
     const messages: Array<{ namespace: OmemoNamespace; encrypted: Element }> = [];
     for (const ns of this.namespaces) {
@@ -737,6 +739,95 @@ export class SessionManager {
       (jid) => !devices.some((d) => d.status === "encrypted" && sameBareJid(d.jid, jid)),
     );
     return { messages, devices, undeliverable };
+  }
+
+  /**
+   * The devices we already have sessions with, stored in one transaction: one durable commit per
+   * message instead of one per device. Their locks are taken together, in sorted order (two such
+   * calls cannot deadlock, and every other path holds one device's lock at most), each session is
+   * loaded, trust asked and the ratchet advanced, then every successor and identity is stored at
+   * once. Returns results by target index. Targets without a session, any whose loading, trust call
+   * or ratchet fails, and all of them when the transaction fails (a concurrent write, I/O) are left
+   * to {@link encryptForDevice}, which loads them again: nothing was spent, the store still holds
+   * the sessions it had. Never throws.
+   */
+  async #encryptEstablished(
+    targets: readonly Target[],
+    keyMaterialFor: (ns: OmemoNamespace) => Uint8Array,
+  ): Promise<Map<number, { result: DeviceResult; key?: WireKey }>> {
+    const done = new Map<number, { result: DeviceResult; key?: WireKey }>();
+    // One device: the per-device path does the same work.
+    if (targets.length < 2) return done;
+    const addresses = [
+      ...new Set(targets.map((t) => this.#address(adapterFor(t.namespace), t.jid, t.deviceId))),
+    ].sort();
+    interface Staged {
+      readonly index: number;
+      readonly t: Target;
+      readonly adapter: NamespaceAdapter;
+      readonly loaded: LoadedSession;
+      readonly device: DeviceIdentity;
+      readonly trust: TrustLevel;
+      readonly step?: ReturnType<typeof ratchetEncrypt>;
+    }
+    const body = async (): Promise<void> => {
+      const staged: Staged[] = [];
+      for (const [index, t] of targets.entries()) {
+        const adapter = adapterFor(t.namespace);
+        try {
+          const loaded = await this.#loadSession(adapter, t.jid, t.deviceId);
+          if (loaded === undefined) continue;
+          const device = this.#deviceIdentity(t.namespace, t.jid, t.deviceId, loaded.session.remoteIdentityKey);
+          const trust = await this.#decide(device, "encrypt");
+          const step =
+            trust === "trusted"
+              ? ratchetEncrypt(loaded.session, keyMaterialFor(t.namespace), { crypto: this.#crypto })
+              : undefined;
+          staged.push({ index, t, adapter, loaded, device, trust, ...(step === undefined ? {} : { step }) });
+        } catch {
+          // Reported by the per-device path, which tries again.
+        }
+      }
+      if (staged.length === 0) return;
+      let after: Array<() => void>;
+      try {
+        after = await this.#store.transaction(async (tx) => {
+          const then: Array<() => void> = [];
+          for (const s of staged) {
+            if (s.step !== undefined) {
+              then.push(
+                await this.#saveSession(tx, s.adapter, s.t.jid, s.t.deviceId, s.loaded, {
+                  session: s.step.session,
+                  previous: s.loaded.record.previous,
+                  retiredBaseKeys: s.loaded.record.retiredBaseKeys,
+                  heartbeatAt: s.loaded.record.heartbeatAt,
+                }),
+              );
+            }
+            const identityEvent = await this.#noteIdentity(s.adapter, s.device, tx);
+            if (identityEvent !== undefined) then.push(identityEvent);
+          }
+          return then;
+        });
+      } catch {
+        return;
+      }
+      for (const f of after) f();
+      for (const s of staged) {
+        const base = { jid: s.t.jid, deviceId: s.t.deviceId, namespace: s.t.namespace };
+        if (s.step === undefined) {
+          done.set(s.index, { result: { ...base, status: s.trust as Exclude<TrustLevel, "trusted"> } });
+        } else {
+          done.set(s.index, {
+            result: { ...base, status: "encrypted", keyExchange: s.step.isKeyExchange },
+            key: { jid: s.t.jid, rid: s.t.deviceId, keyExchange: s.step.isKeyExchange, data: s.step.message },
+          });
+        }
+      }
+    };
+    const locked = addresses.reduceRight<() => Promise<void>>((inner, key) => () => this.#locks.run(key, inner), body);
+    await locked();
+    return done;
   }
 
   /** One device: load or build the session, ask for trust, encrypt, persist. Never throws. */
