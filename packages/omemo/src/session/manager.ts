@@ -719,7 +719,10 @@ export class SessionManager {
     const keyMaterialFor = (ns: OmemoNamespace) => sealedFor(ns).keyMaterial;
     const batched = await this.#encryptEstablished(targets, keyMaterialFor);
     const results = await Promise.all(
-      targets.map((t, i) => batched.get(i) ?? this.#encryptForDevice(t, keyMaterialFor(t.namespace))),
+      targets.map((t, i) => {
+        const done = batched.get(i);
+        return done === undefined ? this.#encryptForDevice(t, keyMaterialFor(t.namespace)) : Promise.resolve(done);
+      }),
     );
     const messages: Array<{ namespace: OmemoNamespace; encrypted: Element }> = [];
     for (const ns of this.namespaces) {
