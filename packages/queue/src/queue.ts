@@ -1,0 +1,978 @@
+/**
+ * The durable outgoing queue: per-conversation FIFO, encryption negotiated through providers, retries
+ * with capped exponential backoff and jitter, receipts, group-committed persistence.
+ */
+import { isWellFormed, utf8Length } from "./codec.js";
+import {
+  BACKOFF_BASE_MS,
+  BACKOFF_MAX_MS,
+  MAX_ATTEMPTS,
+  MAX_AWAITING_RECEIPT,
+  MAX_BODY_BYTES,
+  MAX_CONVERSATION_BYTES,
+  MAX_PER_CONVERSATION,
+  MAX_TOTAL,
+  MAX_TOTAL_BYTES,
+  NEGOTIATION_TIMEOUT_MS,
+} from "./consts.js";
+import { QueueError, isQueueError } from "./errors.js";
+import { defaultRandom, newOriginId, randomUnit, type RandomBytes } from "./ids.js";
+import { realTimers } from "./timers.js";
+import type {
+  ContactPolicy,
+  EncryptionMethod,
+  EncryptionProvider,
+  FailureReason,
+  MessageState,
+  QueueStore,
+  SendMethod,
+  StepFailure,
+  StepOutcome,
+  StoredMessage,
+  Timers,
+  Transport,
+  TransportEvent,
+  TransientReason,
+} from "./types.js";
+
+/** Bounds and timings; each defaults to its constant in consts.ts and may only be lowered. */
+export interface QueueLimits {
+  readonly maxPerConversation: number;
+  readonly maxTotal: number;
+  readonly maxTotalBytes: number;
+  readonly maxBodyBytes: number;
+  readonly maxAttempts: number;
+  readonly backoffBaseMs: number;
+  readonly backoffMaxMs: number;
+  readonly negotiationTimeoutMs: number;
+  readonly maxAwaitingReceipt: number;
+}
+
+const CEILINGS: QueueLimits = {
+  maxPerConversation: MAX_PER_CONVERSATION,
+  maxTotal: MAX_TOTAL,
+  maxTotalBytes: MAX_TOTAL_BYTES,
+  maxBodyBytes: MAX_BODY_BYTES,
+  maxAttempts: MAX_ATTEMPTS,
+  backoffBaseMs: BACKOFF_BASE_MS,
+  backoffMaxMs: BACKOFF_MAX_MS,
+  negotiationTimeoutMs: NEGOTIATION_TIMEOUT_MS,
+  maxAwaitingReceipt: MAX_AWAITING_RECEIPT,
+};
+
+export interface QueueOptions {
+  /** Our own account (bare JID): the ContactPolicy is asked for (account, contact). */
+  readonly account: string;
+  readonly store: QueueStore;
+  readonly transport: Transport;
+  /** The protocols wired in. A method without a provider is never chosen. */
+  readonly providers: Partial<Record<EncryptionMethod, EncryptionProvider>>;
+  /** Per-contact default encryption (a @parley/trust TrustStore satisfies it). */
+  readonly policy: ContactPolicy;
+  /**
+   * Send plaintext to contacts whose default is `none`. Default false: such messages fail with
+   * `plaintext-forbidden`. Nothing ever falls back from an encryption to plaintext.
+   */
+  readonly allowPlaintext?: boolean;
+  /** When the contact's default encryption is unavailable, try the other one (both are encrypted). Default true. */
+  readonly fallback?: boolean;
+  readonly timers?: Timers;
+  /** Randomness for origin-ids and jitter (default: the platform CSPRNG). */
+  readonly random?: RandomBytes;
+  readonly limits?: Partial<QueueLimits>;
+  /** Debug log: ids, states and reasons, never a body or an address. */
+  readonly log?: (line: string) => void;
+  /** Subscribed before the store is loaded, so it sees the events of resumed messages too. */
+  readonly onEvent?: (event: QueueEvent) => void;
+  /** A listener threw; default console.error (without the event). */
+  readonly onListenerError?: (error: unknown) => void;
+}
+
+/** A message as the app sees it in events and lists: everything but the body. */
+export interface MessageInfo {
+  readonly id: string;
+  readonly conversation: string;
+  readonly state: MessageState;
+  /** Attempts started so far (including a running one). */
+  readonly attempts: number;
+  readonly createdAt: number;
+  readonly method?: SendMethod;
+  readonly reason?: FailureReason;
+  readonly lastError?: TransientReason;
+  /** When the next attempt is due (after a transient failure). */
+  readonly retryAt?: number;
+}
+
+export type QueueEvent =
+  /** Every state change; `previous` is undefined for a new message. */
+  | { readonly type: "state"; readonly message: MessageInfo; readonly previous: MessageState | undefined }
+  /** An attempt failed transiently; the next one is due at `retryAt`. */
+  | {
+      readonly type: "retry";
+      readonly message: MessageInfo;
+      readonly reason: TransientReason;
+      readonly retryAt: number;
+    }
+  /** `cancel(id)` removed the message. */
+  | { readonly type: "cancelled"; readonly id: string; readonly conversation: string }
+  /** The queue stopped waiting for this sent message's receipt (MAX_AWAITING_RECEIPT); it stays sent. */
+  | { readonly type: "forgotten"; readonly id: string; readonly conversation: string }
+  /** A background store write failed; the state in memory is ahead of the store until the next write. */
+  | { readonly type: "error"; readonly error: QueueError };
+
+interface Entry {
+  readonly id: string;
+  readonly conversation: string;
+  seq: number;
+  /** Dropped ("") once sent: only the id and conversation are needed to match a receipt. */
+  body: string;
+  readonly bytes: number;
+  state: MessageState;
+  attempts: number;
+  readonly createdAt: number;
+  retryAt: number | undefined;
+  method: SendMethod | undefined;
+  reason: FailureReason | undefined;
+  lastError: TransientReason | undefined;
+  /** Bumped whenever a running attempt must be abandoned (cancel, receipt, resend). */
+  token: number;
+  /** The last store write of this entry: an attempt never starts before its reservation is stored. */
+  durable: Promise<void>;
+}
+
+interface Conversation {
+  readonly id: string;
+  /** Queued and in-flight messages, ascending seq. The head is the only one ever in flight. */
+  readonly line: Entry[];
+  /** Messages held (line + failed + being stored). */
+  held: number;
+  running: boolean;
+  /** A kick arrived while the pump was running. */
+  again: boolean;
+  cancelTimer: (() => void) | undefined;
+  /**
+   * The store write the next attempt in this conversation waits for: a failure or a cancellation of an
+   * earlier message. Otherwise a crash could bring that message back behind a later one.
+   */
+  barrier: Promise<void>;
+}
+
+const INSPECT = Symbol.for("nodejs.util.inspect.custom");
+
+/** Group commit: writes issued while one batch is being stored go together in the next, in order. */
+class Writer {
+  readonly #store: QueueStore;
+  #pending = new Map<string, StoredMessage | null>();
+  #waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
+  #active: Promise<void> | undefined;
+
+  constructor(store: QueueStore) {
+    this.#store = store;
+  }
+
+  write(id: string, record: StoredMessage | null): Promise<void> {
+    // Re-inserting keeps the newest value of an id at its latest position.
+    this.#pending.delete(id);
+    this.#pending.set(id, record);
+    const done = new Promise<void>((resolve, reject) => {
+      this.#waiters.push({ resolve, reject });
+    });
+    this.#active ??= this.#drain();
+    return done;
+  }
+
+  async #drain(): Promise<void> {
+    // Let writes issued in this turn join the first batch.
+    await Promise.resolve();
+    while (this.#pending.size > 0) {
+      const batch = this.#pending;
+      const waiters = this.#waiters;
+      this.#pending = new Map();
+      this.#waiters = [];
+      const puts: StoredMessage[] = [];
+      const deletes: string[] = [];
+      for (const [id, record] of batch) {
+        if (record === null) deletes.push(id);
+        else puts.push(record);
+      }
+      try {
+        await this.#store.write({ puts, deletes });
+        for (const w of waiters) w.resolve();
+      } catch (error) {
+        const failure = isQueueError(error)
+          ? error
+          : new QueueError("STORE_FAILED", "the queue store failed to write; see `cause`", { cause: error });
+        for (const w of waiters) w.reject(failure);
+      }
+    }
+    this.#active = undefined;
+  }
+
+  idle(): Promise<void> {
+    return this.#active ?? Promise.resolve();
+  }
+}
+
+function checkString(value: unknown, what: string, maxBytes: number, allowEmpty: boolean): string {
+  if (typeof value !== "string" || (!allowEmpty && value === ""))
+    throw new QueueError("INVALID_ARGUMENT", `${what} must be a ${allowEmpty ? "" : "non-empty "}string`);
+  if (!isWellFormed(value))
+    throw new QueueError("INVALID_ARGUMENT", `${what} contains a lone surrogate (not valid Unicode text)`);
+  if (utf8Length(value) > maxBytes)
+    throw new QueueError("INVALID_ARGUMENT", `${what} is longer than ${maxBytes} bytes of UTF-8`);
+  return value;
+}
+
+function bareJid(jid: string): string {
+  const cut = jid.indexOf("/");
+  return (cut < 0 ? jid : jid.slice(0, cut)).toLowerCase();
+}
+
+function resolveLimits(given: Partial<QueueLimits> | undefined): QueueLimits {
+  if (given === undefined) return CEILINGS;
+  if (typeof given !== "object" || given === null)
+    throw new QueueError("INVALID_ARGUMENT", "limits must be an object of numbers");
+  const out: Record<string, number> = { ...CEILINGS };
+  for (const [key, ceiling] of Object.entries(CEILINGS) as Array<[keyof QueueLimits, number]>) {
+    const v = given[key];
+    if (v === undefined) continue;
+    const min = key === "backoffBaseMs" || key === "negotiationTimeoutMs" || key === "backoffMaxMs" ? 0 : 1;
+    if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > ceiling)
+      throw new QueueError("INVALID_ARGUMENT", `limits.${key} must be an integer in [${min}, ${ceiling}]`);
+    out[key] = v;
+  }
+  for (const key of Object.keys(given)) {
+    if (!(key in CEILINGS)) throw new QueueError("INVALID_ARGUMENT", `limits.${key} is not a limit`);
+  }
+  return out as unknown as QueueLimits;
+}
+
+const OTHER: Record<EncryptionMethod, EncryptionMethod> = { omemo: "otr", otr: "omemo" };
+
+/** Runs a step; a thrown error is a transient `error` outcome (the step's own error is not inspected). */
+async function step<T extends { readonly ok: boolean }>(run: () => Promise<T>): Promise<T | StepFailure> {
+  try {
+    const result = await run();
+    if (typeof result !== "object" || result === null || typeof result.ok !== "boolean")
+      return { ok: false, transient: true, reason: "error" };
+    return result;
+  } catch {
+    return { ok: false, transient: true, reason: "error" };
+  }
+}
+
+/**
+ * The outgoing queue. Create it with `openQueue(options)`: it loads what the store holds and resumes.
+ */
+export class Queue {
+  readonly #account: string;
+  readonly #store: QueueStore;
+  readonly #writer: Writer;
+  readonly #transport: Transport;
+  readonly #providers: Partial<Record<EncryptionMethod, EncryptionProvider>>;
+  readonly #policy: ContactPolicy;
+  readonly #allowPlaintext: boolean;
+  readonly #fallback: boolean;
+  readonly #timers: Timers;
+  readonly #random: RandomBytes;
+  readonly #limits: QueueLimits;
+  readonly #log: ((line: string) => void) | undefined;
+  readonly #onListenerError: (error: unknown) => void;
+  readonly #listeners = new Set<(event: QueueEvent) => void>();
+  readonly #entries = new Map<string, Entry>();
+  readonly #conversations = new Map<string, Conversation>();
+  /** Sent messages waiting for a receipt, oldest first. */
+  readonly #awaiting = new Map<string, Entry>();
+  #held = 0;
+  #heldBytes = 0;
+  #seq = 0;
+  #closed = false;
+  #unsubscribe: (() => void) | undefined;
+
+  private constructor(options: QueueOptions, limits: QueueLimits) {
+    this.#account = options.account;
+    this.#store = options.store;
+    this.#writer = new Writer(options.store);
+    this.#transport = options.transport;
+    this.#providers = { ...options.providers };
+    this.#policy = options.policy;
+    this.#allowPlaintext = options.allowPlaintext ?? false;
+    this.#fallback = options.fallback ?? true;
+    this.#timers = options.timers ?? realTimers();
+    this.#random = options.random ?? defaultRandom;
+    this.#limits = limits;
+    this.#log = options.log;
+    this.#onListenerError =
+      options.onListenerError ??
+      ((error) => {
+        console.error("@parley/queue: an event listener threw", error);
+      });
+    if (options.onEvent !== undefined) {
+      if (typeof options.onEvent !== "function") throw new QueueError("INVALID_ARGUMENT", "onEvent must be a function");
+      this.#listeners.add(options.onEvent);
+    }
+  }
+
+  /** Loads the store and resumes: queued messages are sent, sent ones wait for receipts, failed ones stay failed. */
+  static async open(options: QueueOptions): Promise<Queue> {
+    if (typeof options !== "object" || options === null)
+      throw new QueueError("INVALID_ARGUMENT", "openQueue needs { account, store, transport, providers, policy }");
+    checkString(options.account, "account", MAX_CONVERSATION_BYTES, false);
+    for (const [name, obj, methods] of [
+      ["store", options.store, ["load", "write"]],
+      ["transport", options.transport, ["isOnline", "send", "subscribe"]],
+      ["policy", options.policy, ["getContactSettings"]],
+    ] as const) {
+      if (typeof obj !== "object" || obj === null || methods.some((m) => typeof (obj as never)[m] !== "function"))
+        throw new QueueError("INVALID_ARGUMENT", `${name} must have ${methods.join(", ")}`);
+    }
+    if (typeof options.providers !== "object" || options.providers === null)
+      throw new QueueError("INVALID_ARGUMENT", "providers must be an object { omemo?, otr? }");
+    for (const key of Object.keys(options.providers)) {
+      const p = (options.providers as Record<string, EncryptionProvider | undefined>)[key];
+      if (key !== "omemo" && key !== "otr")
+        throw new QueueError("INVALID_ARGUMENT", `providers.${key}: only omemo and otr are known`);
+      if (
+        p !== undefined &&
+        (typeof p !== "object" ||
+          p === null ||
+          typeof p.availability !== "function" ||
+          typeof p.negotiate !== "function" ||
+          typeof p.encrypt !== "function")
+      )
+        throw new QueueError("INVALID_ARGUMENT", `providers.${key} must have availability, negotiate, encrypt`);
+    }
+    const queue = new Queue(options, resolveLimits(options.limits));
+    await queue.#load();
+    return queue;
+  }
+
+  async #load(): Promise<void> {
+    let records: StoredMessage[];
+    try {
+      records = await this.#store.load();
+    } catch (error) {
+      if (isQueueError(error)) throw error;
+      throw new QueueError("STORE_FAILED", "the queue store failed to load; see `cause`", { cause: error });
+    }
+    records.sort((a, b) => a.seq - b.seq);
+    for (const r of records) {
+      if (this.#entries.has(r.id)) throw new QueueError("CORRUPTED", "the store holds two records with one id");
+      const entry: Entry = {
+        id: r.id,
+        conversation: r.conversation,
+        seq: r.seq,
+        body: r.body,
+        bytes: utf8Length(r.body),
+        state: r.state,
+        attempts: r.attempts,
+        createdAt: r.createdAt,
+        retryAt: r.retryAt,
+        method: r.method,
+        reason: r.reason,
+        lastError: r.lastError,
+        token: 0,
+        durable: Promise.resolve(),
+      };
+      this.#seq = Math.max(this.#seq, r.seq + 1);
+      this.#entries.set(entry.id, entry);
+      if (r.state === "sent") {
+        this.#awaiting.set(entry.id, entry);
+        continue;
+      }
+      if (r.state === "queued" && entry.attempts < 1) entry.attempts = 1;
+      const conv = this.#conversation(entry.conversation);
+      conv.held++;
+      this.#held++;
+      this.#heldBytes += entry.bytes;
+      if (r.state === "queued") conv.line.push(entry);
+    }
+    this.#unsubscribe = this.#transport.subscribe((event) => {
+      this.#onTransport(event);
+    });
+    for (const conv of this.#conversations.values()) this.#kick(conv);
+  }
+
+  // ---- public API ----
+
+  /**
+   * Queues `body` for `conversation` (the contact's bare JID) and resolves with the message's id
+   * (its XEP-0359 origin-id) once the message is stored. QUEUE_FULL if a bound would be exceeded.
+   */
+  async send(conversation: string, body: string): Promise<string> {
+    this.#assertOpen();
+    checkString(conversation, "conversation", MAX_CONVERSATION_BYTES, false);
+    checkString(body, "body", this.#limits.maxBodyBytes, true);
+    const bytes = utf8Length(body);
+    const existing = this.#conversations.get(conversation);
+    if ((existing?.held ?? 0) >= this.#limits.maxPerConversation)
+      throw new QueueError(
+        "QUEUE_FULL",
+        `this conversation holds ${this.#limits.maxPerConversation} messages (the most per conversation); wait, or cancel failed ones`,
+      );
+    if (this.#held >= this.#limits.maxTotal)
+      throw new QueueError("QUEUE_FULL", `the queue holds ${this.#limits.maxTotal} messages (the most in total)`);
+    if (this.#heldBytes + bytes > this.#limits.maxTotalBytes)
+      throw new QueueError("QUEUE_FULL", `the queue holds ${this.#limits.maxTotalBytes} bytes of bodies (the most)`);
+    let id = newOriginId(this.#random);
+    for (let tries = 0; this.#entries.has(id); tries++) {
+      if (tries > 8) throw new QueueError("INVALID_ARGUMENT", "the random source repeats itself: origin-ids collide");
+      id = newOriginId(this.#random);
+    }
+    const conv = this.#conversation(conversation);
+    const entry: Entry = {
+      id,
+      conversation,
+      seq: this.#seq++,
+      body,
+      bytes,
+      state: "queued",
+      attempts: 1,
+      createdAt: this.#timers.now(),
+      retryAt: undefined,
+      method: undefined,
+      reason: undefined,
+      lastError: undefined,
+      token: 0,
+      durable: Promise.resolve(),
+    };
+    // Counted now, so concurrent sends cannot overshoot the bounds while being stored.
+    conv.held++;
+    this.#held++;
+    this.#heldBytes += bytes;
+    this.#entries.set(id, entry);
+    try {
+      await this.#persist(entry);
+    } catch (error) {
+      conv.held--;
+      this.#held--;
+      this.#heldBytes -= bytes;
+      this.#entries.delete(id);
+      this.#dropIfEmpty(conv);
+      throw error;
+    }
+    if (this.#closed || this.#entries.get(id) !== entry) return id;
+    this.#insert(conv, entry);
+    this.#log?.(`queue: ${id} queued (seq ${entry.seq})`);
+    this.#emit({ type: "state", message: this.#info(entry), previous: undefined });
+    this.#kick(conv);
+    return id;
+  }
+
+  /** Queues a failed message again, at the end of its conversation, with the same origin-id and fresh attempts. */
+  async resend(id: string): Promise<void> {
+    this.#assertOpen();
+    const entry = this.#get(id);
+    if (entry.state !== "failed")
+      throw new QueueError("INVALID_STATE", `only a failed message can be resent (this one is ${entry.state})`);
+    const before = { seq: entry.seq, attempts: entry.attempts, reason: entry.reason, lastError: entry.lastError };
+    entry.seq = this.#seq++;
+    entry.attempts = 1;
+    entry.reason = undefined;
+    entry.lastError = undefined;
+    entry.retryAt = undefined;
+    entry.state = "queued";
+    entry.token++;
+    try {
+      await this.#persist(entry);
+    } catch (error) {
+      Object.assign(entry, before, { state: "failed" });
+      throw error;
+    }
+    if (this.#closed || entry.state !== "queued") return;
+    const conv = this.#conversation(entry.conversation);
+    this.#insert(conv, entry);
+    this.#log?.(`queue: ${id} failed -> queued (resend)`);
+    this.#emit({ type: "state", message: this.#info(entry), previous: "failed" });
+    this.#kick(conv);
+  }
+
+  /** Removes a queued, in-flight or failed message. One already in flight may still arrive. */
+  async cancel(id: string): Promise<void> {
+    this.#assertOpen();
+    const entry = this.#get(id);
+    if (entry.state === "sent" || entry.state === "delivered")
+      throw new QueueError("INVALID_STATE", `a ${entry.state} message cannot be cancelled`);
+    entry.token++;
+    this.#release(entry);
+    const written = this.#writer.write(id, null);
+    this.#log?.(`queue: ${id} cancelled`);
+    this.#emit({ type: "cancelled", id, conversation: entry.conversation });
+    const conv = this.#conversations.get(entry.conversation);
+    if (conv) {
+      conv.barrier = written.catch(() => undefined);
+      this.#kick(conv);
+    }
+    await written;
+  }
+
+  /** Runs every waiting retry now (e.g. the user tapped "retry"). Attempts are not reset. */
+  retryNow(): void {
+    this.#assertOpen();
+    for (const conv of this.#conversations.values()) {
+      conv.cancelTimer?.();
+      conv.cancelTimer = undefined;
+      const head = conv.line[0];
+      if (head?.state === "queued") head.retryAt = undefined;
+      this.#kick(conv);
+    }
+  }
+
+  /** The message, without its body; undefined if the queue does not hold it. */
+  get(id: string): MessageInfo | undefined {
+    const entry = this.#entries.get(id);
+    return entry === undefined ? undefined : this.#info(entry);
+  }
+
+  /** The body of a held message (user plaintext: never logged or put in events); undefined once sent. */
+  body(id: string): string | undefined {
+    const entry = this.#entries.get(id);
+    return entry === undefined || entry.state === "sent" ? undefined : entry.body;
+  }
+
+  /** Held and sent-awaiting-receipt messages, in send order (of one conversation if given). */
+  list(conversation?: string): MessageInfo[] {
+    const out: Entry[] = [];
+    for (const e of this.#entries.values())
+      if (conversation === undefined || e.conversation === conversation) out.push(e);
+    out.sort((a, b) => a.seq - b.seq);
+    return out.map((e) => this.#info(e));
+  }
+
+  /** Counts: held (queued, in flight, failed) and sent awaiting a receipt. */
+  get size(): { readonly held: number; readonly heldBytes: number; readonly awaitingReceipt: number } {
+    return { held: this.#held, heldBytes: this.#heldBytes, awaitingReceipt: this.#awaiting.size };
+  }
+
+  /** Subscribes to every change; returns the unsubscribe function. */
+  subscribe(listener: (event: QueueEvent) => void): () => void {
+    if (typeof listener !== "function") throw new QueueError("INVALID_ARGUMENT", "listener must be a function");
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  /** Stops timers and transport events, waits for pending writes. Running protocol calls are ignored when they return. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#unsubscribe?.();
+    for (const conv of this.#conversations.values()) {
+      conv.cancelTimer?.();
+      conv.cancelTimer = undefined;
+    }
+    await this.#writer.idle();
+  }
+
+  /** Waits until every store write issued so far has been attempted. */
+  flush(): Promise<void> {
+    return this.#writer.idle();
+  }
+
+  toString(): string {
+    return `Queue(${this.#closed ? "closed" : "open"}, held ${this.#held}, awaiting receipt ${this.#awaiting.size}, bodies redacted)`;
+  }
+  toJSON(): string {
+    return this.toString();
+  }
+  [INSPECT](): string {
+    return this.toString();
+  }
+
+  // ---- internals ----
+
+  #assertOpen(): void {
+    if (this.#closed) throw new QueueError("CLOSED", "the queue is closed; open it again");
+  }
+
+  #get(id: string): Entry {
+    if (typeof id !== "string") throw new QueueError("INVALID_ARGUMENT", "id must be a string");
+    const entry = this.#entries.get(id);
+    if (entry === undefined) throw new QueueError("NOT_FOUND", "the queue holds no message with this id");
+    return entry;
+  }
+
+  #conversation(id: string): Conversation {
+    let conv = this.#conversations.get(id);
+    if (conv === undefined) {
+      conv = {
+        id,
+        line: [],
+        held: 0,
+        running: false,
+        again: false,
+        cancelTimer: undefined,
+        barrier: Promise.resolve(),
+      };
+      this.#conversations.set(id, conv);
+    }
+    return conv;
+  }
+
+  #dropIfEmpty(conv: Conversation): void {
+    if (conv.held === 0 && conv.line.length === 0 && !conv.running) {
+      conv.cancelTimer?.();
+      this.#conversations.delete(conv.id);
+    }
+  }
+
+  /** Into the line by seq (nearly always at the end). */
+  #insert(conv: Conversation, entry: Entry): void {
+    let i = conv.line.length;
+    while (i > 0 && conv.line[i - 1]!.seq > entry.seq) i--;
+    conv.line.splice(i, 0, entry);
+  }
+
+  #removeFromLine(entry: Entry): void {
+    const conv = this.#conversations.get(entry.conversation);
+    if (!conv) return;
+    const i = conv.line.indexOf(entry);
+    if (i >= 0) conv.line.splice(i, 1);
+  }
+
+  /** Forgets a held message (cancelled or delivered before it was sent). */
+  #release(entry: Entry): void {
+    this.#entries.delete(entry.id);
+    this.#awaiting.delete(entry.id);
+    if (entry.state !== "sent" && entry.state !== "delivered") {
+      this.#removeFromLine(entry);
+      const conv = this.#conversations.get(entry.conversation);
+      if (conv) {
+        conv.held--;
+        this.#held--;
+        this.#heldBytes -= entry.bytes;
+        this.#dropIfEmpty(conv);
+      }
+    }
+  }
+
+  #record(entry: Entry): StoredMessage {
+    const state = entry.state === "sent" || entry.state === "failed" ? entry.state : "queued";
+    return {
+      id: entry.id,
+      conversation: entry.conversation,
+      seq: entry.seq,
+      body: entry.body,
+      state,
+      attempts: entry.attempts,
+      createdAt: entry.createdAt,
+      ...(entry.retryAt === undefined ? {} : { retryAt: entry.retryAt }),
+      ...(entry.method === undefined ? {} : { method: entry.method }),
+      ...(entry.reason === undefined ? {} : { reason: entry.reason }),
+      ...(entry.lastError === undefined ? {} : { lastError: entry.lastError }),
+    };
+  }
+
+  /** Stores the entry as it is now; later writes of it are ordered after this one. */
+  #persist(entry: Entry): Promise<void> {
+    const written = this.#writer.write(entry.id, this.#record(entry));
+    entry.durable = written;
+    return written;
+  }
+
+  /** Background write: a failure is reported as an `error` event, not thrown. */
+  #persistLater(entry: Entry | string): void {
+    const written = typeof entry === "string" ? this.#writer.write(entry, null) : this.#persist(entry);
+    written.catch((error: unknown) => {
+      this.#emit({
+        type: "error",
+        error: isQueueError(error)
+          ? error
+          : new QueueError("STORE_FAILED", "the queue store failed to write; see `cause`", { cause: error }),
+      });
+    });
+  }
+
+  #info(e: Entry): MessageInfo {
+    return {
+      id: e.id,
+      conversation: e.conversation,
+      state: e.state,
+      attempts: e.attempts,
+      createdAt: e.createdAt,
+      ...(e.method === undefined ? {} : { method: e.method }),
+      ...(e.reason === undefined ? {} : { reason: e.reason }),
+      ...(e.lastError === undefined ? {} : { lastError: e.lastError }),
+      ...(e.retryAt === undefined ? {} : { retryAt: e.retryAt }),
+    };
+  }
+
+  #emit(event: QueueEvent): void {
+    for (const listener of [...this.#listeners]) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.#onListenerError(error);
+      }
+    }
+  }
+
+  /** Changes the state (stored in the background when `persist`), logs and emits it. */
+  #setState(entry: Entry, state: MessageState, persist = false): void {
+    const previous = entry.state;
+    entry.state = state;
+    if (persist) this.#persistLater(entry);
+    this.#log?.(`queue: ${entry.id} ${previous} -> ${state}${entry.reason ? ` (${entry.reason})` : ""}`);
+    this.#emit({ type: "state", message: this.#info(entry), previous });
+  }
+
+  #onTransport(event: TransportEvent): void {
+    if (this.#closed || typeof event !== "object" || event === null) return;
+    if (event.type === "online") {
+      // Reconnected: waiting retries run now.
+      this.retryNow();
+    } else if (event.type === "receipt") {
+      if (typeof event.id !== "string" || typeof event.from !== "string") return;
+      const entry = this.#entries.get(event.id);
+      if (entry === undefined || bareJid(event.from) !== bareJid(entry.conversation)) return;
+      this.#delivered(entry);
+    }
+  }
+
+  /** A receipt: whatever the message was doing, it arrived. */
+  #delivered(entry: Entry): void {
+    const wasHeld = entry.state !== "sent";
+    entry.token++;
+    if (wasHeld) this.#release(entry);
+    else {
+      this.#entries.delete(entry.id);
+      this.#awaiting.delete(entry.id);
+    }
+    entry.retryAt = undefined;
+    this.#setState(entry, "delivered");
+    this.#persistLater(entry.id);
+    if (wasHeld) {
+      const conv = this.#conversations.get(entry.conversation);
+      if (conv) this.#kick(conv);
+    }
+  }
+
+  #kick(conv: Conversation): void {
+    if (this.#closed) return;
+    if (conv.running) {
+      // The pump may be past its checks already: run it once more when it stops.
+      conv.again = true;
+      return;
+    }
+    conv.running = true;
+    conv.again = false;
+    void this.#run(conv).finally(() => {
+      conv.running = false;
+      if (conv.again) this.#kick(conv);
+      else this.#dropIfEmpty(conv);
+    });
+  }
+
+  async #run(conv: Conversation): Promise<void> {
+    while (!this.#closed) {
+      const head = conv.line[0];
+      if (head === undefined) return;
+      if (!this.#transport.isOnline()) return; // resumed by the `online` event
+      if (head.retryAt !== undefined) {
+        const wait = head.retryAt - this.#timers.now();
+        if (wait > 0) {
+          conv.cancelTimer ??= this.#timers.schedule(wait, () => {
+            conv.cancelTimer = undefined;
+            this.#kick(conv);
+          });
+          return;
+        }
+      }
+      conv.cancelTimer?.();
+      conv.cancelTimer = undefined;
+      try {
+        await this.#attempt(conv, head);
+      } catch (error) {
+        // A store write failed before the attempt: report it and stop this conversation until a retry.
+        this.#emit({
+          type: "error",
+          error: isQueueError(error)
+            ? error
+            : new QueueError("STORE_FAILED", "the queue failed; see `cause`", { cause: error }),
+        });
+        if (conv.line[0] === head && head.state === "queued") {
+          // Store the reservation again, then retry after the base delay.
+          head.retryAt = this.#timers.now() + this.#limits.backoffBaseMs;
+          this.#persistLater(head);
+        }
+      }
+    }
+  }
+
+  /** One attempt of the head of its conversation. */
+  async #attempt(conv: Conversation, entry: Entry): Promise<void> {
+    // The attempt number is reserved in the store before the attempt runs, and an earlier message's
+    // failure or cancellation is stored before a later message leaves.
+    await entry.durable;
+    await conv.barrier;
+    const token = entry.token;
+    const alive = () => !this.#closed && entry.token === token && this.#entries.get(entry.id) === entry;
+    if (!alive() || entry.state !== "queued") return;
+    entry.retryAt = undefined;
+
+    // 1. Which method: the contact's default, then (encrypted) fallback; plaintext only if allowed.
+    const settings = await step(async () => {
+      const s = await this.#policy.getContactSettings(this.#account, entry.conversation);
+      return { ok: true as const, method: s.defaultEncryption };
+    });
+    if (!alive()) return;
+    if (!settings.ok) {
+      this.#fail(entry, settings);
+      return;
+    }
+    let method: SendMethod;
+    let provider: EncryptionProvider | undefined;
+    if (settings.method === "none") {
+      if (!this.#allowPlaintext) {
+        this.#fail(entry, { ok: false, transient: false, reason: "plaintext-forbidden" });
+        return;
+      }
+      method = "none";
+    } else if (settings.method === "omemo" || settings.method === "otr") {
+      const chosen = await this.#choose(entry, settings.method);
+      if (!alive()) return;
+      if (!chosen.ok) {
+        this.#fail(entry, chosen);
+        return;
+      }
+      method = chosen.method;
+      provider = chosen.provider;
+    } else {
+      this.#fail(entry, { ok: false, transient: false, reason: "no-encryption-available" });
+      return;
+    }
+    entry.method = method;
+
+    // 2. Negotiate the session, with a timeout.
+    let payload: unknown = entry.body;
+    if (provider !== undefined) {
+      this.#setState(entry, "negotiating");
+      const negotiated = await this.#negotiate(provider, entry.conversation);
+      if (!alive()) return;
+      if (!negotiated.ok) {
+        this.#fail(entry, negotiated);
+        return;
+      }
+
+      // 3. Encrypt.
+      this.#setState(entry, "sending");
+      const p = provider;
+      const encrypted = await step(() => p.encrypt({ id: entry.id, to: entry.conversation, body: entry.body }));
+      if (!alive()) return;
+      if (!encrypted.ok) {
+        this.#fail(entry, encrypted);
+        return;
+      }
+      payload = encrypted.payload;
+    } else {
+      this.#setState(entry, "sending");
+    }
+
+    // 4. Send with the stable origin-id.
+    const sent = await step<StepOutcome>(() =>
+      this.#transport.send({ to: entry.conversation, originId: entry.id, method, payload, attempt: entry.attempts }),
+    );
+    if (!alive()) return;
+    if (!sent.ok) {
+      this.#fail(entry, sent);
+      return;
+    }
+    this.#removeFromLine(entry);
+    // `conv` is running, so it is still the conversation's record.
+    conv.held--;
+    this.#held--;
+    this.#heldBytes -= entry.bytes;
+    entry.lastError = undefined;
+    // Sent: the body is no longer needed (in memory or in the store) to match a receipt.
+    entry.body = "";
+    this.#awaiting.set(entry.id, entry);
+    this.#setState(entry, "sent", true);
+    if (this.#awaiting.size > this.#limits.maxAwaitingReceipt) {
+      const oldest = this.#awaiting.values().next().value!;
+      this.#awaiting.delete(oldest.id);
+      this.#entries.delete(oldest.id);
+      this.#persistLater(oldest.id);
+      this.#emit({ type: "forgotten", id: oldest.id, conversation: oldest.conversation });
+    }
+  }
+
+  async #choose(
+    entry: Entry,
+    preferred: EncryptionMethod,
+  ): Promise<{ ok: true; method: EncryptionMethod; provider: EncryptionProvider } | StepFailure> {
+    const candidates: EncryptionMethod[] = this.#fallback ? [preferred, OTHER[preferred]] : [preferred];
+    let firstTransient: StepFailure | undefined;
+    let firstPermanent: StepFailure | undefined;
+    for (const method of candidates) {
+      const provider = this.#providers[method];
+      if (provider === undefined) continue;
+      const availability = await step(async () => {
+        const a = await provider.availability(entry.conversation);
+        return a.available ? { ok: true as const } : { ...a, ok: false as const };
+      });
+      if (availability.ok) return { ok: true, method, provider };
+      if (availability.transient) firstTransient ??= availability;
+      else firstPermanent ??= availability;
+    }
+    return firstTransient ?? firstPermanent ?? { ok: false, transient: false, reason: "no-encryption-available" };
+  }
+
+  #negotiate(provider: EncryptionProvider, contact: string): Promise<StepOutcome> {
+    const controller = new AbortController();
+    return new Promise<StepOutcome>((resolve) => {
+      const cancel = this.#timers.schedule(this.#limits.negotiationTimeoutMs, () => {
+        controller.abort();
+        resolve({ ok: false, transient: true, reason: "negotiation-timeout" });
+      });
+      void step(() => provider.negotiate(contact, controller.signal)).then((outcome) => {
+        cancel();
+        resolve(controller.signal.aborted ? { ok: false, transient: true, reason: "negotiation-timeout" } : outcome);
+      });
+    });
+  }
+
+  /** A failed step: permanent fails the message; transient schedules a retry or, at the cap, fails it. */
+  #fail(entry: Entry, failure: StepFailure): void {
+    if (!failure.transient) {
+      this.#failFor(entry, failure.reason);
+      return;
+    }
+    entry.lastError = failure.reason;
+    if (failure.reason === "offline" && !this.#transport.isOnline()) {
+      // Our own connection dropped: the attempt did not happen; it runs again on `online`.
+      this.#setState(entry, "queued");
+      return;
+    }
+    if (entry.attempts >= this.#limits.maxAttempts) {
+      this.#failFor(entry, "retries-exhausted");
+      return;
+    }
+    const delay = this.#backoff(entry.attempts);
+    entry.attempts++;
+    entry.retryAt = this.#timers.now() + delay;
+    this.#setState(entry, "queued", true);
+    this.#emit({ type: "retry", message: this.#info(entry), reason: failure.reason, retryAt: entry.retryAt });
+  }
+
+  #failFor(entry: Entry, reason: FailureReason): void {
+    this.#removeFromLine(entry);
+    entry.reason = reason;
+    entry.retryAt = undefined;
+    this.#setState(entry, "failed", true);
+    const conv = this.#conversations.get(entry.conversation);
+    if (conv) conv.barrier = entry.durable.catch(() => undefined);
+  }
+
+  /** Delay before attempt `failed + 1`: base·2^(failed−1), capped, jittered into [½, 1] of that. */
+  #backoff(failed: number): number {
+    const { backoffBaseMs, backoffMaxMs } = this.#limits;
+    const full = Math.min(backoffMaxMs, backoffBaseMs * 2 ** Math.min(failed - 1, 52));
+    return Math.round(full / 2 + (full / 2) * randomUnit(this.#random));
+  }
+}
+
+/** Opens (creates or resumes) the queue over its store. */
+export function openQueue(options: QueueOptions): Promise<Queue> {
+  return Queue.open(options);
+}
