@@ -13,6 +13,7 @@ import {
   modInverse,
   randomBelow,
   randomBits,
+  trustNativeModulus,
   type EngineChoice,
   type OtrEngine,
   type RandomSource,
@@ -96,7 +97,12 @@ export class DsaPublicKey {
     const s = bytesToBigint(signature.subarray(n));
     if (r <= 0n || r >= this.q || s <= 0n || s >= this.q) return false;
     const h = bytesToBigint(value);
-    const w = modInverse(s, this.q);
+    let w: bigint;
+    try {
+      w = modInverse(s, this.q);
+    } catch {
+      return false; // s shares a factor with a composite q: no valid signature
+    }
     const u1 = mod(h * w, this.q);
     const u2 = mod(r * w, this.q);
     const v = mod(mod(engine.modPow(this.g, u1, this.p) * engine.modPow(this.y, u2, this.p), this.p), this.q);
@@ -121,6 +127,8 @@ export class DsaPrivateKey {
     if (engine.modPow(g, q, p) !== 1n) throw new OtrError("INVALID_KEY", "DSA g is not of order q");
     this.publicKey = new DsaPublicKey(p, q, g, y);
     this.#x = x;
+    // Our own modulus: signing may use OpenSSL's exponentiation (never done for a peer's modulus).
+    trustNativeModulus(p);
   }
 
   /** Signs a value (OTR passes the 32-byte MAC M_A or M_B) taken modulo q; returns r || s, 20 bytes each. */

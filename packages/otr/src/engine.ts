@@ -4,7 +4,8 @@
  * - "bigint": BigInt modular exponentiation and noble's SHA-1/SHA-256/HMAC/AES-CTR, for browsers;
  * - "native": node:crypto, obtained with `process.getBuiltinModule` so no Node built-in is imported
  *   statically and nothing of it reaches a browser bundle. Modular exponentiation runs on OpenSSL
- *   through DiffieHellman objects: `setPrivateKey(e)` then `computeSecret(b)` is b^e mod p.
+ *   through DiffieHellman objects: `setPrivateKey(e)` then `computeSecret(b)` is b^e mod p, for the DH
+ *   group and our own DSA moduli only; any other modulus (a peer's DSA p) is exponentiated with BigInt.
  */
 import type * as NodeCrypto from "node:crypto";
 import { ctr } from "@noble/ciphers/aes.js";
@@ -13,6 +14,7 @@ import { sha1 } from "@noble/hashes/legacy.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bigintToBytes, bytesToBigint } from "./bytes.js";
 import { OtrError } from "./errors.js";
+import { MODP_P } from "./group.js";
 
 /** A source of random bytes (the platform CSPRNG by default; injectable for reproducible tests). */
 export type RandomSource = (length: number) => Uint8Array;
@@ -129,15 +131,36 @@ function loadNodeCrypto(): NodeCryptoModule | undefined {
   }
 }
 
-/** Most DiffieHellman objects kept (one per modulus: the DH group plus DSA moduli of recent peers). */
+/** Most DiffieHellman objects kept besides the DH group's (our own DSA moduli). */
 const NATIVE_MODULUS_CACHE = 16;
 
 /**
- * DiffieHellman objects by modulus, shared by every native engine: creating one checks the prime (tens of
- * milliseconds for 1536 bits), so it is done once per modulus. Holds only public moduli; the exponent set
- * with setPrivateKey is overwritten by the next call, which runs synchronously right after.
+ * DiffieHellman objects by modulus, shared by every native engine: creating one checks the prime with OpenSSL's
+ * DH_check (tens of milliseconds for 1536 bits, about a second for 3072), so it is done once per modulus, and only
+ * for moduli we chose: the DH group's MODP_P (pinned, never evicted) and the p of our own DSA keys (see
+ * trustNativeModulus). A modulus a peer sends (its DSA p) never gets one: a peer rotating moduli could otherwise
+ * make every message cost a DH_check and evict MODP_P. Holds only public moduli; the exponent set with
+ * setPrivateKey is overwritten by the next call, which runs synchronously right after.
  */
 const nativeDhCache = new Map<bigint, NodeCrypto.DiffieHellman>();
+/** Moduli the native engine exponentiates with OpenSSL; every other modulus goes to modPowBigint. */
+const nativeModuli = new Set<bigint>([MODP_P]);
+
+/**
+ * Lets the native engine use OpenSSL for exponentiations modulo `p` (the DSA p of one of our own private keys;
+ * called by DsaPrivateKey). Never call it with a modulus received from a peer. Keeps the newest
+ * NATIVE_MODULUS_CACHE moduli besides MODP_P.
+ * @internal
+ */
+export function trustNativeModulus(p: bigint): void {
+  if (nativeModuli.has(p)) return;
+  nativeModuli.add(p);
+  while (nativeModuli.size > NATIVE_MODULUS_CACHE + 1) {
+    const oldest = [...nativeModuli].find((m) => m !== MODP_P)!;
+    nativeModuli.delete(oldest);
+    nativeDhCache.delete(oldest);
+  }
+}
 
 /** The node:crypto engine, or undefined where node:crypto does not exist. */
 export function createNativeEngine(random: RandomSource = systemRandom): OtrEngine | undefined {
@@ -148,7 +171,6 @@ export function createNativeEngine(random: RandomSource = systemRandom): OtrEngi
     let dh = cache.get(modulus);
     if (!dh) {
       dh = nc.createDiffieHellman(Buffer.from(bigintToBytes(modulus)), Buffer.of(2));
-      if (cache.size >= NATIVE_MODULUS_CACHE) cache.delete(cache.keys().next().value!);
       cache.set(modulus, dh);
     }
     return dh;
@@ -158,7 +180,9 @@ export function createNativeEngine(random: RandomSource = systemRandom): OtrEngi
     modPow: (base, exponent, modulus) => {
       const b = mod(base, modulus);
       // OpenSSL's DH refuses public values outside 2..p-2 and tiny moduli; those cases are trivial anyway.
-      if (exponent < 2n || b < 2n || b > modulus - 2n || bitLength(modulus) < 512 || (modulus & 1n) === 0n) {
+      // Moduli we did not choose (a peer's DSA p, primality-test candidates) also take the BigInt path: see
+      // nativeDhCache.
+      if (exponent < 2n || b < 2n || b > modulus - 2n || !nativeModuli.has(modulus) || bitLength(modulus) < 512) {
         return modPowBigint(b, exponent, modulus);
       }
       const dh = dhFor(modulus);

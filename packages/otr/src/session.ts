@@ -82,6 +82,8 @@ import {
 
 const INSPECT = Symbol.for("nodejs.util.inspect.custom");
 const ZERO16 = new Uint8Array(16);
+/** The largest DH key id: a 32-bit counter that must never wrap. */
+const MAX_KEY_ID = 0xffffffff;
 
 interface DhPair {
   id: number;
@@ -153,6 +155,14 @@ interface State {
 }
 
 type Work = { s: State; events: OtrEvent[]; replies: string[] };
+
+/** What OtrConversation tells a session about a message it routes to it. */
+interface ReceiveContext {
+  /** The message state plaintext is judged on (the conversation's current instance); default this session's. */
+  readonly shown?: MessageState | undefined;
+  /** The master session's AKE (awaiting a D-H Key), taken over by a D-H Key when this session has none. */
+  readonly akeFrom?: AuthInfo | undefined;
+}
 
 function dataLen(d: Uint8Array): Uint8Array {
   return new Writer().data(d).finish();
@@ -289,15 +299,44 @@ export class OtrSession {
   }
 
   /**
-   * Takes over `master`'s AKE state (libotr's otrl_auth_copy_on_key): used by OtrConversation when an instance
-   * answers with a D-H Key the D-H Commit its master session sent. Not needed by applications.
+   * Handles a message of one instance of the contact (OtrConversation's child sessions). A D-H Key (whole or
+   * reassembled from fragments) arriving while this session has no AKE of its own answers the D-H Commit the
+   * `master` session sent to every instance: this session takes over the master's AKE state (libotr's
+   * otrl_auth_copy_on_key) in the same transaction, so a rejected D-H Key leaves it as it was. Only the AKE
+   * state is copied, never keys, counters or queued texts. Not needed by applications.
    * @internal
    */
-  adoptAkeFrom(master: OtrSession): void {
-    if (master.#s.auth.state !== "awaiting-dhkey") return;
-    this.#run((w) => {
-      w.s.auth = { ...master.#s.auth };
-    });
+  receiveForInstance(message: string, master: OtrSession): ReceiveResult {
+    const auth = master.#s.auth;
+    return this.#receiveTx(message, auth.state === "awaiting-dhkey" ? { akeFrom: { ...auth } } : {});
+  }
+
+  /**
+   * Handles a plaintext, whitespace-tagged or Query message that OtrConversation routed to this (master)
+   * session while `shown` is the state of the conversation's current instance: the "unencrypted" warning and
+   * the whitespace-started AKE are decided on that state, as libotr does on its best context.
+   * @internal
+   */
+  receiveForConversation(message: string, shown: MessageState): ReceiveResult {
+    return this.#receiveTx(message, { shown });
+  }
+
+  /** The texts send() queued until the AKE completes (requireEncryption policy), oldest first. */
+  get queuedTexts(): readonly string[] {
+    return this.#s.pending.slice();
+  }
+
+  /**
+   * Removes and returns the queued texts (OtrConversation moves them to the instance that became encrypted).
+   * @internal
+   */
+  takeQueuedTexts(): string[] {
+    if (this.#s.pending.length === 0) return [];
+    return this.#run((w) => {
+      const texts = w.s.pending;
+      w.s.pending = [];
+      return texts;
+    }).value;
   }
 
   // ---- transactions -----------------------------------------------------------------------------
@@ -372,7 +411,8 @@ export class OtrSession {
 
   /**
    * Ends the private conversation: ENCRYPTED sends a data message with the Disconnected TLV and goes
-   * to PLAINTEXT; FINISHED goes to PLAINTEXT silently. Keys are forgotten.
+   * to PLAINTEXT; FINISHED goes to PLAINTEXT silently. Keys are forgotten, an AKE in progress is
+   * abandoned (libotr's force-plaintext) and texts queued for encryption (see queuedTexts) are dropped.
    */
   end(): string[] {
     return this.#run((w) => {
@@ -386,6 +426,8 @@ export class OtrSession {
       s.enc = null;
       s.smp = { ...SMP_INITIAL };
       s.oldMacKeys = [];
+      s.auth = { state: "none", version: 3 };
+      s.pending = [];
       return w.replies;
     }).value;
   }
@@ -420,9 +462,13 @@ export class OtrSession {
    * message yields an `error` event with a typed OtrError and leaves the state unchanged.
    */
   receive(message: string): ReceiveResult {
+    return this.#receiveTx(message, {});
+  }
+
+  #receiveTx(message: string, ctx: ReceiveContext): ReceiveResult {
     try {
       const { work } = this.#run((w) => {
-        this.#receive(w, message, false);
+        this.#receive(w, message, false, ctx);
       });
       return { events: work.events, replies: work.replies };
     } catch (error) {
@@ -438,7 +484,8 @@ export class OtrSession {
 
   #unreadableReply: string | undefined;
 
-  #receive(w: Work, message: string, reassembled: boolean): void {
+  #receive(w: Work, message: string, reassembled: boolean, ctx: ReceiveContext): void {
+    const shown = ctx.shown;
     this.#unreadableReply = undefined;
     const c = classify(message);
     const s = w.s;
@@ -447,14 +494,14 @@ export class OtrSession {
       case "fragment": {
         if (reassembled) throw new OtrError("MALFORMED_MESSAGE", "a fragment inside a fragmented message");
         const whole = this.#reassemble(w, c.fragment);
-        if (whole !== undefined) this.#receive(w, whole, true);
+        if (whole !== undefined) this.#receive(w, whole, true, ctx);
         return;
       }
       case "encoded": {
         const msg = parseBinary(c.bytes);
         this.#checkVersionAndTags(w, msg.version, msg.type, msg.senderTag, msg.receiverTag);
         if (msg.type === 0x03) this.#receiveData(w, msg);
-        else this.#receiveAke(w, msg);
+        else this.#receiveAke(w, msg, ctx.akeFrom);
         return;
       }
       case "error":
@@ -467,21 +514,22 @@ export class OtrSession {
         return;
       }
       case "tagged": {
-        this.#plaintextReceived(w, c.text);
+        this.#plaintextReceived(w, c.text, shown);
         const v = this.#bestVersion(c.versions);
-        if (v !== undefined && this.policy.whitespaceStartAke && s.msgState === "plaintext") this.#startCommit(w, v);
+        if (v !== undefined && this.policy.whitespaceStartAke && (shown ?? s.msgState) === "plaintext")
+          this.#startCommit(w, v);
         return;
       }
       case "plain":
-        this.#plaintextReceived(w, c.text);
+        this.#plaintextReceived(w, c.text, shown);
         return;
     }
   }
 
-  #plaintextReceived(w: Work, text: string): void {
+  #plaintextReceived(w: Work, text: string, shown?: MessageState): void {
     const s = w.s;
     s.whitespaceSuppressed = true;
-    if (s.msgState !== "plaintext" || this.policy.requireEncryption)
+    if (s.msgState !== "plaintext" || (shown ?? s.msgState) !== "plaintext" || this.policy.requireEncryption)
       w.events.push({ type: "message", text, encrypted: false, warning: "unencrypted", tlvs: [] });
     else w.events.push({ type: "message", text, encrypted: false, tlvs: [] });
   }
@@ -583,9 +631,11 @@ export class OtrSession {
     this.#emit(w, dhKeyMsg, version);
   }
 
-  #receiveAke(w: Work, msg: AkeMessage): void {
+  /** `akeFrom`: the master's AKE, which a D-H Key answers when this session has none (OtrConversation). */
+  #receiveAke(w: Work, msg: AkeMessage, akeFrom?: AuthInfo): void {
     const s = w.s;
-    const a = s.auth;
+    // The master's AKE is taken over only by an accepted D-H Key: s.auth is assigned on that path alone.
+    const a = msg.type === MSG_DH_KEY && akeFrom && s.auth.state === "none" ? akeFrom : s.auth;
     const bind = () => {
       if (msg.version === 3) s.theirTag = msg.senderTag;
     };
@@ -690,7 +740,9 @@ export class OtrSession {
     const shape = DsaPublicKey.read(r);
     const pubBytes = x.slice(start, r.offset);
     const keyid = r.int();
-    if (keyid === 0) throw new OtrError("MALFORMED_MESSAGE", "AKE key id is 0");
+    // 0 is invalid (spec); 0xffffffff could never be followed by a next key id (it would wrap to 0).
+    if (keyid === 0 || keyid === MAX_KEY_ID)
+      throw new OtrError("MALFORMED_MESSAGE", `AKE key id ${keyid} is out of range 1..${MAX_KEY_ID - 1}`);
     const sig = r.raw(40);
     r.end();
     const pub = DsaPublicKey.validated(shape.p, shape.q, shape.g, shape.y, e);
@@ -855,14 +907,16 @@ export class OtrSession {
     slot.recvCtr = ctr;
     slot.macUsed = true;
     // Rotation (spec, "When you receive a Data Message").
-    if (rid === enc.ourKeyId) {
+    // Key ids are 32-bit: at 0xffffffff we keep the current keys instead of wrapping (never reached in practice:
+    // the AKE refuses 0xffffffff and each step needs a message).
+    if (rid === enc.ourKeyId && enc.ourKeyId < MAX_KEY_ID) {
       const forget = enc.ourPrev.id;
       this.#forgetSlots(s, enc, (o) => o === forget);
       enc.ourPrev = enc.ourCur;
       enc.ourKeyId++;
       enc.ourCur = this.#newDh(enc.ourKeyId);
     }
-    if (sid === enc.theirKeyId) {
+    if (sid === enc.theirKeyId && enc.theirKeyId < MAX_KEY_ID) {
       const forget = enc.theirKeyId - 1;
       this.#forgetSlots(s, enc, (_o, t) => t === forget);
       enc.theirPrev = enc.theirCur;

@@ -1,13 +1,14 @@
 /**
  * The Socialist Millionaires' Protocol of OTR v2/v3 (spec, "Socialist Millionaires' Protocol"): the four
  * messages with every range check of the spec (group elements in 2..p-2) and of libotr (exponents in
- * 1..q-1), and the zero-knowledge proof checks. Pure functions over an explicit state value.
+ * 1..q-1), the zero-knowledge proof checks, and (stricter than both) membership of every received group
+ * element in the order-q subgroup. Pure functions over an explicit state value.
  */
 import { concat, mpi, Reader, Writer, bytesToBigint } from "./bytes.js";
 import { MAX_SMP_MPIS, SMP_EXPONENT_BITS } from "./consts.js";
 import { mod, modInverse, randomBits, type OtrEngine } from "./engine.js";
 import { OtrError } from "./errors.js";
-import { isValidExponent, isValidGroupElement, MODP_G, MODP_P, MODP_Q } from "./group.js";
+import { isInSubgroup, isValidExponent, isValidGroupElement, MODP_G, MODP_P, MODP_Q } from "./group.js";
 
 /** Which SMP message we accept next (spec SMPSTATE_EXPECT1..4). */
 export type SmpExpect = 1 | 2 | 3 | 4;
@@ -78,9 +79,13 @@ export function decodeMpis(bytes: Uint8Array, expected: number): bigint[] {
   return out;
 }
 
+/** Range 2..p-2 (spec, libotr) and membership of the order-q subgroup (stricter than both; see isInSubgroup). */
 function checkElem(...vs: bigint[]): void {
-  for (const v of vs)
+  for (const v of vs) {
     if (!isValidGroupElement(v)) throw new OtrError("INVALID_GROUP_ELEMENT", "SMP group element out of range 2..p-2");
+    if (!isInSubgroup(v))
+      throw new OtrError("INVALID_GROUP_ELEMENT", "SMP group element is not in the order-q subgroup");
+  }
 }
 function checkExp(...vs: bigint[]): void {
   for (const v of vs)

@@ -93,6 +93,14 @@ describe("SMP steps", () => {
           ).toBe("INVALID_GROUP_ELEMENT");
     });
 
+    it(`${c.name}: every group element outside the order-q subgroup (p - v: in range, a non-residue) is rejected`, () => {
+      for (const i of c.elements)
+        expect(
+          code(() => c.step(replaced(c.mpis, i, MODP_P - c.mpis[i]!))),
+          `element ${i} negated`,
+        ).toBe("INVALID_GROUP_ELEMENT");
+    });
+
     it(`${c.name}: a wrong proof value fails the zero-knowledge check`, () => {
       for (let i = 0; i < c.mpis.length; i++) {
         if (c.elements.includes(i) || c.exponents.includes(i)) {
