@@ -22,6 +22,7 @@ const steps = [
   ["mutations", ["pnpm", "run", "test:mutations"]],
   ["interop", ["pnpm", "run", "test:interop"]],
   ["browser", ["pnpm", "run", "test:browser"]],
+  ["pack", ["pnpm", "run", "test:pack"]],
 ];
 const checks = [];
 for (const [name, [cmd, ...args]] of steps) {

@@ -45,7 +45,16 @@ function guard<T>(run: () => T): Promise<T> {
   }
 }
 
-class SqliteBackend implements StorageBackend {
+/**
+ * The SQLite backend that {@link openSqliteBackend} returns. An interface, so that the published types do
+ * not name better-sqlite3's (which users of this entry would otherwise need `@types/better-sqlite3` for).
+ */
+export interface SqliteBackend extends StorageBackend {
+  readonly kind: "sqlite";
+  readonly media: FileMedia;
+}
+
+class SqliteBackendImpl implements SqliteBackend {
   readonly kind = "sqlite";
   readonly media: FileMedia;
   readonly #db: BetterSqlite3.Database;
@@ -132,7 +141,7 @@ export async function openSqliteBackend(path: string, options: SqliteBackendOpti
     db.pragma("secure_delete = ON");
     db.exec("CREATE TABLE IF NOT EXISTS records (k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID");
     db.exec("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID");
-    const backend = new SqliteBackend(db, options.mediaDir ?? `${path}.media`);
+    const backend = new SqliteBackendImpl(db, options.mediaDir ?? `${path}.media`);
     await backend.media.removeIncomplete();
     return backend;
   } catch (error) {
@@ -249,4 +258,4 @@ function syncDir(dir: string): void {
 }
 
 // Types only: a backend made without openSqliteBackend would lack its pragmas and schema.
-export type { FileMedia, SqliteBackend };
+export type { FileMedia };
