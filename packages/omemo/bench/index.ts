@@ -50,7 +50,6 @@ import {
   decodeEnvelope,
   envelopeToString,
   legacy,
-  MemoryOmemoStore,
   MemoryXmppNetwork,
   NS_LEGACY,
   NS_V2,
@@ -62,6 +61,7 @@ import {
   type OmemoNamespace,
 } from "../src/index.js";
 import { openLegacy, openV2, sealLegacy, sealV2 } from "../src/session/payload.js";
+import { world } from "./world.js";
 
 const QUICK = process.env["BENCH_QUICK"] === "1";
 const ROUNDS = QUICK ? 1 : 3;
@@ -77,36 +77,6 @@ const NAMESPACES = [NS_V2, NS_LEGACY] as const;
 type Provider = (typeof PROVIDERS)[number];
 
 const label = (ns: OmemoNamespace) => (ns === NS_V2 ? "OMEMO 2" : "legacy");
-
-async function world(ns: OmemoNamespace, crypto: Crypto) {
-  const network = new MemoryXmppNetwork();
-  const devices: SessionManager[] = [];
-  for (const jid of [
-    "alice@example.org",
-    "alice@example.org",
-    "alice@example.org",
-    "bob@example.net",
-    "bob@example.net",
-    "bob@example.net",
-  ]) {
-    const client = network.connect(`${jid}/${devices.length}`);
-    const manager = await SessionManager.create({
-      jid,
-      store: new MemoryOmemoStore(),
-      transport: client.transport,
-      trust: { decide: () => "trusted" },
-      namespaces: [ns],
-      crypto,
-    });
-    network.setHandlers(client, {
-      message: (stanza) => manager.decrypt(stanza).catch(() => undefined),
-      pubsub: (from, node, items) => manager.handlePubsubEvent(from, node, items),
-    });
-    devices.push(manager);
-  }
-  await network.flush();
-  return { network, devices };
-}
 
 /**
  * One message from alice/0 to bob, decrypted at bob's 3 devices and alice's 2 others. Returns the XML

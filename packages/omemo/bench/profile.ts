@@ -1,49 +1,16 @@
 // Where the steady-state time goes: runs the bench's steady round (1 message from a device of an
 // account with 3 devices to a contact with 3 devices, decrypted at the 5 others) for one namespace
 // and provider, so that `node --cpu-prof` can see it.
-//   npx tsx --cpu-prof --cpu-prof-dir=/tmp/prof bench/profile.ts [v2|legacy] [native|noble] [messages]
+//   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/profile.ts [v2|legacy] [native|noble] [messages]
 import { createCrypto } from "@parley/crypto";
-import {
-  MemoryOmemoStore,
-  MemoryXmppNetwork,
-  NS_LEGACY,
-  NS_V2,
-  parseXml,
-  serializeXml,
-  SessionManager,
-  wrapMessage,
-} from "../src/index.js";
+import { NS_LEGACY, NS_V2, parseXml, serializeXml, SessionManager, wrapMessage } from "../src/index.js";
+import { world } from "./world.js";
 
 const ns = process.argv[2] === "legacy" ? NS_LEGACY : NS_V2;
 const provider = process.argv[3] === "noble" ? "noble" : "native";
 const n = Number(process.argv[4] ?? 2000);
 const crypto = createCrypto({ provider });
-const network = new MemoryXmppNetwork();
-const devices: SessionManager[] = [];
-for (const jid of [
-  "alice@example.org",
-  "alice@example.org",
-  "alice@example.org",
-  "bob@example.net",
-  "bob@example.net",
-  "bob@example.net",
-]) {
-  const client = network.connect(`${jid}/${devices.length}`);
-  const manager = await SessionManager.create({
-    jid,
-    store: new MemoryOmemoStore(),
-    transport: client.transport,
-    trust: { decide: () => "trusted" },
-    namespaces: [ns],
-    crypto,
-  });
-  network.setHandlers(client, {
-    message: (stanza) => manager.decrypt(stanza).catch(() => undefined),
-    pubsub: (from, node, items) => manager.handlePubsubEvent(from, node, items),
-  });
-  devices.push(manager);
-}
-await network.flush();
+const { network, devices } = await world(ns, crypto);
 const [sender, ...receivers] = devices as [SessionManager, ...SessionManager[]];
 let tEnc = 0;
 let tDec = 0;

@@ -5,28 +5,14 @@ import { describe, expect, it } from "vitest";
 import {
   isOmemoError,
   legacy,
-  MemoryOmemoStore,
   NS_LEGACY,
   NS_V2,
   parseXml,
   serializeXml,
   v2,
   type OmemoError,
-  type OmemoStoreTransaction,
 } from "../../src/index.js";
-import { ALICE, BOB, World } from "./world.js";
-
-/** A memory store whose transactions fail at commit while `broken` is set (a full disk). */
-class BrokenStore extends MemoryOmemoStore {
-  broken = false;
-  override transaction<T>(body: (tx: OmemoStoreTransaction) => Promise<T>): Promise<T> {
-    return super.transaction(async (tx) => {
-      const result = await body(tx);
-      if (this.broken) throw new Error("disk full");
-      return result;
-    });
-  }
-}
+import { ALICE, BOB, BrokenStore, World } from "./world.js";
 
 describe.each([NS_LEGACY, NS_V2] as const)("%s: failing I/O", (ns) => {
   it("a store that cannot commit: decrypt fails with IO_FAILED, nothing changes, and the same stanza decrypts later", async () => {

@@ -12,21 +12,8 @@ import {
   serializeXml,
   SessionManager,
   type OmemoNamespace,
-  type OmemoStoreTransaction,
 } from "../../src/index.js";
-import { ALICE, BOB, World } from "./world.js";
-
-/** A memory store whose transactions fail at commit while `broken` is set. */
-class BrokenStore extends MemoryOmemoStore {
-  broken = false;
-  override transaction<T>(body: (tx: OmemoStoreTransaction) => Promise<T>): Promise<T> {
-    return super.transaction(async (tx) => {
-      const result = await body(tx);
-      if (this.broken) throw new Error("disk full");
-      return result;
-    });
-  }
-}
+import { ALICE, BOB, BrokenStore, World } from "./world.js";
 
 /** Alice and Bob with an answered session in `ns`, Bob on a store that can be broken. */
 async function established(ns: OmemoNamespace) {

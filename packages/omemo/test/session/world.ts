@@ -9,11 +9,24 @@ import {
   type DeviceIdentity,
   type MemoryClient,
   type OmemoNamespace,
+  type OmemoStoreTransaction,
   type OmemoTransport,
   type PublishOptions,
   type SessionManagerOptions,
   type TrustLevel,
 } from "../../src/index.js";
+
+/** A memory store whose transactions fail at commit while `broken` is set (a full disk). */
+export class BrokenStore extends MemoryOmemoStore {
+  broken = false;
+  override transaction<T>(body: (tx: OmemoStoreTransaction) => Promise<T>): Promise<T> {
+    return super.transaction(async (tx) => {
+      const result = await body(tx);
+      if (this.broken) throw new Error("disk full");
+      return result;
+    });
+  }
+}
 
 export const ALICE = "alice@example.org";
 export const BOB = "bob@example.net";
