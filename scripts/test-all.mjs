@@ -16,6 +16,7 @@ for (const { dir } of reportDirs()) rmSync(dir, { recursive: true, force: true }
 
 const steps = [
   ["build", ["pnpm", "run", "build"]],
+  ["bundle", ["pnpm", "run", "bundle-size"]],
   ["lint", ["pnpm", "run", "lint"]],
   ["typecheck", ["pnpm", "run", "typecheck"]],
   ["unit", ["pnpm", "run", "test:unit"]],

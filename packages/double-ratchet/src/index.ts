@@ -5,8 +5,13 @@
  * the successor and spends the session it was given; a failed one changes nothing.
  * @packageDocumentation
  */
-export { legacyOmemo, omemo2, signal, signalHeaderEncrypted, createSignalProfile, withLimits } from "./profiles.js";
+// One module per profile (profiles.ts): a bundle that imports only legacyOmemo carries no OMEMO 2 code.
+export { legacyOmemo } from "./profile-legacy.js";
+export { omemo2 } from "./profile-omemo2.js";
+export { signal, signalHeaderEncrypted, createSignalProfile } from "./profile-signal.js";
+export { withLimits } from "./profiles.js";
 export type { RatchetProfile, Limits, SignalProfileOptions } from "./profiles.js";
+export type { WireCodec } from "./codecs.js";
 // The class, for `instanceof` and as a type; its constructor is private (state.ts).
 export { Session } from "./state.js";
 export {

@@ -1,11 +1,17 @@
-import { createSignalX3dhProfile, legacyOmemoX3dh, omemo2X3dh, type X3dhProfile } from "@parley/x3dh";
+/**
+ * What every profile shares: the types, the limit checks, `withLimits` and the registry of built-in
+ * profiles that `deserializeSession` finds by name. The profiles themselves live one per module
+ * (profile-legacy.ts, profile-omemo2.ts, profile-signal.ts) and register there, so a bundle that
+ * imports only `legacyOmemo` carries neither OMEMO 2's constants nor its codec (issue 17).
+ */
+import type { X3dhProfile } from "@parley/x3dh";
+import type { WireCodec } from "./codecs.js";
 import {
   LIMIT_CEILINGS,
   LIMIT_FLOORS,
   MAX_FORWARD_JUMP,
   MAX_SKIPPED_CHAINS,
   MAX_SKIPPED_MESSAGE_KEYS,
-  OMEMO2_MAX_SKIPPED_MESSAGE_KEYS,
 } from "./consts.js";
 import { DoubleRatchetError } from "./errors.js";
 
@@ -36,6 +42,11 @@ export interface RatchetProfile {
   /** "libsignal": 0x33 || SignalMessage || mac8; "omemo2": OMEMOAuthenticatedMessage; "signal": Parley's binary layout. */
   readonly wire: "libsignal" | "omemo2" | "signal";
   /**
+   * The codec of that wire format; the engine writes and reads messages only through it. Its members
+   * are internal: take it from a built-in profile (`withLimits` and `createSignalProfile` do).
+   */
+  readonly codec: WireCodec;
+  /**
    * How a received PN is read (we always send the paper's count).
    * "count": PN is the number of messages in the previous sending chain (the paper, python).
    * "lastIndex": libsignal writes max(count − 1, 0), so we derive keys up to and including PN
@@ -49,10 +60,11 @@ export interface RatchetProfile {
   readonly limits: Limits;
 }
 
-const ascii = (s: string) => new TextEncoder().encode(s);
+/** @internal ASCII bytes of a KDF info. */
+export const ascii = (s: string): Uint8Array => new TextEncoder().encode(s);
 
-/** `base` with the limits `limits` sets, checked: integers from LIMIT_FLOORS to LIMIT_CEILINGS. */
-function checkedLimits(base: Limits, limits: Partial<Limits>): Limits {
+/** @internal `base` with the limits `limits` sets, checked: integers from LIMIT_FLOORS to LIMIT_CEILINGS. */
+export function checkedLimits(base: Limits, limits: Partial<Limits>): Limits {
   const out: Limits = {
     maxSkippedKeys: limits.maxSkippedKeys ?? base.maxSkippedKeys,
     maxForwardJump: limits.maxForwardJump ?? base.maxForwardJump,
@@ -71,40 +83,11 @@ function checkedLimits(base: Limits, limits: Partial<Limits>): Limits {
   return Object.freeze(out);
 }
 
-const DEFAULT_LIMITS: Limits = Object.freeze({
+/** @internal The default limits (consts.ts). */
+export const DEFAULT_LIMITS: Limits = /* @__PURE__ */ Object.freeze({
   maxSkippedKeys: MAX_SKIPPED_MESSAGE_KEYS,
   maxForwardJump: MAX_FORWARD_JUMP,
   maxSkippedChains: MAX_SKIPPED_CHAINS,
-});
-
-/** Legacy OMEMO (eu.siacs.conversations.axolotl): libsignal protocol v3 (docs/libsignal-wire-format.md §2-§4). */
-export const legacyOmemo: RatchetProfile = Object.freeze({
-  name: "legacyOmemo",
-  x3dh: legacyOmemoX3dh,
-  rootInfo: ascii("WhisperRatchet"),
-  messageKeyInfo: ascii("WhisperMessageKeys"),
-  macLength: 8,
-  wire: "libsignal",
-  // python-oldmemo sends the paper's count; libsignal sends count − 1 and never reads PN. We send
-  // the count (python reads it) and read PN inclusively (libsignal writes count − 1).
-  previousCounter: "lastIndex",
-  macIdentityOrder: "senderReceiver",
-  headerEncryption: false,
-  limits: DEFAULT_LIMITS,
-});
-
-/** OMEMO 2 (urn:xmpp:omemo:2), XEP-0384 v0.8.3 §4.3. */
-export const omemo2: RatchetProfile = Object.freeze({
-  name: "omemo2",
-  x3dh: omemo2X3dh,
-  rootInfo: ascii("OMEMO Root Chain"),
-  messageKeyInfo: ascii("OMEMO Message Key Material"),
-  macLength: 16,
-  wire: "omemo2",
-  previousCounter: "count",
-  macIdentityOrder: "initiatorResponder",
-  headerEncryption: false,
-  limits: Object.freeze({ ...DEFAULT_LIMITS, maxSkippedKeys: OMEMO2_MAX_SKIPPED_MESSAGE_KEYS }),
 });
 
 export interface SignalProfileOptions {
@@ -115,29 +98,6 @@ export interface SignalProfileOptions {
   readonly limits?: Partial<Limits>;
 }
 
-/** The papers as written (X3DH + Double Ratchet §5.2 recommended algorithms), optionally with header encryption. */
-export function createSignalProfile(options: SignalProfileOptions = {}): RatchetProfile {
-  const app = options.application ?? "Parley";
-  return Object.freeze({
-    name: "signal",
-    x3dh: createSignalX3dhProfile(`${app} X3DH`),
-    rootInfo: ascii(`${app} Root Chain`),
-    messageKeyInfo: ascii(`${app} Message Keys`),
-    macLength: 32,
-    wire: "signal",
-    previousCounter: "count",
-    macIdentityOrder: "initiatorResponder",
-    headerEncryption: options.headerEncryption ?? false,
-    limits: checkedLimits(DEFAULT_LIMITS, options.limits ?? {}),
-  });
-}
-
-/** The papers as written, without header encryption. */
-export const signal: RatchetProfile = createSignalProfile();
-
-/** The papers as written, with header encryption (Double Ratchet §4). */
-export const signalHeaderEncrypted: RatchetProfile = createSignalProfile({ headerEncryption: true });
-
 /**
  * A profile with other limits (e.g. smaller for tests, or python-doubleratchet's 1000), each at most
  * LIMIT_CEILINGS. A session keeps its limits when serialized; one whose limits are above its
@@ -145,4 +105,20 @@ export const signalHeaderEncrypted: RatchetProfile = createSignalProfile({ heade
  */
 export function withLimits(profile: RatchetProfile, limits: Partial<Limits>): RatchetProfile {
   return Object.freeze({ ...profile, limits: checkedLimits(profile.limits, limits) });
+}
+
+const builtins = new Map<string, RatchetProfile>();
+
+/**
+ * @internal Makes a built-in profile findable by `deserializeSession` without `options.profile`.
+ * Each built-in profile's module calls this when it is loaded; a bundler drops a profile module
+ * (and so its registration) that nothing imports.
+ */
+export function registerBuiltinProfile(profile: RatchetProfile): void {
+  builtins.set(`${profile.name}/${profile.headerEncryption}`, profile);
+}
+
+/** @internal The built-in profile with this name and header encryption, if its module is loaded. */
+export function builtinProfile(name: string, headerEncryption: boolean): RatchetProfile | undefined {
+  return builtins.get(`${name}/${headerEncryption}`);
 }

@@ -14,7 +14,6 @@ import {
 } from "@parley/crypto";
 import {
   decodePublicKey,
-  encodePublicKey,
   initiate,
   isX3dhError,
   MAX_PRE_KEY_ID,
@@ -24,6 +23,7 @@ import {
   type PreKeyStore,
   type ResponderResult,
 } from "@parley/x3dh";
+import { malformed, truncatedMac, type Header, type KeyExchangeInfo, type ParsedInner } from "./codecs.js";
 import { MAX_COUNTER, MAX_MESSAGE_LENGTH, MAX_PLAINTEXT_LENGTH } from "./consts.js";
 import { DoubleRatchetError, type DoubleRatchetErrorCode } from "./errors.js";
 import type { Limits, RatchetProfile } from "./profiles.js";
@@ -40,27 +40,7 @@ import {
   type RatchetState,
   type SkippedChain,
 } from "./state.js";
-import {
-  SIGNAL_ENCRYPTED_HEADER_LENGTH,
-  SIGNAL_HEADER_LENGTH,
-  SIGNAL_TYPE_KEY_EXCHANGE,
-  SIGNAL_TYPE_MESSAGE,
-  decodeOmemoAuthenticatedMessage,
-  decodeOmemoKeyExchange,
-  decodeOmemoMessage,
-  decodePreKeySignalMessage,
-  decodeSignalHeader,
-  decodeSignalKeyExchange,
-  decodeSignalMessage,
-  encodeOmemoAuthenticatedMessage,
-  encodeOmemoKeyExchange,
-  encodeOmemoMessage,
-  encodePreKeySignalMessage,
-  encodeSignalHeader,
-  encodeSignalKeyExchange,
-  signalMessageLength,
-  writeSignalMessage,
-} from "./wire.js";
+import { decodeSignalHeader } from "./wire.js";
 
 const ONE = Uint8Array.of(0x01);
 const TWO = Uint8Array.of(0x02);
@@ -121,25 +101,7 @@ function messageKeyMaterial(crypto: Crypto, profile: RatchetProfile, mk: Uint8Ar
   return crypto.hkdfSha256(mk, ZERO_SALT, profile.messageKeyInfo, 80);
 }
 
-/** The MAC over prefix || body (identity keys, version byte, message), truncated as the profile says. */
-function truncatedMac(
-  crypto: Crypto,
-  profile: RatchetProfile,
-  macKey: Uint8Array,
-  prefix: Uint8Array,
-  body: Uint8Array,
-): Uint8Array {
-  const full = crypto.hmacSha256(macKey, [prefix, body]);
-  return profile.macLength === 32 ? full : full.subarray(0, profile.macLength);
-}
-
 // ------------------------------------------------------------------ header encryption (§4)
-
-function hencrypt(crypto: Crypto, hk: Uint8Array, header: Uint8Array): Uint8Array {
-  // XChaCha20-Poly1305 with a random 192-bit nonce: §4.2 asks for >= 128 random bits when hk repeats.
-  const nonce = crypto.randomBytes(24);
-  return concatBytes(nonce, crypto.xchacha20Poly1305Encrypt(hk, nonce, header));
-}
 
 function hdecrypt(
   crypto: Crypto,
@@ -166,160 +128,24 @@ function headerEncryptionInit(
 
 // ------------------------------------------------------------------ parsing (hostile input)
 
-interface Header {
-  readonly dh: Uint8Array;
-  readonly pn: number;
-  readonly n: number;
-}
-
-interface ParsedInner {
-  /** Null with header encryption until decrypted. */
-  readonly header: Header | null;
-  readonly encryptedHeader: Uint8Array | null;
-  readonly ciphertext: Uint8Array;
-  readonly mac: Uint8Array;
-  /** The bytes the MAC covers after the identity prefix. */
-  readonly authenticated: Uint8Array;
-}
-
-/** The X3DH part of a key-exchange message, profile-encoded keys. */
-export interface KeyExchangeInfo {
-  readonly identityKey: Uint8Array;
-  readonly ephemeralKey: Uint8Array;
-  readonly signedPreKeyId: number;
-  readonly oneTimePreKeyId: number | undefined;
-  readonly registrationId: number | undefined;
-}
+export type { KeyExchangeInfo } from "./codecs.js";
 
 interface Envelope {
   readonly keyExchange: KeyExchangeInfo | null;
   readonly inner: Uint8Array;
 }
 
-function malformed(what: string): DoubleRatchetError {
-  return new DoubleRatchetError("MALFORMED_MESSAGE", `malformed message: ${what}`);
-}
-
-function detectKeyExchange(profile: RatchetProfile, bytes: Uint8Array): boolean {
-  switch (profile.wire) {
-    case "libsignal":
-      // SignalMessage's first field is ratchetKey (tag 0x0A); PreKeySignalMessage starts with 0x08 or 0x12.
-      return bytes.length > 1 && bytes[1] !== 0x0a;
-    case "omemo2":
-      // OMEMOAuthenticatedMessage starts with mac (0x0A); OMEMOKeyExchange with pk_id (0x08).
-      return bytes.length > 0 && bytes[0] !== 0x0a;
-    case "signal":
-      return bytes[0] === SIGNAL_TYPE_KEY_EXCHANGE;
-  }
-}
-
 function parseEnvelope(profile: RatchetProfile, bytes: unknown, kind: MessageKind): Envelope {
   if (!(bytes instanceof Uint8Array)) throw new DoubleRatchetError("INVALID_ARGUMENT", "message must be a Uint8Array");
   if (bytes.length === 0) throw malformed("empty");
   if (bytes.length > MAX_MESSAGE_LENGTH) throw malformed(`longer than ${MAX_MESSAGE_LENGTH} bytes`);
-  const isKex = kind === "auto" ? detectKeyExchange(profile, bytes) : kind === "keyExchange";
+  const isKex = kind === "auto" ? profile.codec.isKeyExchange(bytes) : kind === "keyExchange";
   if (!isKex) return { keyExchange: null, inner: bytes };
-  switch (profile.wire) {
-    case "libsignal": {
-      const m = decodePreKeySignalMessage(bytes);
-      return {
-        keyExchange: {
-          identityKey: m.identityKey,
-          ephemeralKey: m.baseKey,
-          signedPreKeyId: m.signedPreKeyId,
-          oneTimePreKeyId: m.preKeyId,
-          registrationId: m.registrationId,
-        },
-        inner: m.message,
-      };
-    }
-    case "omemo2": {
-      const m = decodeOmemoKeyExchange(bytes);
-      return {
-        keyExchange: {
-          identityKey: m.ik,
-          ephemeralKey: m.ek,
-          signedPreKeyId: m.spkId,
-          oneTimePreKeyId: m.pkId,
-          registrationId: undefined,
-        },
-        inner: m.message,
-      };
-    }
-    case "signal": {
-      const m = decodeSignalKeyExchange(bytes);
-      return {
-        keyExchange: {
-          identityKey: m.identityKey,
-          ephemeralKey: m.ephemeralKey,
-          signedPreKeyId: m.signedPreKeyId,
-          oneTimePreKeyId: m.oneTimePreKeyId,
-          registrationId: undefined,
-        },
-        inner: m.message,
-      };
-    }
-  }
-}
-
-function ratchetKeyFromWire(profile: RatchetProfile, encoded: Uint8Array): Uint8Array {
-  try {
-    return decodePublicKey(profile.x3dh, encoded, "ratchet key");
-  } catch {
-    throw malformed(
-      `the ratchet key is not a ${profile.x3dh.keyEncoding === "raw" ? "32-byte" : "33-byte 0x05-prefixed"} key`,
-    );
-  }
-}
-
-function checkCiphertext(ciphertext: Uint8Array): void {
-  if (ciphertext.length === 0 || ciphertext.length % 16 !== 0)
-    throw malformed("the ciphertext is not a positive multiple of 16 bytes");
+  return profile.codec.decodeKeyExchange(bytes);
 }
 
 function parseInner(profile: RatchetProfile, bytes: Uint8Array): ParsedInner {
-  switch (profile.wire) {
-    case "libsignal": {
-      const { fields, authenticated, mac } = decodeSignalMessage(bytes, profile.macLength);
-      checkCiphertext(fields.ciphertext);
-      return {
-        header: { dh: ratchetKeyFromWire(profile, fields.ratchetKey), pn: fields.previousCounter, n: fields.counter },
-        encryptedHeader: null,
-        ciphertext: fields.ciphertext,
-        mac,
-        authenticated,
-      };
-    }
-    case "omemo2": {
-      const outer = decodeOmemoAuthenticatedMessage(bytes);
-      if (outer.mac.length !== profile.macLength) throw malformed(`the MAC must be ${profile.macLength} bytes`);
-      const m = decodeOmemoMessage(outer.message);
-      checkCiphertext(m.ciphertext);
-      return {
-        header: { dh: ratchetKeyFromWire(profile, m.dhPub), pn: m.pn, n: m.n },
-        encryptedHeader: null,
-        ciphertext: m.ciphertext,
-        mac: outer.mac,
-        authenticated: outer.message,
-      };
-    }
-    case "signal": {
-      const headerLength = profile.headerEncryption ? SIGNAL_ENCRYPTED_HEADER_LENGTH : SIGNAL_HEADER_LENGTH;
-      if (bytes[0] !== SIGNAL_TYPE_MESSAGE) throw malformed("unknown message type byte");
-      if (bytes.length < 1 + headerLength + 16 + profile.macLength) throw malformed("too short");
-      const macStart = bytes.length - profile.macLength;
-      const headerBytes = bytes.subarray(1, 1 + headerLength);
-      const ciphertext = bytes.subarray(1 + headerLength, macStart);
-      checkCiphertext(ciphertext);
-      return {
-        header: profile.headerEncryption ? null : decodeSignalHeader(headerBytes),
-        encryptedHeader: profile.headerEncryption ? headerBytes : null,
-        ciphertext,
-        mac: bytes.subarray(macStart),
-        authenticated: bytes.subarray(0, macStart),
-      };
-    }
-  }
+  return profile.codec.decodeMessage(profile, bytes);
 }
 
 // ------------------------------------------------------------------ sealing
@@ -336,69 +162,14 @@ function seal(
   // The 80 bytes of key material live only for this message: zeroed however seal ends.
   try {
     const ciphertext = crypto.aesCbcEncrypt(km.subarray(0, 32), km.subarray(64, 80), plaintext);
-    const macKey = km.subarray(32, 64);
-    switch (p.wire) {
-      case "libsignal": {
-        // The body is written once, straight into the output, and the MAC appended behind it.
-        const fields = {
-          ratchetKey: encodePublicKey(p.x3dh, s.dhsPublic),
-          counter: s.ns,
-          previousCounter: s.pn,
-          ciphertext,
-        };
-        const length = signalMessageLength(fields);
-        const out = new Uint8Array(length + p.macLength);
-        writeSignalMessage(fields, out, 0);
-        out.set(truncatedMac(crypto, p, macKey, macPrefix, out.subarray(0, length)), length);
-        return out;
-      }
-      case "omemo2": {
-        const body = encodeOmemoMessage({ n: s.ns, pn: s.pn, dhPub: s.dhsPublic, ciphertext });
-        return encodeOmemoAuthenticatedMessage(truncatedMac(crypto, p, macKey, macPrefix, body), body);
-      }
-      case "signal": {
-        const header = encodeSignalHeader(s.dhsPublic, s.pn, s.ns);
-        const body = concatBytes(
-          Uint8Array.of(SIGNAL_TYPE_MESSAGE),
-          p.headerEncryption ? hencrypt(crypto, s.hks!, header) : header,
-          ciphertext,
-        );
-        return concatBytes(body, truncatedMac(crypto, p, macKey, macPrefix, body));
-      }
-    }
+    return p.codec.encodeMessage(crypto, s, km.subarray(32, 64), macPrefix, ciphertext);
   } finally {
     km.fill(0);
   }
 }
 
 function wrapKeyExchange(profile: RatchetProfile, k: PendingKeyExchange, inner: Uint8Array): Uint8Array {
-  switch (profile.wire) {
-    case "libsignal":
-      return encodePreKeySignalMessage({
-        preKeyId: k.oneTimePreKeyId,
-        baseKey: k.ephemeralKey,
-        identityKey: k.identityKey,
-        message: inner,
-        registrationId: k.registrationId,
-        signedPreKeyId: k.signedPreKeyId,
-      });
-    case "omemo2":
-      return encodeOmemoKeyExchange({
-        pkId: k.oneTimePreKeyId!,
-        spkId: k.signedPreKeyId,
-        ik: k.identityKey,
-        ek: k.ephemeralKey,
-        message: inner,
-      });
-    case "signal":
-      return encodeSignalKeyExchange({
-        identityKey: k.identityKey,
-        ephemeralKey: k.ephemeralKey,
-        signedPreKeyId: k.signedPreKeyId,
-        oneTimePreKeyId: k.oneTimePreKeyId,
-        message: inner,
-      });
-  }
+  return profile.codec.encodeKeyExchange(k, inner);
 }
 
 // ------------------------------------------------------------------ encrypt (§3.4, §4.5)

@@ -26,7 +26,7 @@
 import { constantTimeEqual } from "@parley/crypto";
 import { LIMIT_FLOORS, SESSION_FORMAT_VERSION } from "./consts.js";
 import { DoubleRatchetError } from "./errors.js";
-import { legacyOmemo, omemo2, signal, signalHeaderEncrypted, type Limits, type RatchetProfile } from "./profiles.js";
+import { builtinProfile, type Limits, type RatchetProfile } from "./profiles.js";
 import {
   assertLive,
   newSession,
@@ -251,14 +251,24 @@ function resolveProfile(name: string, headerEncryption: boolean, given: RatchetP
     }
     return given;
   }
-  if (name === "legacyOmemo") return legacyOmemo;
-  if (name === "omemo2") return omemo2;
-  if (name === "signal") return headerEncryption ? signalHeaderEncrypted : signal;
+  // The built-in profiles register themselves when their module loads (profiles.ts): all of them
+  // under Node (the package entry loads every one); in a bundle, those the application imports.
+  const builtin = builtinProfile(name, headerEncryption);
+  if (builtin !== undefined) return builtin;
+  if (name === "legacyOmemo" || name === "omemo2" || name === "signal") {
+    throw new DoubleRatchetError(
+      "INVALID_SESSION",
+      `the serialized session is for profile ${name}, which this bundle does not import: pass it as options.profile`,
+    );
+  }
   throw corrupt("unknown profile name");
 }
 
 export interface DeserializeOptions {
-  /** The profile to bind (needed for a custom `createSignalProfile(...)`); built-ins are found by name. */
+  /**
+   * The profile to bind (needed for a custom `createSignalProfile(...)`); built-ins are found by name
+   * among the profiles loaded (all of them under Node; in a bundle, those the application imports).
+   */
   readonly profile?: RatchetProfile;
 }
 

@@ -29,13 +29,16 @@ export interface X3dhProfile {
 
 const ascii = (s: string) => new TextEncoder().encode(s);
 
+// The __PURE__ annotations let bundlers drop a profile nobody imports (Object.freeze and
+// these calls are side-effect free, which a bundler cannot prove on its own).
+
 /**
  * Legacy OMEMO (eu.siacs.conversations.axolotl): libsignal protocol v3, docs/libsignal-wire-format.md
  * §1 and §3. `@parley/double-ratchet`'s `legacyOmemo.x3dh` is this object.
  */
-export const legacyOmemoX3dh: X3dhProfile = Object.freeze({
+export const legacyOmemoX3dh: X3dhProfile = /* @__PURE__ */ Object.freeze({
   name: "legacyOmemo",
-  info: ascii("WhisperText"),
+  info: /* @__PURE__ */ ascii("WhisperText"),
   identityKeyType: "x25519",
   signatureScheme: "libsignal",
   keyEncoding: "djb",
@@ -43,9 +46,9 @@ export const legacyOmemoX3dh: X3dhProfile = Object.freeze({
 });
 
 /** OMEMO 2 (urn:xmpp:omemo:2), XEP-0384 v0.8.3 §4.2. `@parley/double-ratchet`'s `omemo2.x3dh` is this object. */
-export const omemo2X3dh: X3dhProfile = Object.freeze({
+export const omemo2X3dh: X3dhProfile = /* @__PURE__ */ Object.freeze({
   name: "omemo2",
-  info: ascii("OMEMO X3DH"),
+  info: /* @__PURE__ */ ascii("OMEMO X3DH"),
   identityKeyType: "ed25519",
   signatureScheme: "ed25519",
   keyEncoding: "raw",
@@ -57,7 +60,7 @@ export const omemo2X3dh: X3dhProfile = Object.freeze({
  * outside XMPP. `info` names the application; pass your own with {@link createSignalX3dhProfile}.
  * `@parley/double-ratchet`'s `signal.x3dh` is this object.
  */
-export const signalX3dh: X3dhProfile = createSignalX3dhProfile("Parley X3DH");
+export const signalX3dh: X3dhProfile = /* @__PURE__ */ createSignalX3dhProfile("Parley X3DH");
 
 /**
  * The paper's profile with an application-specific HKDF info (X3DH §2.1). `@parley/double-ratchet`'s
