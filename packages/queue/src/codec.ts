@@ -1,4 +1,4 @@
-/** Stored record format: UTF-8 JSON `{"v":1,...}`, checked field by field when read. */
+/** Stored record format: UTF-8 JSON `{"v":2,...}`, checked field by field when read; v1 records still load. */
 import { MAX_ATTEMPTS, MAX_BODY_BYTES, MAX_CONVERSATION_BYTES, RECORD_VERSION } from "./consts.js";
 import { QueueError } from "./errors.js";
 import type { FailureReason, SendMethod, StoredMessage, TransientReason } from "./types.js";
@@ -67,6 +67,8 @@ export function encodeRecord(m: StoredMessage): Uint8Array {
   if (m.method !== undefined) doc["m"] = m.method;
   if (m.reason !== undefined) doc["why"] = m.reason;
   if (m.lastError !== undefined) doc["le"] = m.lastError;
+  if (m.account !== undefined) doc["ac"] = m.account;
+  if (m.mayBePlaintext === true) doc["pt"] = true;
   return encoder.encode(JSON.stringify(doc));
 }
 
@@ -100,7 +102,9 @@ export function decodeRecord(bytes: Uint8Array, key?: string): StoredMessage {
   }
   if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw corrupted("not an object");
   const d = doc as Record<string, unknown>;
-  if (d["v"] !== RECORD_VERSION) {
+  // v1 (no account, no plaintext flag) is read as the opening account's and encrypted-only.
+  const version = d["v"];
+  if (version !== RECORD_VERSION && version !== 1) {
     if (typeof d["v"] === "number" && d["v"] > RECORD_VERSION)
       throw new QueueError("CORRUPTED", "a stored queue record was written by a newer version of @parley/queue");
     throw corrupted("version");
@@ -126,5 +130,12 @@ export function decodeRecord(bytes: Uint8Array, key?: string): StoredMessage {
   if (d["why"] !== undefined) m.reason = oneOf(d["why"], FAILURE_REASONS, "reason");
   if (d["le"] !== undefined) m.lastError = oneOf(d["le"], TRANSIENT_REASONS, "last error");
   if (state === "failed" && m.reason === undefined) throw corrupted("failed without a reason");
+  if (version !== 1) {
+    m.account = str(d["ac"], "account", MAX_CONVERSATION_BYTES);
+    if (d["pt"] !== undefined) {
+      if (d["pt"] !== true) throw corrupted("plaintext flag");
+      m.mayBePlaintext = true;
+    }
+  }
   return m;
 }

@@ -54,6 +54,15 @@ export const BACKOFF_MAX_MS = 5 * 60_000;
 export const NEGOTIATION_TIMEOUT_MS = 30_000;
 
 /**
+ * Deadline of every other call the queue makes (contact policy, availability, encrypt, transport send):
+ * 60 s. A policy lookup or an encryption takes milliseconds and a server's XEP-0198 acknowledgement one
+ * round trip; a call still unsettled after a minute is hung (a dead socket the OS has not noticed: TCP
+ * keepalive defaults are hours), and until it settles every message behind it in its conversation waits.
+ * A timed-out send counts as the transient `ack-timeout`, any other timed-out call as the transient `error`.
+ */
+export const STEP_TIMEOUT_MS = 60_000;
+
+/**
  * Sent messages whose delivery receipt (XEP-0184) we still wait for: 10,000. A peer that never sends
  * receipts (many clients do not) must not grow this set without end; beyond it the oldest is forgotten
  * (event `forgotten`, state stays `sent` in the app's history).
@@ -70,5 +79,9 @@ export const DEDUP_CAPACITY = 10_000;
 /** Longest origin-id the duplicate filter accepts: 256 characters (ours are 36; XEP-0359 sets no bound). */
 export const MAX_ORIGIN_ID_LENGTH = 256;
 
-/** Stored record format version written by this package; older versions load, newer are refused. */
-export const RECORD_VERSION = 1;
+/**
+ * Stored record format version written by this package; older versions load, newer are refused.
+ * v2 added the account (`ac`) and whether plaintext may ever be used (`pt`); v1 records load as the
+ * opening account's, encrypted-only.
+ */
+export const RECORD_VERSION = 2;

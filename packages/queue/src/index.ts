@@ -38,4 +38,5 @@ export {
   MAX_TOTAL,
   MAX_TOTAL_BYTES,
   NEGOTIATION_TIMEOUT_MS,
+  STEP_TIMEOUT_MS,
 } from "./consts.js";

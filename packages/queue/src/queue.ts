@@ -14,6 +14,7 @@ import {
   MAX_TOTAL,
   MAX_TOTAL_BYTES,
   NEGOTIATION_TIMEOUT_MS,
+  STEP_TIMEOUT_MS,
 } from "./consts.js";
 import { QueueError, isQueueError } from "./errors.js";
 import { defaultRandom, newOriginId, randomUnit, type RandomBytes } from "./ids.js";
@@ -45,6 +46,8 @@ export interface QueueLimits {
   readonly backoffBaseMs: number;
   readonly backoffMaxMs: number;
   readonly negotiationTimeoutMs: number;
+  /** Deadline of each policy, availability, encrypt and transport call (STEP_TIMEOUT_MS). */
+  readonly stepTimeoutMs: number;
   readonly maxAwaitingReceipt: number;
 }
 
@@ -57,6 +60,7 @@ const CEILINGS: QueueLimits = {
   backoffBaseMs: BACKOFF_BASE_MS,
   backoffMaxMs: BACKOFF_MAX_MS,
   negotiationTimeoutMs: NEGOTIATION_TIMEOUT_MS,
+  stepTimeoutMs: STEP_TIMEOUT_MS,
   maxAwaitingReceipt: MAX_AWAITING_RECEIPT,
 };
 
@@ -118,7 +122,9 @@ export type QueueEvent =
   /** The queue stopped waiting for this sent message's receipt (MAX_AWAITING_RECEIPT); it stays sent. */
   | { readonly type: "forgotten"; readonly id: string; readonly conversation: string }
   /** A background store write failed; the state in memory is ahead of the store until the next write. */
-  | { readonly type: "error"; readonly error: QueueError };
+  | { readonly type: "error"; readonly error: QueueError }
+  /** At open: a stored record of another account was left alone (one queue per account per store). */
+  | { readonly type: "skipped"; readonly id: string; readonly reason: "other-account" };
 
 interface Entry {
   readonly id: string;
@@ -127,13 +133,18 @@ interface Entry {
   /** Dropped ("") once sent: only the id and conversation are needed to match a receipt. */
   body: string;
   readonly bytes: number;
-  state: MessageState;
+  /** `cancelled` (internal, never shown) once cancel() removed it: nothing may put it back. */
+  state: MessageState | "cancelled";
   attempts: number;
   readonly createdAt: number;
   retryAt: number | undefined;
   method: SendMethod | undefined;
   reason: FailureReason | undefined;
   lastError: TransientReason | undefined;
+  /** The contact's default was `none` at send() (or the last resend()): only then may it go out in plaintext. */
+  mayBePlaintext: boolean;
+  /** A cancel() whose delete is being stored: the message is blocked until it is stored (gone) or fails (back). */
+  cancelling: Promise<void> | undefined;
   /** Bumped whenever a running attempt must be abandoned (cancel, receipt, resend). */
   token: number;
   /** The last store write of this entry: an attempt never starts before its reservation is stored. */
@@ -162,7 +173,8 @@ const INSPECT = Symbol.for("nodejs.util.inspect.custom");
 /** Group commit: writes issued while one batch is being stored go together in the next, in order. */
 class Writer {
   readonly #store: QueueStore;
-  #pending = new Map<string, StoredMessage | null>();
+  /** A record may still be computed (a policy lookup at send()): its place in the order is taken now. */
+  #pending = new Map<string, StoredMessage | Promise<StoredMessage> | null>();
   #waiters: Array<{ resolve: () => void; reject: (e: unknown) => void }> = [];
   #active: Promise<void> | undefined;
 
@@ -170,7 +182,7 @@ class Writer {
     this.#store = store;
   }
 
-  write(id: string, record: StoredMessage | null): Promise<void> {
+  write(id: string, record: StoredMessage | Promise<StoredMessage> | null): Promise<void> {
     // Re-inserting keeps the newest value of an id at its latest position.
     this.#pending.delete(id);
     this.#pending.set(id, record);
@@ -191,11 +203,11 @@ class Writer {
       this.#waiters = [];
       const puts: StoredMessage[] = [];
       const deletes: string[] = [];
-      for (const [id, record] of batch) {
-        if (record === null) deletes.push(id);
-        else puts.push(record);
-      }
       try {
+        for (const [id, record] of batch) {
+          if (record === null) deletes.push(id);
+          else puts.push(record instanceof Promise ? await record : record);
+        }
         await this.#store.write({ puts, deletes });
         for (const w of waiters) w.resolve();
       } catch (error) {
@@ -236,7 +248,10 @@ function resolveLimits(given: Partial<QueueLimits> | undefined): QueueLimits {
   for (const [key, ceiling] of Object.entries(CEILINGS) as Array<[keyof QueueLimits, number]>) {
     const v = given[key];
     if (v === undefined) continue;
-    const min = key === "backoffBaseMs" || key === "negotiationTimeoutMs" || key === "backoffMaxMs" ? 0 : 1;
+    const min =
+      key === "backoffBaseMs" || key === "negotiationTimeoutMs" || key === "stepTimeoutMs" || key === "backoffMaxMs"
+        ? 0
+        : 1;
     if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > ceiling)
       throw new QueueError("INVALID_ARGUMENT", `limits.${key} must be an integer in [${min}, ${ceiling}]`);
     out[key] = v;
@@ -248,6 +263,8 @@ function resolveLimits(given: Partial<QueueLimits> | undefined): QueueLimits {
 }
 
 const OTHER: Record<EncryptionMethod, EncryptionMethod> = { omemo: "otr", otr: "omemo" };
+const TIMED_OUT: StepFailure = { ok: false, transient: true, reason: "error" };
+const ACK_TIMEOUT: StepFailure = { ok: false, transient: true, reason: "ack-timeout" };
 
 /** Runs a step; a thrown error is a transient `error` outcome (the step's own error is not inspected). */
 async function step<T extends { readonly ok: boolean }>(run: () => Promise<T>): Promise<T | StepFailure> {
@@ -266,6 +283,8 @@ async function step<T extends { readonly ok: boolean }>(run: () => Promise<T>): 
  */
 export class Queue {
   readonly #account: string;
+  /** The account's bare JID, lower-case: what records are stored under. */
+  readonly #owner: string;
   readonly #store: QueueStore;
   readonly #writer: Writer;
   readonly #transport: Transport;
@@ -291,6 +310,7 @@ export class Queue {
 
   private constructor(options: QueueOptions, limits: QueueLimits) {
     this.#account = options.account;
+    this.#owner = bareJid(options.account);
     this.#store = options.store;
     this.#writer = new Writer(options.store);
     this.#transport = options.transport;
@@ -356,7 +376,13 @@ export class Queue {
       throw new QueueError("STORE_FAILED", "the queue store failed to load; see `cause`", { cause: error });
     }
     records.sort((a, b) => a.seq - b.seq);
+    const now = this.#timers.now();
     for (const r of records) {
+      // Records of another account (one store shared by mistake) are neither loaded nor touched.
+      if (r.account !== undefined && bareJid(r.account) !== this.#owner) {
+        this.#emit({ type: "skipped", id: r.id, reason: "other-account" });
+        continue;
+      }
       if (this.#entries.has(r.id)) throw new QueueError("CORRUPTED", "the store holds two records with one id");
       const entry: Entry = {
         id: r.id,
@@ -367,10 +393,13 @@ export class Queue {
         state: r.state,
         attempts: r.attempts,
         createdAt: r.createdAt,
-        retryAt: r.retryAt,
+        // A retry stored further ahead than the longest backoff (a clock that was set back) runs by then.
+        retryAt: r.retryAt === undefined ? undefined : Math.min(r.retryAt, now + this.#limits.backoffMaxMs),
         method: r.method,
         reason: r.reason,
         lastError: r.lastError,
+        mayBePlaintext: r.mayBePlaintext === true,
+        cancelling: undefined,
         token: 0,
         durable: Promise.resolve(),
       };
@@ -396,13 +425,17 @@ export class Queue {
   // ---- public API ----
 
   /**
-   * Queues `body` for `conversation` (the contact's bare JID) and resolves with the message's id
+   * Queues `body` for `conversation` (the contact's JID; stored as its lower-case bare JID) and resolves with the message's id
    * (its XEP-0359 origin-id) once the message is stored. QUEUE_FULL if a bound would be exceeded.
    */
   async send(conversation: string, body: string): Promise<string> {
     this.#assertOpen();
     checkString(conversation, "conversation", MAX_CONVERSATION_BYTES, false);
     checkString(body, "body", this.#limits.maxBodyBytes, true);
+    // One conversation per contact: the lower-case bare JID (receipts are matched the same way).
+    conversation = bareJid(conversation);
+    if (conversation === "")
+      throw new QueueError("INVALID_ARGUMENT", "conversation must be a JID with a local or domain part");
     const bytes = utf8Length(body);
     const existing = this.#conversations.get(conversation);
     if ((existing?.held ?? 0) >= this.#limits.maxPerConversation)
@@ -433,6 +466,8 @@ export class Queue {
       method: undefined,
       reason: undefined,
       lastError: undefined,
+      mayBePlaintext: false,
+      cancelling: undefined,
       token: 0,
       durable: Promise.resolve(),
     };
@@ -442,7 +477,8 @@ export class Queue {
     this.#heldBytes += bytes;
     this.#entries.set(id, entry);
     try {
-      await this.#persist(entry);
+      // What the contact's default is now decides for good whether this message may ever be plaintext.
+      await this.#persist(entry, this.#decide(entry));
     } catch (error) {
       conv.held--;
       this.#held--;
@@ -459,13 +495,26 @@ export class Queue {
     return id;
   }
 
-  /** Queues a failed message again, at the end of its conversation, with the same origin-id and fresh attempts. */
+  /**
+   * Queues a failed message again, at the end of its conversation, with the same origin-id and fresh
+   * attempts. The contact's default is read again: this is how a message refused as `plaintext-forbidden`
+   * goes out in plaintext after the user chose `none` for the contact (and the app allows plaintext).
+   */
   async resend(id: string): Promise<void> {
     this.#assertOpen();
     const entry = this.#get(id);
-    if (entry.state !== "failed")
-      throw new QueueError("INVALID_STATE", `only a failed message can be resent (this one is ${entry.state})`);
-    const before = { seq: entry.seq, attempts: entry.attempts, reason: entry.reason, lastError: entry.lastError };
+    if (entry.state !== "failed" || entry.cancelling !== undefined)
+      throw new QueueError(
+        "INVALID_STATE",
+        `only a failed message can be resent (this one is ${entry.cancelling ? "being cancelled" : entry.state})`,
+      );
+    const before = {
+      seq: entry.seq,
+      attempts: entry.attempts,
+      reason: entry.reason,
+      lastError: entry.lastError,
+      mayBePlaintext: entry.mayBePlaintext,
+    };
     entry.seq = this.#seq++;
     entry.attempts = 1;
     entry.reason = undefined;
@@ -474,12 +523,13 @@ export class Queue {
     entry.state = "queued";
     entry.token++;
     try {
-      await this.#persist(entry);
+      await this.#persist(entry, this.#decide(entry));
     } catch (error) {
-      Object.assign(entry, before, { state: "failed" });
+      if (entry.state === "queued") Object.assign(entry, before, { state: "failed" });
       throw error;
     }
-    if (this.#closed || entry.state !== "queued") return;
+    // Cancelled (or being cancelled) or delivered while this was being stored: it must not come back.
+    if (this.#closed || entry.state !== "queued" || this.#entries.get(id) !== entry || entry.cancelling) return;
     const conv = this.#conversation(entry.conversation);
     this.#insert(conv, entry);
     this.#log?.(`queue: ${id} failed -> queued (resend)`);
@@ -487,23 +537,46 @@ export class Queue {
     this.#kick(conv);
   }
 
-  /** Removes a queued, in-flight or failed message. One already in flight may still arrive. */
+  /**
+   * Removes a queued, in-flight or failed message once its removal is stored; until then it is blocked
+   * (a running attempt is abandoned; a stanza already handed to the transport may still arrive). If the
+   * store fails, STORE_FAILED and the message is back as it was (queued if it was in flight): cancel again.
+   */
   async cancel(id: string): Promise<void> {
     this.#assertOpen();
     const entry = this.#get(id);
+    if (entry.cancelling) return entry.cancelling;
     if (entry.state === "sent" || entry.state === "delivered")
       throw new QueueError("INVALID_STATE", `a ${entry.state} message cannot be cancelled`);
     entry.token++;
-    this.#release(entry);
-    const written = this.#writer.write(id, null);
-    this.#log?.(`queue: ${id} cancelled`);
-    this.#emit({ type: "cancelled", id, conversation: entry.conversation });
-    const conv = this.#conversations.get(entry.conversation);
-    if (conv) {
-      conv.barrier = written.catch(() => undefined);
-      this.#kick(conv);
+    const cancelling = this.#cancel(entry);
+    entry.cancelling = cancelling;
+    return cancelling;
+  }
+
+  async #cancel(entry: Entry): Promise<void> {
+    try {
+      await this.#writer.write(entry.id, null);
+    } catch (error) {
+      entry.cancelling = undefined;
+      if (this.#entries.get(entry.id) === entry && entry.state !== "failed") {
+        // Back in the line as queued: the abandoned attempt runs again (same attempt number and origin-id).
+        const conv = this.#conversation(entry.conversation);
+        if (!conv.line.includes(entry)) this.#insert(conv, entry);
+        if (entry.state !== "queued") this.#setState(entry, "queued");
+        this.#kick(conv);
+      }
+      // Stored again as it is (the delete may have failed after a put of it was dropped from its batch).
+      if (this.#entries.get(entry.id) === entry) this.#persistLater(entry);
+      throw error;
     }
-    await written;
+    entry.cancelling = undefined;
+    if (this.#entries.get(entry.id) !== entry) return; // delivered meanwhile
+    this.#release(entry, "cancelled");
+    this.#log?.(`queue: ${entry.id} cancelled`);
+    this.#emit({ type: "cancelled", id: entry.id, conversation: entry.conversation });
+    const conv = this.#conversations.get(entry.conversation);
+    if (conv) this.#kick(conv);
   }
 
   /** Runs every waiting retry now (e.g. the user tapped "retry"). Attempts are not reset. */
@@ -533,6 +606,7 @@ export class Queue {
   /** Held and sent-awaiting-receipt messages, in send order (of one conversation if given). */
   list(conversation?: string): MessageInfo[] {
     const out: Entry[] = [];
+    if (typeof conversation === "string") conversation = bareJid(conversation);
     for (const e of this.#entries.values())
       if (conversation === undefined || e.conversation === conversation) out.push(e);
     out.sort((a, b) => a.seq - b.seq);
@@ -631,11 +705,13 @@ export class Queue {
     if (i >= 0) conv.line.splice(i, 1);
   }
 
-  /** Forgets a held message (cancelled or delivered before it was sent). */
-  #release(entry: Entry): void {
+  /** Forgets a message for good (cancelled, or delivered); its state becomes terminal, so nothing revives it. */
+  #release(entry: Entry, end: "cancelled" | "delivered"): void {
+    const previous = entry.state;
+    entry.state = end;
     this.#entries.delete(entry.id);
     this.#awaiting.delete(entry.id);
-    if (entry.state !== "sent" && entry.state !== "delivered") {
+    if (previous !== "sent" && previous !== "delivered" && previous !== "cancelled") {
       this.#removeFromLine(entry);
       const conv = this.#conversations.get(entry.conversation);
       if (conv) {
@@ -650,6 +726,8 @@ export class Queue {
   #record(entry: Entry): StoredMessage {
     const state = entry.state === "sent" || entry.state === "failed" ? entry.state : "queued";
     return {
+      account: this.#owner,
+      ...(entry.mayBePlaintext ? { mayBePlaintext: true } : {}),
       id: entry.id,
       conversation: entry.conversation,
       seq: entry.seq,
@@ -664,9 +742,9 @@ export class Queue {
     };
   }
 
-  /** Stores the entry as it is now; later writes of it are ordered after this one. */
-  #persist(entry: Entry): Promise<void> {
-    const written = this.#writer.write(entry.id, this.#record(entry));
+  /** Stores the entry as it is now (or as `record` resolves); later writes of it are ordered after this one. */
+  #persist(entry: Entry, record?: Promise<StoredMessage>): Promise<void> {
+    const written = this.#writer.write(entry.id, record ?? this.#record(entry));
     entry.durable = written;
     return written;
   }
@@ -688,7 +766,8 @@ export class Queue {
     return {
       id: e.id,
       conversation: e.conversation,
-      state: e.state,
+      // Never called for a cancelled entry (no event follows its release but `cancelled`).
+      state: e.state as MessageState,
       attempts: e.attempts,
       createdAt: e.createdAt,
       ...(e.method === undefined ? {} : { method: e.method }),
@@ -709,8 +788,7 @@ export class Queue {
   }
 
   /** Changes the state (stored in the background when `persist`), logs and emits it. */
-  #setState(entry: Entry, state: MessageState, persist = false): void {
-    const previous = entry.state;
+  #setState(entry: Entry, state: MessageState, persist = false, previous = entry.state as MessageState): void {
     entry.state = state;
     if (persist) this.#persistLater(entry);
     this.#log?.(`queue: ${entry.id} ${previous} -> ${state}${entry.reason ? ` (${entry.reason})` : ""}`);
@@ -732,15 +810,12 @@ export class Queue {
 
   /** A receipt: whatever the message was doing, it arrived. */
   #delivered(entry: Entry): void {
-    const wasHeld = entry.state !== "sent";
+    const previous = entry.state as MessageState;
+    const wasHeld = previous !== "sent";
     entry.token++;
-    if (wasHeld) this.#release(entry);
-    else {
-      this.#entries.delete(entry.id);
-      this.#awaiting.delete(entry.id);
-    }
+    this.#release(entry, "delivered");
     entry.retryAt = undefined;
-    this.#setState(entry, "delivered");
+    this.#setState(entry, "delivered", false, previous);
     this.#persistLater(entry.id);
     if (wasHeld) {
       const conv = this.#conversations.get(entry.conversation);
@@ -768,6 +843,12 @@ export class Queue {
     while (!this.#closed) {
       const head = conv.line[0];
       if (head === undefined) return;
+      if (this.#entries.get(head.id) !== head) {
+        // No longer held (cancelled or delivered): drop it, never attempt it again.
+        conv.line.shift();
+        continue;
+      }
+      if (head.cancelling) return; // its cancel() kicks the conversation once the removal is stored (or failed)
       if (!this.#transport.isOnline()) return; // resumed by the `online` event
       if (head.retryAt !== undefined) {
         const wait = head.retryAt - this.#timers.now();
@@ -791,7 +872,7 @@ export class Queue {
             ? error
             : new QueueError("STORE_FAILED", "the queue failed; see `cause`", { cause: error }),
         });
-        if (conv.line[0] === head && head.state === "queued") {
+        if (conv.line[0] === head && head.state === "queued" && !head.cancelling) {
           // Store the reservation again, then retry after the base delay.
           head.retryAt = this.#timers.now() + this.#limits.backoffBaseMs;
           this.#persistLater(head);
@@ -807,15 +888,13 @@ export class Queue {
     await entry.durable;
     await conv.barrier;
     const token = entry.token;
-    const alive = () => !this.#closed && entry.token === token && this.#entries.get(entry.id) === entry;
+    const alive = () =>
+      !this.#closed && entry.token === token && this.#entries.get(entry.id) === entry && !entry.cancelling;
     if (!alive() || entry.state !== "queued") return;
     entry.retryAt = undefined;
 
     // 1. Which method: the contact's default, then (encrypted) fallback; plaintext only if allowed.
-    const settings = await step(async () => {
-      const s = await this.#policy.getContactSettings(this.#account, entry.conversation);
-      return { ok: true as const, method: s.defaultEncryption };
-    });
+    const settings = await this.#lookup(entry.conversation);
     if (!alive()) return;
     if (!settings.ok) {
       this.#fail(entry, settings);
@@ -825,6 +904,11 @@ export class Queue {
     let provider: EncryptionProvider | undefined;
     if (settings.method === "none") {
       if (!this.#allowPlaintext) {
+        this.#fail(entry, { ok: false, transient: false, reason: "plaintext-forbidden" });
+        return;
+      }
+      // Given an encryption at send(): never plaintext, whatever the default says now (resend() re-reads it).
+      if (!entry.mayBePlaintext) {
         this.#fail(entry, { ok: false, transient: false, reason: "plaintext-forbidden" });
         return;
       }
@@ -858,7 +942,9 @@ export class Queue {
       // 3. Encrypt.
       this.#setState(entry, "sending");
       const p = provider;
-      const encrypted = await step(() => p.encrypt({ id: entry.id, to: entry.conversation, body: entry.body }));
+      const encrypted = await this.#within(this.#limits.stepTimeoutMs, TIMED_OUT, (signal) =>
+        p.encrypt({ id: entry.id, to: entry.conversation, body: entry.body }, signal),
+      );
       if (!alive()) return;
       if (!encrypted.ok) {
         this.#fail(entry, encrypted);
@@ -870,8 +956,11 @@ export class Queue {
     }
 
     // 4. Send with the stable origin-id.
-    const sent = await step<StepOutcome>(() =>
-      this.#transport.send({ to: entry.conversation, originId: entry.id, method, payload, attempt: entry.attempts }),
+    const sent = await this.#within<StepOutcome>(this.#limits.stepTimeoutMs, ACK_TIMEOUT, (signal) =>
+      this.#transport.send(
+        { to: entry.conversation, originId: entry.id, method, payload, attempt: entry.attempts },
+        signal,
+      ),
     );
     if (!alive()) return;
     if (!sent.ok) {
@@ -907,8 +996,8 @@ export class Queue {
     for (const method of candidates) {
       const provider = this.#providers[method];
       if (provider === undefined) continue;
-      const availability = await step(async () => {
-        const a = await provider.availability(entry.conversation);
+      const availability = await this.#within(this.#limits.stepTimeoutMs, TIMED_OUT, async (signal) => {
+        const a = await provider.availability(entry.conversation, signal);
         return a.available ? { ok: true as const } : { ...a, ok: false as const };
       });
       if (availability.ok) return { ok: true, method, provider };
@@ -919,17 +1008,51 @@ export class Queue {
   }
 
   #negotiate(provider: EncryptionProvider, contact: string): Promise<StepOutcome> {
+    return this.#within(
+      this.#limits.negotiationTimeoutMs,
+      { ok: false, transient: true, reason: "negotiation-timeout" },
+      (signal) => provider.negotiate(contact, signal),
+    );
+  }
+
+  /**
+   * Runs a call with a deadline: when it passes, `signal` aborts and the call counts as `timedOut`; a
+   * result that comes later is ignored. A thrown error is a transient `error` (see `step`).
+   */
+  #within<T extends { readonly ok: boolean }>(
+    ms: number,
+    timedOut: StepFailure,
+    run: (signal: AbortSignal) => Promise<T>,
+  ): Promise<T | StepFailure> {
     const controller = new AbortController();
-    return new Promise<StepOutcome>((resolve) => {
-      const cancel = this.#timers.schedule(this.#limits.negotiationTimeoutMs, () => {
+    return new Promise<T | StepFailure>((resolve) => {
+      const cancel = this.#timers.schedule(ms, () => {
         controller.abort();
-        resolve({ ok: false, transient: true, reason: "negotiation-timeout" });
+        resolve(timedOut);
       });
-      void step(() => provider.negotiate(contact, controller.signal)).then((outcome) => {
+      void step(() => run(controller.signal)).then((outcome) => {
         cancel();
-        resolve(controller.signal.aborted ? { ok: false, transient: true, reason: "negotiation-timeout" } : outcome);
+        resolve(controller.signal.aborted ? timedOut : outcome);
       });
     });
+  }
+
+  /** The contact's default encryption, within the step deadline. */
+  #lookup(contact: string): Promise<{ ok: true; method: SendMethod } | StepFailure> {
+    return this.#within(this.#limits.stepTimeoutMs, TIMED_OUT, async () => {
+      const s = await this.#policy.getContactSettings(this.#account, contact);
+      return { ok: true as const, method: s.defaultEncryption };
+    });
+  }
+
+  /**
+   * At send() and resend(): may this message ever be plaintext (the contact's default is `none` now)?
+   * A lookup that fails or times out says no. Resolves with the record to store.
+   */
+  async #decide(entry: Entry): Promise<StoredMessage> {
+    const s = await this.#lookup(entry.conversation);
+    entry.mayBePlaintext = s.ok && s.method === "none";
+    return this.#record(entry);
   }
 
   /** A failed step: permanent fails the message; transient schedules a retry or, at the cap, fails it. */

@@ -73,11 +73,15 @@ export interface OutgoingMessage {
  * exists (contacts may be offline); OTR: whether the contact is online.
  */
 export interface EncryptionProvider {
-  availability(contact: string): Promise<Availability>;
+  /** `signal` aborts at the step deadline (STEP_TIMEOUT_MS); the queue ignores a later result. */
+  availability(contact: string, signal: AbortSignal): Promise<Availability>;
   /** Start (or confirm) a session. Must stop and settle when `signal` aborts (the negotiation timeout). */
   negotiate(contact: string, signal: AbortSignal): Promise<StepOutcome>;
-  /** Encrypt for the contact's devices or session; `payload` is what the transport sends. */
-  encrypt(message: OutgoingMessage): Promise<EncryptOutcome>;
+  /**
+   * Encrypt for the contact's devices or session; `payload` is what the transport sends. `signal` aborts
+   * at the step deadline: stop then (the attempt already counts as a transient `error`).
+   */
+  encrypt(message: OutgoingMessage, signal: AbortSignal): Promise<EncryptOutcome>;
 }
 
 /** What the transport sends: the payload as its protocol produced it, with the stable id. */
@@ -102,7 +106,11 @@ export type TransportEvent =
 /** The XMPP connection. `send` resolves when the server acknowledged the stanza (XEP-0198), or fails typed. */
 export interface Transport {
   isOnline(): boolean;
-  send(stanza: OutgoingStanza): Promise<StepOutcome>;
+  /**
+   * `signal` aborts at the step deadline (STEP_TIMEOUT_MS): the attempt then counts as the transient
+   * `ack-timeout` (the stanza may still arrive; a retry carries the same origin-id) and a later result is ignored.
+   */
+  send(stanza: OutgoingStanza, signal: AbortSignal): Promise<StepOutcome>;
   /** Subscribe to events; returns the unsubscribe function. */
   subscribe(listener: (event: TransportEvent) => void): () => void;
 }
@@ -130,6 +138,16 @@ export interface StoredMessage {
   readonly method?: SendMethod;
   readonly reason?: FailureReason;
   readonly lastError?: TransientReason;
+  /**
+   * The account (bare JID) whose queue wrote the record. A queue loads only its own account's records;
+   * absent in records of format v1 (one store per account), which the opening queue adopts.
+   */
+  readonly account?: string;
+  /**
+   * True only when the contact's default was `none` at `send()` (or the last `resend()`): only then may
+   * the message go out in plaintext (and only with `allowPlaintext`). Absent means encrypted-only.
+   */
+  readonly mayBePlaintext?: boolean;
 }
 
 /** One atomic write: every put and delete, or none. */

@@ -79,8 +79,11 @@ export class FakeTransport implements Transport {
   isOnline(): boolean {
     return this.online;
   }
-  async send(stanza: OutgoingStanza): Promise<StepOutcome> {
+  /** The AbortSignal of the last send (it aborts at the step deadline). */
+  lastSignal: AbortSignal | undefined;
+  async send(stanza: OutgoingStanza, signal?: AbortSignal): Promise<StepOutcome> {
     this.sent.push(stanza);
+    this.lastSignal = signal;
     return this.outcome(stanza);
   }
   subscribe(listener: (event: TransportEvent) => void): () => void {

@@ -381,6 +381,17 @@ describe("retries", () => {
     expect(r.transport.sent.map((s) => s.attempt)).toEqual([1, 1]);
   });
 
+  it("a reconnect that arrives while the conversation's pump is stopping is not lost", async () => {
+    const r = await rig();
+    r.transport.online = false;
+    const id = await r.queue.send(ROMEO, "x");
+    await settleMany();
+    r.queue.retryNow(); // the pump runs, sees "offline" and is stopping ...
+    r.transport.goOnline(); // ... when the reconnect kicks it
+    await settleMany();
+    expect(r.transport.sent.map((s) => s.originId)).toEqual([id]);
+  });
+
   it("reconnecting runs backed-off retries now", async () => {
     const r = await rig();
     let n = 0;

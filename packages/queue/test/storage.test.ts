@@ -109,13 +109,35 @@ describe("record codec", () => {
     method: "otr",
     reason: "retries-exhausted",
     lastError: "ack-timeout",
+    account: "juliet@example.com",
+    mayBePlaintext: true,
   };
   it("round-trips every field", () => {
     expect(decodeRecord(encodeRecord(base), base.id)).toEqual(base);
   });
-  it("reads a v1 record as written by this version (the stored format is pinned)", () => {
+  it("reads a v2 record as written by this version (the stored format is pinned)", () => {
+    const v2 =
+      '{"v":2,"id":"3f1c1a7e-0000-4000-8000-000000000000","c":"romeo@example.net","s":7,"b":"hi","st":"queued","a":2,"t":1700000000000,"r":1700000001000,"le":"ack-timeout","ac":"juliet@example.com","pt":true}';
+    const m = decodeRecord(new TextEncoder().encode(v2));
+    expect(m).toEqual({
+      id: "3f1c1a7e-0000-4000-8000-000000000000",
+      conversation: ROMEO,
+      seq: 7,
+      body: "hi",
+      state: "queued",
+      attempts: 2,
+      createdAt: 1_700_000_000_000,
+      retryAt: 1_700_000_001_000,
+      lastError: "ack-timeout",
+      account: "juliet@example.com",
+      mayBePlaintext: true,
+    });
+    expect(new TextDecoder().decode(encodeRecord(m))).toBe(v2);
+  });
+
+  it("reads a v1 record (before accounts and the plaintext flag) as no account's and encrypted-only", () => {
     const v1 =
-      '{"v":1,"id":"3f1c1a7e-0000-4000-8000-000000000000","c":"romeo@example.net","s":7,"b":"hi","st":"queued","a":2,"t":1700000000000,"r":1700000001000,"le":"ack-timeout"}';
+      '{"v":1,"id":"3f1c1a7e-0000-4000-8000-000000000000","c":"romeo@example.net","s":7,"b":"hi","st":"queued","a":2,"t":1700000000000,"r":1700000001000,"le":"ack-timeout","pt":true}';
     const m = decodeRecord(new TextEncoder().encode(v1));
     expect(m).toEqual({
       id: "3f1c1a7e-0000-4000-8000-000000000000",
@@ -128,14 +150,17 @@ describe("record codec", () => {
       retryAt: 1_700_000_001_000,
       lastError: "ack-timeout",
     });
-    expect(new TextDecoder().decode(encodeRecord(m))).toBe(v1);
+    expect(m.mayBePlaintext).toBeUndefined();
   });
 
   it("refuses what it would not have written", () => {
     const enc = (doc: unknown) => new TextEncoder().encode(JSON.stringify(doc));
     const good = JSON.parse(new TextDecoder().decode(encodeRecord(base))) as Record<string, unknown>;
     const cases: unknown[] = [
-      { ...good, v: 2 },
+      { ...good, v: 3 },
+      { ...good, ac: undefined },
+      { ...good, ac: "" },
+      { ...good, pt: false },
       { ...good, st: "sending" },
       { ...good, a: 99 },
       { ...good, s: -1 },
