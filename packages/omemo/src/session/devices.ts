@@ -4,6 +4,7 @@
  * same way and encrypts only to active ones). Our own device is never dropped: a list of our account
  * that lacks it is republished with it added (XEP-0384 v0.8.3 §5.3.1; python-omemo does the same).
  */
+import { constantTimeEqual } from "@parley/crypto";
 import { MAX_CACHED_DEVICES } from "./consts.js";
 import type { ListedDevice } from "./namespaces.js";
 import type { CachedDevice, DeviceListRecord } from "./records.js";
@@ -26,7 +27,11 @@ export function mergeDeviceList(cached: DeviceListRecord | undefined, listed: re
   const devices: CachedDevice[] = [];
   for (const [id, d] of now) {
     if (before.get(id)?.active !== true) added.push(id);
-    devices.push(d.label === undefined ? { id, active: true } : { id, active: true, label: d.label });
+    devices.push(
+      d.label === undefined
+        ? { id, active: true }
+        : { id, active: true, label: d.label, ...(d.labelsig === undefined ? {} : { labelsig: d.labelsig }) },
+    );
   }
   for (const [id, d] of before) {
     if (now.has(id)) continue;
@@ -41,10 +46,24 @@ export function mergeDeviceList(cached: DeviceListRecord | undefined, listed: re
   return { record: { devices: bounded }, added, removed };
 }
 
-/** The list to republish when `listed` (our account's) lacks our device, or null when it has it. */
-export function withOwnDevice(listed: readonly ListedDevice[], ownId: number): ListedDevice[] | null {
-  if (listed.some((d) => d.id === ownId)) return null;
-  return [...listed, { id: ownId }];
+/**
+ * The list to republish when `listed` (our account's) lacks our device, or names it without the
+ * label we publish (`own.label`, with its `labelsig`); null when it is as it should be. Without a
+ * label of ours, our entry is left as it is, label or not.
+ */
+export function withOwnDevice(listed: readonly ListedDevice[], own: ListedDevice): ListedDevice[] | null {
+  const at = listed.findIndex((d) => d.id === own.id);
+  if (at < 0) return [...listed, own];
+  if (own.label === undefined) return null;
+  const d = listed[at]!;
+  if (
+    d.label === own.label &&
+    d.labelsig !== undefined &&
+    own.labelsig !== undefined &&
+    constantTimeEqual(d.labelsig, own.labelsig)
+  )
+    return null;
+  return listed.map((x, i) => (i === at ? own : x));
 }
 
 export function activeIds(record: DeviceListRecord | undefined): number[] {

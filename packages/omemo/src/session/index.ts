@@ -7,6 +7,7 @@ export { wrapMessage } from "./stanza.js";
 export type {
   DecryptOptions,
   DecryptResult,
+  DeviceInfo,
   DeviceResult,
   DeviceStatus,
   EncryptOptions,
@@ -27,6 +28,7 @@ export type {
 } from "./io.js";
 export type { AutomaticMessageReason, SessionManagerEvents } from "./events.js";
 export { MemoryOmemoStore, memoryOmemoStore } from "./memory-store.js";
+export type { MemoryOmemoStoreData } from "./memory-store.js";
 export { formatFingerprint } from "./identity.js";
 export {
   HEARTBEAT_CHAIN_LENGTH,

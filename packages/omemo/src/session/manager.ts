@@ -29,6 +29,7 @@ import { isOmemoError, OmemoError } from "../errors.js";
 import { bareJid, bareJidKey, isPlausibleJid, sameBareJid } from "../jid.js";
 import { createEnvelope, decodeEnvelope, envelopeToString, type Envelope } from "../sce.js";
 import type { Bundle } from "../types.js";
+import { assertLabel } from "../v2/device-list.js";
 import { childElements, el, Element, localName, namespaceOf } from "../xml.js";
 import {
   DEFAULT_STORE_NAMESPACE,
@@ -105,6 +106,7 @@ import type {
   DecryptResult,
   DeviceResult,
   EncryptOptions,
+  DeviceInfo,
   EncryptResult,
   MessageContent,
   SessionInfo,
@@ -155,6 +157,8 @@ export class SessionManager {
    * `unpublished` flag, mirrored: read once, then kept by this manager's own writes and publications).
    */
   readonly #unpublished = new Map<OmemoNamespace, boolean>();
+  /** Our OMEMO 2 device-list label and its signature (options.label), if we publish one. */
+  readonly #label: { readonly label: string; readonly labelsig: Uint8Array } | undefined;
 
   private constructor(
     options: SessionManagerOptions,
@@ -176,6 +180,10 @@ export class SessionManager {
     this.#now = options.now ?? Date.now;
     this.#heal = options.heal !== false;
     this.#sessions = new DecodedCache(options.sessionCacheSize ?? SESSION_CACHE_SIZE);
+    this.#label =
+      options.label === undefined
+        ? undefined
+        : { label: options.label, labelsig: crypto.ed25519Sign(identity.ed25519.privateKey, te.encode(options.label)) };
     this.#events = new Emitter((error) => {
       this.#events.emit("error", asOmemoError(error, "INVALID_ARGUMENT", "an event listener threw"));
     });
@@ -204,6 +212,7 @@ export class SessionManager {
     if (namespaces.length === 0 || namespaces.some((ns) => ns !== NS_LEGACY && ns !== NS_V2)) {
       throw new OmemoError("INVALID_ARGUMENT", "options.namespaces must list OMEMO namespaces");
     }
+    if (options.label !== undefined) assertLabel(options.label, "options.label");
     const cacheSize = options.sessionCacheSize;
     if (cacheSize !== undefined && (!Number.isSafeInteger(cacheSize) || cacheSize < 0)) {
       throw new OmemoError("INVALID_ARGUMENT", "options.sessionCacheSize must be a whole number, 0 or more");
@@ -500,6 +509,60 @@ export class SessionManager {
     return activeIds(await this.#deviceList(bareJid(jid), namespace));
   }
 
+  /**
+   * `jid`'s devices in a namespace as cached (fetched once if never seen), inactive ones included,
+   * each with its label when the label's signature verifies (OMEMO 2, XEP-0384 v0.9.1 §5.3.1) with
+   * the identity key we know for the device. A label is never shown unverified: before we have the
+   * device's identity key (no session, no bundle fetched yet) it is left out.
+   */
+  async deviceInfo(jid: string, namespace: OmemoNamespace): Promise<readonly DeviceInfo[]> {
+    const adapter = this.#adapter(namespace);
+    const bare = bareJid(jid);
+    const record = await this.#deviceList(bare, namespace);
+    const out: DeviceInfo[] = [];
+    for (const d of record.devices) {
+      let label: string | undefined;
+      if (namespace === NS_V2 && d.label !== undefined && d.labelsig !== undefined) {
+        const identityKey =
+          sameBareJid(bare, this.jid) && d.id === this.deviceId
+            ? this.#identity.ed25519.publicKey
+            : await this.#knownIdentityKey(adapter, bare, d.id);
+        if (identityKey !== undefined && this.#verifies(d.labelsig, te.encode(d.label), identityKey)) label = d.label;
+      }
+      out.push(label === undefined ? { id: d.id, active: d.active } : { id: d.id, active: d.active, label });
+    }
+    return out;
+  }
+
+  #verifies(signature: Uint8Array, message: Uint8Array, publicKey: Uint8Array): boolean {
+    try {
+      return this.#crypto.ed25519Verify(signature, message, publicKey);
+    } catch {
+      return false;
+    }
+  }
+
+  /** The identity key stored for a device (noted with its session or a fetched bundle), if any. */
+  #knownIdentityKey(adapter: NamespaceAdapter, jid: string, deviceId: number): Promise<Uint8Array | undefined> {
+    return this.#storedIdentityKey(this.#kv, keys.identity(adapter.tag, bareJidKey(jid), deviceId));
+  }
+
+  async #storedIdentityKey(kv: OmemoKeyValue, key: string): Promise<Uint8Array | undefined> {
+    const raw = await io("loading an identity", () => kv.get(key));
+    if (raw === undefined) return undefined;
+    const cached = this.#records.get(key, raw);
+    const record = cached !== undefined && "identityKey" in cached ? cached : decodeIdentity(raw);
+    if (cached === undefined) this.#records.set(key, raw, record);
+    return record.identityKey;
+  }
+
+  /** Our entry in our own device list of a namespace: with our label in OMEMO 2, when we publish one. */
+  #ownListing(ns: OmemoNamespace): ListedDevice {
+    return ns === NS_V2 && this.#label !== undefined
+      ? { id: this.deviceId, label: this.#label.label, labelsig: this.#label.labelsig }
+      : { id: this.deviceId };
+  }
+
   async #fetchDeviceList(jid: string, ns: OmemoNamespace): Promise<ListedDevice[] | null> {
     const adapter = adapterFor(ns);
     const payloads = await io("fetching a device list", () =>
@@ -513,7 +576,7 @@ export class SessionManager {
   async #applyDeviceList(jid: string, ns: OmemoNamespace, listed: readonly ListedDevice[]): Promise<number[]> {
     const adapter = adapterFor(ns);
     const own = sameBareJid(jid, this.jid);
-    const republish = own ? withOwnDevice(listed, this.deviceId) : null;
+    const republish = own ? withOwnDevice(listed, this.#ownListing(ns)) : null;
     const effective = republish ?? listed;
     const key = keys.devices(adapter.tag, bareJidKey(jid));
     const merged = await this.#locks.run(key, async () => {
@@ -1460,14 +1523,7 @@ export class SessionManager {
   ): Promise<(() => void) | undefined> {
     const kv = tx === undefined ? this.#kv : tx.namespace(this.#storeName);
     const key = keys.identity(adapter.tag, bareJidKey(device.jid), device.deviceId);
-    const raw = await io("loading an identity", () => kv.get(key));
-    let previous: Uint8Array | undefined;
-    if (raw !== undefined) {
-      const cached = this.#records.get(key, raw);
-      const record = cached !== undefined && "identityKey" in cached ? cached : decodeIdentity(raw);
-      if (cached === undefined) this.#records.set(key, raw, record);
-      previous = record.identityKey;
-    }
+    const previous = await this.#storedIdentityKey(kv, key);
     if (previous !== undefined && sameBytes(previous, device.identityKey)) return undefined;
     await io("saving an identity", () => kv.put(key, encodeIdentity({ identityKey: device.identityKey })));
     const emit = (): void => {
@@ -1571,7 +1627,10 @@ export class SessionManager {
       );
     }
     const record: SessionRecord = {
-      revision: expected + 1,
+      // A new record starts at a random revision: one deleted and created again (deleteSession, then
+      // a new session) never repeats a revision that another tab loaded before the delete, so that
+      // tab's stale successor cannot pass the compare-and-swap (ABA).
+      revision: loaded === undefined ? this.#firstRevision() : expected + 1,
       session: serializeSession(next.session),
       previous: next.previous,
       retiredBaseKeys: next.retiredBaseKeys,
@@ -1582,6 +1641,13 @@ export class SessionManager {
     return () => {
       this.#sessions.set(key, stored, { record, session: next.session });
     };
+  }
+
+  /** A random revision in [1, 2^48]: leaves 2^53 − 2^48 writes before a record's revision stops being exact. */
+  #firstRevision(): number {
+    let v = 0;
+    for (const b of this.#crypto.randomBytes(6)) v = v * 256 + b;
+    return v + 1;
   }
 
   #ratchet<T>(body: () => T): T {

@@ -1,7 +1,8 @@
 import { KeyedLock } from "./lock.js";
 import type { OmemoKeyValue, OmemoStore, OmemoStoreTransaction } from "./io.js";
 
-type Data = Map<string, Map<string, Uint8Array>>;
+/** What a {@link MemoryOmemoStore} holds: store namespace -> key -> value. The constructor uses the map given, without copying. */
+export type MemoryOmemoStoreData = Map<string, Map<string, Uint8Array>>;
 
 function sortedScan(
   entries: Iterable<[string, Uint8Array]>,
@@ -20,10 +21,10 @@ function sortedScan(
  * restore from a backup.
  */
 export class MemoryOmemoStore implements OmemoStore {
-  readonly #data: Data;
+  readonly #data: MemoryOmemoStoreData;
   readonly #lock = new KeyedLock();
 
-  constructor(data: Data = new Map()) {
+  constructor(data: MemoryOmemoStoreData = new Map()) {
     this.#data = data;
   }
 

@@ -14,6 +14,7 @@
  * `<ns>` is "legacy" or "v2"; JIDs are stored in bareJidKey form (NFC, lower case).
  */
 import { decodeBase64, encodeBase64 } from "../base64.js";
+import { SIGNATURE_LENGTH } from "../consts.js";
 import { OmemoError } from "../errors.js";
 import { RECORD_VERSION } from "./consts.js";
 
@@ -97,7 +98,10 @@ export interface CachedDevice {
   readonly id: number;
   /** In the latest list we saw; inactive devices are kept (python-omemo keeps every id ever seen) but not encrypted to. */
   readonly active: boolean;
+  /** As published, unverified: {@link SessionManager.deviceInfo} shows it only with a valid `labelsig`. */
   readonly label?: string;
+  /** The label's signature by the device's identity key (XEP-0384 v0.9.1 §5.3.1), as published. */
+  readonly labelsig?: Uint8Array;
 }
 
 export interface DeviceListRecord {
@@ -310,7 +314,12 @@ export function decodeSession(b: Uint8Array): SessionRecord {
 
 export function encodeDeviceList(r: DeviceListRecord): Uint8Array {
   return encode({
-    devices: r.devices.map((d) => (d.label === undefined ? { id: d.id, active: d.active } : { ...d })),
+    devices: r.devices.map((d) => ({
+      id: d.id,
+      active: d.active,
+      ...(d.label === undefined ? {} : { label: d.label }),
+      ...(d.label === undefined || d.labelsig === undefined ? {} : { labelsig: encodeBase64(d.labelsig) }),
+    })),
   });
 }
 
@@ -323,7 +332,10 @@ export function decodeDeviceList(b: Uint8Array): DeviceListRecord {
     const label = d["label"];
     if (typeof active !== "boolean" || (label !== undefined && typeof label !== "string")) throw corrupt(what);
     const id = int(d, "id", what, 1, 0x7fffffff);
-    return label === undefined ? { id, active } : { id, active, label };
+    if (label === undefined) return { id, active };
+    return d["labelsig"] === undefined
+      ? { id, active, label }
+      : { id, active, label, labelsig: bytes(d["labelsig"], what, SIGNATURE_LENGTH) };
   });
   return { devices };
 }

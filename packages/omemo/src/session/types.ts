@@ -31,6 +31,29 @@ export interface SessionManagerOptions {
    * the cost is that session secrets stay in this process's memory as long as they are cached.
    */
   readonly sessionCacheSize?: number;
+  /**
+   * A label for this device in our OMEMO 2 device list ("Parley on Alice's laptop"), published with
+   * its `labelsig`, the signature of its UTF-8 bytes by our identity key (XEP-0384 v0.9.1 §5.3.1);
+   * at most MAX_LABEL_LENGTH code points (the XEP recommends under 53). Off by default: clients that
+   * validate device lists against v0.8.3's schema, python-twomemo among them, refuse a whole list that
+   * carries a `labelsig` and then cannot encrypt to this account. Legacy lists carry no labels.
+   */
+  readonly label?: string;
+}
+
+/**
+ * A device of an account's device list as we have it cached (XEP-0384 v0.8.3 §5.3.1): {@link
+ * SessionManager.deviceInfo}.
+ */
+export interface DeviceInfo {
+  readonly id: number;
+  /** Named in the latest list seen; inactive devices are remembered but not encrypted to. */
+  readonly active: boolean;
+  /**
+   * The device's label, only when its `labelsig` verifies with the identity key we know for the
+   * device (from a session or a bundle): v0.9.1 §5.3.1 says to ignore any other label.
+   */
+  readonly label?: string;
 }
 
 /** What to encrypt. Legacy OMEMO carries only `body` (v0.3.0 §4.5); OMEMO 2 puts everything in the SCE envelope. */

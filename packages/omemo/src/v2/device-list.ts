@@ -38,6 +38,22 @@ function codePoints(s: string): number {
   return n;
 }
 
+/**
+ * A label we can publish: 1 to MAX_LABEL_LENGTH code points, no control characters (labels are shown
+ * in UIs; tabs and line ends would also not survive ltx's attribute serialization, which does not
+ * escape them).
+ */
+export function assertLabel(label: unknown, where: string): asserts label is string {
+  if (
+    typeof label !== "string" ||
+    label.length === 0 ||
+    codePoints(label) > MAX_LABEL_LENGTH ||
+    hasControlCharacter(label)
+  ) {
+    throw invalidArgument(`${where} must be 1 to ${MAX_LABEL_LENGTH} characters without control characters`);
+  }
+}
+
 export function encodeDeviceList(list: DeviceList): Element {
   assertObject(list, "device list");
   // v0.9.1 §11 allows an empty list (python-twomemo, on v0.8.3's schema, does not).
@@ -50,18 +66,7 @@ export function encodeDeviceList(list: DeviceList): Element {
     if (seen.has(device.id)) throw invalidArgument(`deviceList.devices has the id ${device.id} twice`);
     seen.add(device.id);
     const { label, labelsig } = device;
-    // Labels are shown in UIs: no controls (tabs and line ends would also not survive ltx's
-    // attribute serialization, which does not escape them).
-    if (label !== undefined) {
-      if (
-        typeof label !== "string" ||
-        label.length === 0 ||
-        codePoints(label) > MAX_LABEL_LENGTH ||
-        hasControlCharacter(label)
-      ) {
-        throw invalidArgument(`${where}.label must be 1 to ${MAX_LABEL_LENGTH} characters without control characters`);
-      }
-    }
+    if (label !== undefined) assertLabel(label, `${where}.label`);
     if (labelsig !== undefined) {
       if (label === undefined) throw invalidArgument(`${where}.labelsig needs a label`);
       assertBytes(labelsig, `${where}.labelsig`, SIGNATURE_LENGTH, SIGNATURE_LENGTH);

@@ -281,4 +281,72 @@ describe("compare-and-swap across managers sharing one store (two tabs)", () => 
     });
     expect((await kv.scan()).map((e) => e.key)).toEqual(["b"]);
   });
+  it("a tab that loaded a session before another deleted and rebuilt it cannot store its stale successor (no ABA on the revision)", async () => {
+    const world = new World();
+    const alice = await world.add(ALICE, { namespaces: [NS_V2] });
+    const bob = await world.add(BOB, { namespaces: [NS_V2] });
+    await world.send(alice, BOB, "start");
+    const first = (await alice.manager.sessionInfo(BOB, bob.deviceId, NS_V2))!;
+    await world.network.flush();
+    const stale = (await alice.manager.sessionInfo(BOB, bob.deviceId, NS_V2))!;
+    const writes = stale.revision - first.revision + 1;
+    expect(writes).toBeGreaterThan(1);
+    // Tab 1 reads the session record now and gets it back only when released.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let loaded!: (value: Uint8Array | undefined) => void;
+    const read = new Promise<Uint8Array | undefined>((resolve) => (loaded = resolve));
+    let hold = false;
+    const slow: OmemoStore = {
+      namespace: (name) => {
+        const kv = alice.store.namespace(name);
+        return {
+          get: async (key) => {
+            const value = await kv.get(key);
+            if (hold && key.startsWith("session/")) {
+              hold = false;
+              loaded(value);
+              await held;
+            }
+            return value;
+          },
+          put: (key, value) => kv.put(key, value),
+          delete: (key) => kv.delete(key),
+          scan: (options) => kv.scan(options),
+        };
+      },
+      transaction: (body) => alice.store.transaction(body),
+    };
+    const tab1 = await SessionManager.create({
+      jid: ALICE,
+      store: slow,
+      transport: alice.transport,
+      trust: { decide: () => "trusted" },
+      namespaces: [NS_V2],
+    });
+    hold = true;
+    const pending = tab1.encrypt(BOB, { body: "from a stale copy" });
+    // Tab 1 holds the stale record (with its revision) before the other tab touches it.
+    expect(await read).toBeDefined();
+    // Meanwhile the other tab deletes the session and writes a new one as often as the old one was
+    // written: with revisions restarting at 1 the new record would carry the stale copy's revision.
+    await alice.manager.deleteSession(BOB, bob.deviceId, NS_V2);
+    const fresh: string[] = [];
+    for (let i = 0; i < writes; i++) {
+      const r = await alice.manager.encrypt(BOB, { body: `new ${i}` });
+      fresh.push(serializeXml(r.messages[0]!.encrypted));
+    }
+    const rebuilt = (await alice.manager.sessionInfo(BOB, bob.deviceId, NS_V2))!;
+    release();
+    const outcome = (await pending).devices.find((d) => d.deviceId === bob.deviceId)!;
+    expect(outcome.status).toBe("failed");
+    expect(isOmemoError(outcome.status === "failed" ? outcome.error : undefined, "CONCURRENT_UPDATE")).toBe(true);
+    // The rebuilt session is the one stored, and Bob reads the messages sent in it.
+    expect(await alice.manager.sessionInfo(BOB, bob.deviceId, NS_V2)).toEqual(rebuilt);
+    for (const [i, xml] of fresh.entries()) {
+      const s = parseXml(`<message from='${ALICE}/x' to='${BOB}'/>`);
+      s.cnode(parseXml(xml));
+      expect((await bob.manager.decrypt(s)).body).toBe(`new ${i}`);
+    }
+  });
 });
