@@ -13,6 +13,7 @@ export default tseslint.config(
       "**/.turbo/**",
       ".tools/**",
       "**/generated/**",
+      "docs/api/**",
       "**/*.d.ts",
     ],
   },

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Every check, in order: build, lint, typecheck, unit + property tests, the mutation list
-// (docs/MUTATIONS.md: each security check disabled in turn must fail a named test), interop against real
-// peers (installed with apt), browser tests in headless Chromium. Each vitest run writes a JSON
+// Every check, in order: build, bundle sizes, lint, typecheck, the API reference (TypeDoc, any warning
+// fails), unit + property tests, the mutation list (docs/MUTATIONS.md: each security check disabled in
+// turn must fail a named test), interop against real peers (installed with apt), browser tests in
+// headless Chromium, the pack check. Each vitest run writes a JSON
 // report to <package>/.reports/; the last line printed is the total over all of them:
 // "N passed, N failed". A step that fails without a failing test counted (a build or lint error,
 // a crashed runner) counts as one failure, so the total never hides it.
@@ -19,6 +20,7 @@ const steps = [
   ["bundle", ["pnpm", "run", "bundle-size"]],
   ["lint", ["pnpm", "run", "lint"]],
   ["typecheck", ["pnpm", "run", "typecheck"]],
+  ["docs", ["pnpm", "run", "docs"]],
   ["unit", ["pnpm", "run", "test:unit"]],
   ["mutations", ["pnpm", "run", "test:mutations"]],
   ["interop", ["pnpm", "run", "test:interop"]],

@@ -1,6 +1,7 @@
 /**
  * The public API of @parley/crypto (semver). Helpers shared with the other Parley packages live in
  * ./internal.ts (`@parley/crypto/internal`), which semver does not cover.
+ * @packageDocumentation
  */
 export { createCrypto, defaultCrypto } from "./crypto.js";
 export type { Crypto, CreateCryptoOptions } from "./crypto.js";

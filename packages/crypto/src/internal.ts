@@ -1,6 +1,7 @@
 /**
  * @parley/crypto/internal: helpers the other Parley packages share with this one. NOT covered by
  * semver: anything here may change or disappear in any release. Applications should not import it.
+ * @packageDocumentation
  */
 export { assertBytes, INSPECT_CUSTOM } from "./bytes.js";
 export { nativeProviderIfAvailable } from "./crypto.js";

@@ -1,6 +1,7 @@
 /**
  * Test helpers: a deterministic random source, so key generation and nonces are reproducible and
  * vectors can be regenerated. Never use it for real keys.
+ * @packageDocumentation
  */
 import { chacha20 } from "@noble/ciphers/chacha.js";
 import { sha256 } from "@noble/hashes/sha2.js";

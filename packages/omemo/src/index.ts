@@ -1,10 +1,12 @@
 /**
  * @parley/omemo: OMEMO for XMPP, legacy (`eu.siacs.conversations.axolotl`, XEP-0384 v0.3.0) and
- * OMEMO 2 (`urn:xmpp:omemo:2`, XEP-0384 v0.8.3 / v0.9.1). Today: the stanza layer (typed objects and
- * a hardened XML codec, PEP helpers, SCE envelopes). The session manager is not there yet.
+ * OMEMO 2 (`urn:xmpp:omemo:2`, XEP-0384 v0.8.3 / v0.9.1): the stanza layer (typed objects and a
+ * hardened XML codec, PEP helpers, SCE envelopes), the session manager for both namespaces on one
+ * identity (`SessionManager`), and XEP-0454 media sharing (`media`).
  *
  * Per namespace: `import * as legacy from "@parley/omemo/legacy"`, `import * as v2 from "@parley/omemo/v2"`,
  * or the `legacy` and `v2` namespaces exported here.
+ * @packageDocumentation
  */
 export * as legacy from "./legacy/index.js";
 export * as v2 from "./v2/index.js";
@@ -14,7 +16,7 @@ export * from "./consts.js";
 export type { Bundle, PreKeyPublic } from "./types.js";
 export { decodeBase64, encodeBase64 } from "./base64.js";
 export { cloneElement, parseXml, serializeXml } from "./xml.js";
-export type { XmlInput } from "./xml.js";
+export type { Element, XmlInput } from "./xml.js";
 export type { DecodeKeysOptions } from "./message.js";
 export { bareJid, sameBareJid } from "./jid.js";
 export {

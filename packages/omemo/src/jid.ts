@@ -20,7 +20,7 @@ export function bareJidKey(jid: string): string {
   return bareJid(jid).normalize("NFC").toLowerCase();
 }
 
-/** Same account? Compares bare JIDs with {@link bareJidKey}. */
+/** Same account? Compares the bare JIDs after Unicode NFC and lower-casing (not a full PRECIS comparison). */
 export function sameBareJid(a: string, b: string): boolean {
   return bareJidKey(a) === bareJidKey(b);
 }

@@ -62,7 +62,10 @@ export class DsaPublicKey {
     return new DsaPublicKey(p, q, g, y);
   }
 
-  /** Parses a PUBKEY field (type 0x0000 and four MPIs) from a reader; the shape is checked, not the subgroup. */
+  /**
+   * Parses a PUBKEY field (type 0x0000 and four MPIs) from a reader; the shape is checked, not the subgroup.
+   * @internal The reader is this package's own; the session calls this while parsing the AKE.
+   */
   static read(reader: Reader): DsaPublicKey {
     const type = reader.short();
     if (type !== 0) throw new OtrError("INVALID_KEY", `unsupported public key type ${type}`);

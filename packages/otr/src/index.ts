@@ -9,6 +9,7 @@
  * alice.smp.start("secret", "question?");             // SMP; smp.respond(secret); smp.abort()
  * alice.end();                                        // -> disconnect message
  * ```
+ * @packageDocumentation
  */
 export { OtrSession } from "./session.js";
 export { OtrConversation } from "./conversation.js";
@@ -24,6 +25,7 @@ export type {
   ReceiveResult,
   SmpResult,
 } from "./types.js";
+export type { SmpExpect } from "./smp.js";
 export { DsaPrivateKey, DsaPublicKey, generateDsaKey } from "./dsa.js";
 export type { GenerateDsaKeyOptions } from "./dsa.js";
 export { exportLibotrPrivateKeys, importLibotrPrivateKeys } from "./privkey.js";

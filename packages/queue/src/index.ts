@@ -1,3 +1,10 @@
+/**
+ * @parley/queue: the durable outgoing message queue of a messenger. Per-conversation FIFO that survives
+ * a restart, encryption (OMEMO or OTR) negotiated through interfaces and never skipped, retries with
+ * backoff, resend, receipts and receiver-side deduplication. `@parley/queue/storage` stores it in
+ * `@parley/storage`.
+ * @packageDocumentation
+ */
 export { Queue, openQueue } from "./queue.js";
 export type { MessageInfo, QueueEvent, QueueLimits, QueueOptions } from "./queue.js";
 export type {

@@ -2,6 +2,7 @@
  * `@parley/queue/storage`: a QueueStore over `@parley/storage`'s EncryptedStore (SQLite in Node,
  * IndexedDB in browsers), typed structurally so this package imports nothing from @parley/storage.
  * One record per message under its origin-id in one namespace; every batch is one transaction.
+ * @packageDocumentation
  */
 import { decodeRecord, encodeRecord } from "./codec.js";
 import { QueueError, isQueueError } from "./errors.js";

@@ -4,6 +4,7 @@
  * 0600 in a 0700 directory. Anyone who can read the file as this user can open the store; it
  * protects against other users and against copies of the store alone, not against this user's
  * malware or a full-disk copy. It says so once, on console.warn, when it first stores a secret.
+ * @packageDocumentation
  */
 import { chmod, mkdir, open, readFile, rename, stat } from "node:fs/promises";
 import { dirname } from "node:path";

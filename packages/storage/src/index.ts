@@ -1,3 +1,10 @@
+/**
+ * @parley/storage: passphrase-encrypted local storage: a key-value store with namespaces, scans and
+ * atomic transactions, every record sealed and every lookup key MACed, encrypted media, and a keystore
+ * for the passphrase. Backends: memory (here), SQLite (`@parley/storage/sqlite`), IndexedDB
+ * (`@parley/storage/indexeddb`); a file keystore for Node in `@parley/storage/file-keystore`.
+ * @packageDocumentation
+ */
 export { EncryptedStore } from "./store.js";
 export type {
   CreateStoreOptions,
@@ -12,6 +19,7 @@ export type { MediaStore, MediaInfo } from "./media.js";
 export type { ByteSource } from "./stream.js";
 export type { MediaBackend, RawEntry, RawWrite, StorageBackend } from "./backend.js";
 export { MemoryBackend, memoryBackend } from "./memory.js";
+export type { MemoryMedia } from "./memory.js";
 export { MemoryKeystore } from "./keystore.js";
 export type { Keystore } from "./keystore.js";
 export { StorageError, isStorageError } from "./errors.js";

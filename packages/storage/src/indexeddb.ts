@@ -3,6 +3,7 @@
  * commit, so a commit is atomic), "media" (sealed chunks keyed [id, n]) and "mediaItems" (complete
  * items; an item without its row here is an interrupted write and is removed on open).
  * One tab at a time should hold a store open (as with SQLite's exclusive lock).
+ * @packageDocumentation
  */
 import type { MediaBackend, RawEntry, RawWrite, StorageBackend } from "./backend.js";
 import { StorageError } from "./errors.js";
@@ -92,6 +93,10 @@ class IndexedDbBackend implements StorageBackend {
   }
 }
 
+/**
+ * The media side of {@link IndexedDbBackend}: sealed chunks in the "media" object store, keyed [id, n], and
+ * each complete item's chunk count in "mediaItems".
+ */
 class IndexedDbMedia implements MediaBackend {
   readonly #db: IDBDatabase;
   constructor(db: IDBDatabase) {
@@ -187,4 +192,4 @@ export async function deleteIndexedDbStore(name: string, options: IndexedDbBacke
 }
 
 // Type only: a backend made without openIndexedDbBackend would lack its object stores and cleanup.
-export type { IndexedDbBackend };
+export type { IndexedDbBackend, IndexedDbMedia };

@@ -36,6 +36,7 @@ export class MemoryBackend implements StorageBackend {
   }
 }
 
+/** The media side of {@link MemoryBackend}: each item's chunks in `items`, exposed so tests can tamper with them. */
 export class MemoryMedia implements MediaBackend {
   readonly items = new Map<string, Uint8Array[]>();
   async write(id: string, data: AsyncIterable<Uint8Array>): Promise<void> {

@@ -3,6 +3,7 @@
  * transaction, synchronous=FULL by default (a committed transaction survives power loss, which
  * matters for ratchet state: a rolled-back chain key would be reused), secure_delete on, and an
  * exclusive lock so a second process cannot open the same store. Media live in `<path>.media/`.
+ * @packageDocumentation
  */
 import type BetterSqlite3 from "better-sqlite3";
 import { closeSync, fsyncSync, openSync } from "node:fs";

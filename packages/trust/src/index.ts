@@ -1,3 +1,9 @@
+/**
+ * @parley/trust: the trust store of an end-to-end encrypted messenger, protocol-agnostic: which keys of
+ * which contact are trusted, why and since when. TOFU, blind trust before verification and manual
+ * policies; fingerprint formatting and comparison; `xmpp:` URIs and QR payloads for out-of-band checks.
+ * @packageDocumentation
+ */
 export { createTrustStore, TrustStore } from "./store.js";
 export type { SeenKey, TrustEvents, TrustStoreOptions, UriApplyOptions, UserAction } from "./store.js";
 export { btbvPolicy, decideAccept, decideEncrypt, manualPolicy, tofuPolicy } from "./policy.js";

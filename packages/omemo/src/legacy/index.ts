@@ -1,6 +1,7 @@
 /**
  * Legacy OMEMO, `eu.siacs.conversations.axolotl` (XEP-0384 v0.3.0): typed stanzas and their codec,
  * and the PEP nodes. Import as `@parley/omemo/legacy`.
+ * @packageDocumentation
  */
 export { NS_LEGACY as NS } from "../consts.js";
 export type { Bundle, PreKeyPublic } from "../types.js";

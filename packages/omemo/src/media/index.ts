@@ -1,6 +1,7 @@
 /**
  * OMEMO media sharing, XEP-0454 v0.1.0: files encrypted with AES-256-GCM for HTTP upload, shared as an
  * aesgcm:// URL (key and IV in the fragment) inside an OMEMO message.
+ * @packageDocumentation
  */
 export { aesgcmFragment, aesgcmUrl, parseAesgcmUrl } from "./url.js";
 export type { AesgcmUrl } from "./url.js";

@@ -1,6 +1,7 @@
 /**
  * OMEMO 2, `urn:xmpp:omemo:2` (XEP-0384 v0.8.3, v0.9.1): typed stanzas and their codec, the PEP
  * nodes, the SCE envelope of the payload (XEP-0420) and opt-out. Import as `@parley/omemo/v2`.
+ * @packageDocumentation
  */
 export { NS_V2 as NS } from "../consts.js";
 export type { Bundle, PreKeyPublic } from "../types.js";
