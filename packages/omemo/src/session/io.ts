@@ -79,4 +79,13 @@ export interface DeviceIdentity {
  */
 export interface TrustDecider {
   decide(device: DeviceIdentity, purpose: "encrypt" | "decrypt"): Promise<TrustLevel> | TrustLevel;
+  /**
+   * Optional: the devices of one account that an encrypt is about to build sessions with, from
+   * bundles just fetched (their signed prekeys verified), given together before `decide` is asked
+   * about any of them: a contact's devices learned at once, which a TOFU store records as one batch
+   * (`@parley/trust`'s `keysSeen`), so a contact's second device at first contact is not taken for a
+   * later, unverified one. Called once per account per encrypt; never for devices we have sessions
+   * with. A throw is reported as an `error` event, and `decide` is still asked.
+   */
+  seen?(devices: readonly DeviceIdentity[]): Promise<void> | void;
 }

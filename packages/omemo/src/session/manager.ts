@@ -780,11 +780,15 @@ export class SessionManager {
     sealedFor: (ns: OmemoNamespace) => Sealed,
   ): Promise<EncryptResult> {
     const keyMaterialFor = (ns: OmemoNamespace) => sealedFor(ns).keyMaterial;
-    const batched = await this.#encryptEstablished(targets, keyMaterialFor);
+    const { done: batched, missing } = await this.#encryptEstablished(targets, keyMaterialFor);
+    const prepared =
+      missing.size === 0 ? undefined : await this.#prepareSessions(targets.filter((_, i) => missing.has(i)));
     const results = await Promise.all(
       targets.map((t, i) => {
         const done = batched.get(i);
-        return done === undefined ? this.#encryptForDevice(t, keyMaterialFor(t.namespace)) : Promise.resolve(done);
+        return done === undefined
+          ? this.#encryptForDevice(t, keyMaterialFor(t.namespace), prepared?.get(t))
+          : Promise.resolve(done);
       }),
     );
     const messages: Array<{ namespace: OmemoNamespace; encrypted: Element }> = [];
@@ -820,10 +824,11 @@ export class SessionManager {
   async #encryptEstablished(
     targets: readonly Target[],
     keyMaterialFor: (ns: OmemoNamespace) => Uint8Array,
-  ): Promise<Map<number, { result: DeviceResult; key?: WireKey }>> {
+  ): Promise<{ done: Map<number, { result: DeviceResult; key?: WireKey }>; missing: Set<number> }> {
     const done = new Map<number, { result: DeviceResult; key?: WireKey }>();
+    const missing = new Set<number>();
     // One device: the per-device path does the same work.
-    if (targets.length < 2) return done;
+    if (targets.length < 2) return { done, missing };
     const addresses = [
       ...new Set(targets.map((t) => this.#address(adapterFor(t.namespace), t.jid, t.deviceId))),
     ].sort();
@@ -842,7 +847,10 @@ export class SessionManager {
         const adapter = adapterFor(t.namespace);
         try {
           const loaded = await this.#loadSession(adapter, t.jid, t.deviceId);
-          if (loaded === undefined) continue;
+          if (loaded === undefined) {
+            missing.add(index);
+            continue;
+          }
           const device = this.#deviceIdentity(t.namespace, t.jid, t.deviceId, loaded.session.remoteIdentityKey);
           const trust = await this.#decide(device, "encrypt");
           const step =
@@ -893,11 +901,67 @@ export class SessionManager {
     };
     const locked = addresses.reduceRight<() => Promise<void>>((inner, key) => () => this.#locks.run(key, inner), body);
     await locked();
-    return done;
+    return { done, missing };
   }
 
-  /** One device: load or build the session, ask for trust, encrypt, persist. Never throws. */
-  async #encryptForDevice(t: Target, keyMaterial: Uint8Array): Promise<{ result: DeviceResult; key?: WireKey }> {
+  /**
+   * Sessions for the targets we had none with (as `#encryptEstablished` found), built from their
+   * bundles (fetched in parallel; a build spends only randomness, nothing is stored), and the trust
+   * decider's `seen` told about each account's new devices together before any of them is decided.
+   */
+  async #prepareSessions(missing: readonly Target[]): Promise<Map<Target, Prepared>> {
+    const out = new Map<Target, Prepared>();
+    await Promise.all(
+      missing.map(async (t) => {
+        try {
+          out.set(t, { session: await this.#sessionFromBundle(adapterFor(t.namespace), t.jid, t.deviceId) });
+        } catch (error) {
+          out.set(t, { error });
+        }
+      }),
+    );
+    if (this.#trust.seen === undefined) return out;
+    const byAccount = new Map<string, DeviceIdentity[]>();
+    for (const t of missing) {
+      const p = out.get(t);
+      if (p === undefined || !("session" in p)) continue;
+      const account = bareJidKey(t.jid);
+      let devices = byAccount.get(account);
+      if (devices === undefined) byAccount.set(account, (devices = []));
+      devices.push(this.#deviceIdentity(t.namespace, t.jid, t.deviceId, p.session.remoteIdentityKey));
+    }
+    for (const devices of byAccount.values()) await this.#seen(devices);
+    return out;
+  }
+
+  /** Tells the trust decider about devices met together (`TrustDecider.seen`); a throw is an `error` event. */
+  async #seen(devices: readonly DeviceIdentity[]): Promise<void> {
+    try {
+      await this.#trust.seen?.(devices);
+    } catch (cause) {
+      this.#events.emit("error", new OmemoError("IO_FAILED", "the trust decider's seen() failed", { cause }));
+    }
+  }
+
+  /** A new initiator session from the device's bundle (its signed prekey's signature verified). */
+  async #sessionFromBundle(adapter: NamespaceAdapter, jid: string, deviceId: number): Promise<Session> {
+    const bundle = await this.#fetchBundle(adapter, jid, deviceId);
+    try {
+      return createInitiatorSession(adapter.profile, this.#ourKeyPair(adapter), bundle, { crypto: this.#crypto });
+    } catch (error) {
+      throw asOmemoError(error, "BUNDLE_INVALID", "building a session from the bundle");
+    }
+  }
+
+  /**
+   * One device: load or build the session (or take the one `prepared` built, when the store still
+   * has none), ask for trust, encrypt, persist. Never throws.
+   */
+  async #encryptForDevice(
+    t: Target,
+    keyMaterial: Uint8Array,
+    prepared?: Prepared,
+  ): Promise<{ result: DeviceResult; key?: WireKey }> {
     const adapter = adapterFor(t.namespace);
     const base = { jid: t.jid, deviceId: t.deviceId, namespace: t.namespace };
     try {
@@ -908,13 +972,11 @@ export class SessionManager {
           // Built (the signed prekey's signature verified) before the identity is noted or trust is
           // asked: a bogus bundle served by the server must not store an identity or fire `device` /
           // `identityChanged` events, nor reach the trust decider. Building spends only randomness.
-          const bundle = await this.#fetchBundle(adapter, t.jid, t.deviceId);
-          try {
-            session = createInitiatorSession(adapter.profile, this.#ourKeyPair(adapter), bundle, {
-              crypto: this.#crypto,
-            });
-          } catch (error) {
-            throw asOmemoError(error, "BUNDLE_INVALID", "building a session from the bundle");
+          if (prepared !== undefined && "error" in prepared) throw prepared.error;
+          if (prepared !== undefined) session = prepared.session;
+          else {
+            session = await this.#sessionFromBundle(adapter, t.jid, t.deviceId);
+            await this.#seen([this.#deviceIdentity(t.namespace, t.jid, t.deviceId, session.remoteIdentityKey)]);
           }
         }
         const device = this.#deviceIdentity(t.namespace, t.jid, t.deviceId, session.remoteIdentityKey);
@@ -1664,6 +1726,9 @@ interface Target {
   readonly deviceId: number;
   readonly namespace: OmemoNamespace;
 }
+
+/** A session built ahead of its lock by `#prepareSessions`, or why it could not be. */
+type Prepared = { readonly session: Session } | { readonly error: unknown };
 
 interface Sealed {
   readonly keyMaterial: Uint8Array;

@@ -1,6 +1,6 @@
 // Trust is decided outside (XEP-0384 v0.8.3 §8): the manager asks before encrypting to a device and
 // before accepting from one, and reports new and changed identities. @parley/trust's store answers
-// through a five-line adapter.
+// through a short adapter (trustStoreDecider below).
 import { createTrustStore, memoryTrustStorage } from "@parley/trust";
 import { describe, expect, it } from "vitest";
 import {
@@ -13,6 +13,30 @@ import {
   type TrustDecider,
 } from "../../src/index.js";
 import { ALICE, BOB, World } from "./world.js";
+
+/**
+ * @parley/trust's store as a TrustDecider: the devices an encrypt learns together (`seen`) are one
+ * batch (TOFU trusts a contact's whole first batch), every device asked about is a key seen, and
+ * the store's policy answers. A key not allowed for sending waits for the user unless it is
+ * compromised.
+ */
+function trustStoreDecider(trustStore: ReturnType<typeof createTrustStore>, account: string): TrustDecider {
+  const key = (d: DeviceIdentity) => ({ fingerprint: d.fingerprint, deviceId: d.deviceId });
+  return {
+    async seen(devices) {
+      await trustStore.keysSeen(account, devices[0]!.jid, "omemo", devices.map(key));
+    },
+    async decide(device, purpose) {
+      await trustStore.keySeen(account, device.jid, "omemo", key(device));
+      const d =
+        purpose === "encrypt"
+          ? await trustStore.shouldEncryptTo(account, device.jid, "omemo", device.fingerprint)
+          : await trustStore.shouldAcceptFrom(account, device.jid, "omemo", device.fingerprint);
+      if (!d.allowed) return d.state === "compromised" || purpose === "decrypt" ? "untrusted" : "undecided";
+      return d.trusted ? "trusted" : "undecided";
+    },
+  };
+}
 
 describe("XEP-0384 v0.8.3 §8 trust decisions", () => {
   it("untrusted and undecided devices are skipped when encrypting, with no session built for them", async () => {
@@ -99,21 +123,7 @@ describe("XEP-0384 v0.8.3 §8 trust decisions", () => {
 
   it("@parley/trust answers as a TrustDecider: TOFU trusts the first batch, a later device only after verification", async () => {
     const trustStore = createTrustStore({ storage: memoryTrustStorage() });
-    const decider: TrustDecider = {
-      async decide(device, purpose) {
-        await trustStore.keySeen(ALICE, device.jid, "omemo", {
-          fingerprint: device.fingerprint,
-          deviceId: device.deviceId,
-        });
-        const d =
-          purpose === "encrypt"
-            ? await trustStore.shouldEncryptTo(ALICE, device.jid, "omemo", device.fingerprint)
-            : await trustStore.shouldAcceptFrom(ALICE, device.jid, "omemo", device.fingerprint);
-        // A key not allowed for sending waits for the user unless it is compromised.
-        if (!d.allowed) return d.state === "compromised" || purpose === "decrypt" ? "untrusted" : "undecided";
-        return d.trusted ? "trusted" : "undecided";
-      },
-    };
+    const decider = trustStoreDecider(trustStore, ALICE);
     const world = new World();
     const alice = await world.add(ALICE, { namespaces: [NS_V2], trust: decider });
     const bob1 = await world.add(BOB, { namespaces: [NS_V2] });
@@ -131,5 +141,71 @@ describe("XEP-0384 v0.8.3 §8 trust decisions", () => {
     await world.send(bob1, ALICE, "from a compromised key");
     await world.network.flush();
     expect(alice.errors().some((e) => isOmemoError(e, "UNTRUSTED_DEVICE"))).toBe(true);
+  });
+
+  it("a contact's devices met in one encrypt are one first batch: TOFU trusts all of them, a later one waits", async () => {
+    const trustStore = createTrustStore({ storage: memoryTrustStorage() });
+    const world = new World();
+    const alice = await world.add(ALICE, { namespaces: [NS_V2], trust: trustStoreDecider(trustStore, ALICE) });
+    const bobs = [await world.add(BOB, { namespaces: [NS_V2] }), await world.add(BOB, { namespaces: [NS_V2] })];
+    const first = await alice.manager.encrypt(BOB, { body: "hello, both of you" });
+    expect(first.devices.map((d) => d.status)).toEqual(["encrypted", "encrypted"]);
+    const records = await trustStore.listRecords(ALICE, BOB, "omemo");
+    expect(records.map((r) => r.state).sort()).toEqual(["tofu", "tofu"]);
+    const bob3 = await world.add(BOB, { namespaces: [NS_V2] });
+    const later = await alice.manager.encrypt(BOB, { body: "a third one" });
+    const status = Object.fromEntries(later.devices.map((d) => [d.deviceId, d.status]));
+    expect(status).toEqual({
+      [bobs[0]!.deviceId]: "encrypted",
+      [bobs[1]!.deviceId]: "encrypted",
+      [bob3.deviceId]: "undecided",
+    });
+  });
+
+  it("seen() gets each account's new devices once, together, before decide(); a throwing seen() is an error event", async () => {
+    const calls: string[] = [];
+    let fail = false;
+    const decider: TrustDecider = {
+      seen(devices) {
+        calls.push(
+          `seen ${devices[0]!.jid} ${devices
+            .map((d) => d.deviceId)
+            .sort()
+            .join(",")}`,
+        );
+        if (fail) throw new Error("trust store down");
+      },
+      decide(device) {
+        calls.push(`decide ${device.deviceId}`);
+        return "trusted";
+      },
+    };
+    const world = new World();
+    const alice = await world.add(ALICE, { namespaces: [NS_V2], trust: decider });
+    const bobs = [await world.add(BOB, { namespaces: [NS_V2] }), await world.add(BOB, { namespaces: [NS_V2] })];
+    const carol = await world.add("carol@example.com", { namespaces: [NS_V2] });
+    await alice.manager.encrypt([BOB, "carol@example.com"], { body: "hi" }, { envelopeTo: "room@muc.example" });
+    const bobIds = bobs
+      .map((b) => b.deviceId)
+      .sort()
+      .join(",");
+    expect(calls.filter((c) => c.startsWith("seen")).sort()).toEqual(
+      [`seen ${BOB} ${bobIds}`, `seen carol@example.com ${carol.deviceId}`].sort(),
+    );
+    const lastSeen = Math.max(...calls.flatMap((c, i) => (c.startsWith("seen") ? [i] : [])));
+    expect(calls.slice(0, lastSeen).some((c) => c.startsWith("decide"))).toBe(false);
+    // Sessions exist now: seen() is not called again for these devices.
+    calls.length = 0;
+    await alice.manager.encrypt(BOB, { body: "again" });
+    expect(calls.some((c) => c.startsWith("seen"))).toBe(false);
+    const bob3 = await world.add(BOB, { namespaces: [NS_V2] });
+    fail = true;
+    calls.length = 0;
+    const errors: unknown[] = [];
+    alice.manager.on("error", (e) => errors.push(e));
+    const r = await alice.manager.encrypt(BOB, { body: "to the new one too" });
+    expect(calls).toContain(`seen ${BOB} ${bob3.deviceId}`);
+    expect(r.devices.find((d) => d.deviceId === bob3.deviceId)!.status).toBe("encrypted");
+    expect(errors.some((e) => isOmemoError(e, "IO_FAILED"))).toBe(true);
   });
 });
