@@ -73,6 +73,12 @@ const ENTRIES = [
     code: `export { nobleProvider } from "@parley/crypto/noble";`,
   },
   {
+    id: "crypto/webcrypto",
+    pkg: "crypto",
+    typical: true,
+    code: `export { webCryptoAvailable, generateX25519KeyPairs, xeddsaVerifyAsync } from "@parley/crypto/webcrypto";`,
+  },
+  {
     id: "x3dh",
     pkg: "x3dh",
     typical: true,
@@ -189,6 +195,14 @@ const OMEMO2_RATCHET_MARKERS = [
  * `modules`: paths (relative to the repo root) of the excluded code; `markers`: strings only it has.
  */
 const SHAKE_CHECKS = [
+  {
+    pkg: "crypto",
+    title: "@parley/crypto/webcrypto does not pull the native (node:crypto) provider",
+    subject: "crypto/webcrypto",
+    control: "crypto",
+    modules: [/^packages\/crypto\/dist\/native\.js$/],
+    markers: ["getBuiltinModule"],
+  },
   {
     pkg: "omemo",
     title: "@parley/omemo/legacy does not pull OMEMO 2 code (v2 stanzas, SCE)",

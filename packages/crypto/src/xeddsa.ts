@@ -165,3 +165,29 @@ export function ed25519SeedToX25519(seed: Uint8Array): Uint8Array {
   assertBytes(seed, "ed25519 seed", 32);
   return clampX25519(sha512(seed).subarray(0, 32));
 }
+
+/**
+ * `xeddsaVerify` / `libsignalVerify` up to the equation, for an asynchronous Ed25519 verify
+ * (`@parley/crypto/webcrypto`): the same argument checks, the same refusal of u >= p (false), the same
+ * conversion to Edwards (libsignal: sign bit from byte 63, cleared in the signature). `strict` says which
+ * equation decides, as in verifyConverted: a strict Ed25519 verify for s < q, else the reference
+ * `verifyEquation(A, message, signature, "below-2^253")`.
+ */
+export function convertForVerify(
+  variant: "xeddsa" | "libsignal",
+  publicKey: Uint8Array,
+  message: Uint8Array,
+  signature: Uint8Array,
+): false | { A: Uint8Array; signature: Uint8Array; strict: boolean } {
+  if (!acceptableVerifyInputs(publicKey, message, signature)) return false;
+  let A: Uint8Array;
+  let checked = signature;
+  if (variant === "xeddsa") {
+    A = montgomeryToEdwards(publicKey, 0);
+  } else {
+    checked = signature.slice();
+    checked[63]! &= 0x7f;
+    A = montgomeryToEdwards(publicKey, signature[63]! >> 7 === 1 ? 1 : 0);
+  }
+  return { A, signature: checked, strict: fromLE(checked.subarray(32, 64)) < Q };
+}

@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import * as internal from "../src/internal.js";
 import * as api from "../src/index.js";
+import * as webcrypto from "../src/webcrypto.js";
 
 describe("public surface (README: What is public)", () => {
   it("the root exports exactly the documented values", () => {
@@ -26,6 +27,23 @@ describe("public surface (README: What is public)", () => {
         "nobleProvider",
         "systemRandom",
         "wipe",
+      ].sort(),
+    );
+  });
+
+  it("@parley/crypto/webcrypto exports exactly the documented values (README: Browser speed)", () => {
+    expect(Object.keys(webcrypto).sort()).toEqual(
+      [
+        "MAX_KEY_PAIRS_PER_CALL",
+        "MAX_POOL_CAPACITY",
+        "createX25519KeyPairPool",
+        "ed25519SignAsync",
+        "ed25519VerifyAsync",
+        "generateX25519KeyPairs",
+        "libsignalVerifyAsync",
+        "webCryptoAvailable",
+        "x25519Async",
+        "xeddsaVerifyAsync",
       ].sort(),
     );
   });
