@@ -33,6 +33,7 @@ export type {
   InitiatorOptions,
   KeyExchangeInfo,
   MessageInfo,
+  RatchetHeaderInfo,
 } from "./ratchet.js";
 export { serializeSession, deserializeSession } from "./serialize.js";
 export type { DeserializeOptions } from "./serialize.js";

@@ -693,16 +693,40 @@ function rethrowFromX3dh(cause: unknown, source: "bundle" | "keyExchange"): neve
   throw new DoubleRatchetError(code, cause.message, { cause });
 }
 
+/** A ratchet message's header as sent (unauthenticated until the message is decrypted). */
+export interface RatchetHeaderInfo {
+  /** The sender's current ratchet public key: 32 bytes of X25519 (without libsignal's 0x05 type byte). */
+  readonly ratchetKey: Uint8Array;
+  /** Messages in the sender's previous sending chain (libsignal `previousCounter`, OMEMO 2 `pn`). */
+  readonly previousCounter: number;
+  /** This message's number in its chain (libsignal `counter`, OMEMO 2 `n`). */
+  readonly counter: number;
+}
+
 /** What a message says about itself before decryption (for routing: new session or existing one). */
 export interface MessageInfo {
   readonly isKeyExchange: boolean;
   /** Present for key-exchange messages. */
   readonly keyExchange: KeyExchangeInfo | null;
+  /**
+   * The authenticated ratchet message: for a key exchange, the one it carries (a PreKeyWhisperMessage's
+   * WhisperMessage, an OMEMOKeyExchange's OMEMOAuthenticatedMessage, with its MAC); otherwise the
+   * message itself. A copy.
+   */
+  readonly message: Uint8Array;
+  /** Its header, or null when the profile encrypts headers. */
+  readonly header: RatchetHeaderInfo | null;
 }
 
 /** Parses a message's envelope without decrypting it; throws MALFORMED_MESSAGE. */
 export function inspectMessage(profile: RatchetProfile, message: Uint8Array, kind: MessageKind = "auto"): MessageInfo {
   const e = parseEnvelope(profile, message, kind);
-  parseInner(profile, e.inner);
-  return { isKeyExchange: e.keyExchange !== null, keyExchange: e.keyExchange };
+  const inner = parseInner(profile, e.inner);
+  const h = inner.header;
+  return {
+    isKeyExchange: e.keyExchange !== null,
+    keyExchange: e.keyExchange,
+    message: e.inner.slice(),
+    header: h === null ? null : { ratchetKey: h.dh.slice(), previousCounter: h.pn, counter: h.n },
+  };
 }

@@ -16,7 +16,7 @@ import {
   type RatchetProfile,
   type Session,
 } from "../src/index.js";
-import { ALL_PROFILES, establish, expectCode, makeParty, profileLabel, rewriteSession } from "./helpers.js";
+import { ALL_PROFILES, establish, expectCode, makeParty, profileLabel, rewriteSession, unwrap } from "./helpers.js";
 
 const te = new TextEncoder();
 
@@ -40,6 +40,39 @@ for (const profile of ALL_PROFILES) {
         expect(new TextDecoder().decode(q.plaintext)).toBe(`b${round}`);
         a = q.session;
       }
+    });
+
+    it("inspectMessage shows the authenticated message inside a key exchange and the ratchet header, as copies", () => {
+      const { first, a, b: bob } = establish(profile);
+      const info = inspectMessage(profile, first.message);
+      expect(info.isKeyExchange).toBe(true);
+      expect(bytesToHex(info.message)).toBe(bytesToHex(unwrap(profile, first.message)));
+      const second = send(a, "second");
+      const b = decrypt(bob, second.message).session;
+      const replies = [send(b, "r0")];
+      replies.push(send(replies[0]!.session, "r1"));
+      const infos = replies.map((r) => inspectMessage(profile, r.message));
+      for (const [i, r] of replies.entries()) {
+        expect(infos[i]!.isKeyExchange).toBe(false);
+        expect(bytesToHex(infos[i]!.message)).toBe(bytesToHex(r.message));
+      }
+      if (profile.headerEncryption) {
+        expect([info, ...infos].map((x) => x.header)).toEqual([null, null, null]);
+      } else {
+        expect(inspectMessage(profile, second.message).header).toMatchObject({ counter: 1, previousCounter: 0 });
+        expect(info.header).toMatchObject({ counter: 0, previousCounter: 0 });
+        expect(infos.map((x) => x.header!.counter)).toEqual([0, 1]);
+        // One chain, one ratchet key; a new one after the DH step (B's first reply).
+        expect(bytesToHex(infos[0]!.header!.ratchetKey)).toBe(bytesToHex(infos[1]!.header!.ratchetKey));
+        expect(bytesToHex(infos[0]!.header!.ratchetKey)).not.toBe(bytesToHex(info.header!.ratchetKey));
+        expect(infos[0]!.header!.ratchetKey).toHaveLength(32);
+        infos[0]!.header!.ratchetKey.fill(0);
+        expect(inspectMessage(profile, replies[0]!.message).header!.ratchetKey).not.toEqual(new Uint8Array(32));
+      }
+      info.message.fill(0);
+      expect(bytesToHex(inspectMessage(profile, first.message).message)).toBe(
+        bytesToHex(unwrap(profile, first.message)),
+      );
     });
 
     it("§5.1 / docs/libsignal-wire-format.md §2.2: every message carries the key exchange until a reply was decrypted", () => {

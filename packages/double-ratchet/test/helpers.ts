@@ -194,7 +194,8 @@ export function coveredRange(profile: RatchetProfile, message: Uint8Array): [num
   throw new Error("the inner message is not inside its key exchange");
 }
 
-function unwrap(profile: RatchetProfile, message: Uint8Array): Uint8Array {
+/** The message inside a key exchange, read with the wire decoders directly (not through inspectMessage). */
+export function unwrap(profile: RatchetProfile, message: Uint8Array): Uint8Array {
   return profile.wire === "libsignal"
     ? decodePreKeySignalMessage(message).message
     : profile.wire === "omemo2"
