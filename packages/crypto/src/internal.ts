@@ -6,3 +6,4 @@
 export { assertBytes, INSPECT_CUSTOM } from "./bytes.js";
 export { nativeProviderIfAvailable } from "./crypto.js";
 export { clampX25519 } from "./xeddsa.js";
+export { copyX25519KeyPair } from "./keys.js";

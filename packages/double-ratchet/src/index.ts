@@ -31,6 +31,7 @@ export type {
   DecryptResult,
   AcceptResult,
   InitiatorOptions,
+  AcceptOptions,
   KeyExchangeInfo,
   MessageInfo,
   RatchetHeaderInfo,

@@ -12,6 +12,7 @@ import {
   type Crypto,
   type KeyPair,
 } from "@parley/crypto";
+import { copyX25519KeyPair } from "@parley/crypto/internal";
 import {
   decodePublicKey,
   initiate,
@@ -58,6 +59,26 @@ export type MessageKind = "auto" | "message" | "keyExchange";
 
 export interface DecryptOptions extends OperationOptions {
   readonly kind?: MessageKind;
+  /**
+   * The X25519 key pair to take as our next ratchet key if this message starts a DH ratchet step
+   * (§3.5), instead of a fresh one; unused otherwise. For reproducible runs only (test vectors,
+   * conformance suites): a real conversation must never reuse a ratchet key. Checked (its public key
+   * must be its private key's: INVALID_ARGUMENT) and copied.
+   */
+  readonly nextRatchetKeyPair?: KeyPair;
+}
+
+/** A caller's fixed X25519 key pair (the reproducible-run options), copied and checked, or undefined. */
+function chosenKeyPair(crypto: Crypto, keyPair: KeyPair | undefined, name: string): KeyPair | undefined {
+  if (keyPair === undefined) return undefined;
+  const copy = copyX25519KeyPair((k) => crypto.x25519PublicKey(k), keyPair);
+  if (copy === undefined) {
+    throw new DoubleRatchetError(
+      "INVALID_ARGUMENT",
+      `options.${name} must be an X25519 KeyPair whose public key matches`,
+    );
+  }
+  return copy;
 }
 
 // ------------------------------------------------------------------ KDFs (§3.1, §4.2, §5.2)
@@ -347,7 +368,13 @@ function skipMessageKeys(
 }
 
 /** Decrypts `innerBytes` with the claimed `session` (state `s`); returns its successor, or throws. */
-function decryptInner(session: Session, s: RatchetState, innerBytes: Uint8Array, crypto: Crypto): DecryptResult {
+function decryptInner(
+  session: Session,
+  s: RatchetState,
+  innerBytes: Uint8Array,
+  crypto: Crypto,
+  nextKeyPair: KeyPair | undefined,
+): DecryptResult {
   const p = s.profile;
   const limits = s.limits;
   const he = p.headerEncryption;
@@ -422,7 +449,7 @@ function decryptInner(session: Session, s: RatchetState, innerBytes: Uint8Array,
       const received = kdfRk(crypto, p, rootKey, ratchetDh(crypto, dhsPrivate, dhr));
       recv.ck = received.ck;
       if (he) nhkr = received.nhk;
-      const next: KeyPair = crypto.generateX25519KeyPair();
+      const next: KeyPair = nextKeyPair ?? crypto.generateX25519KeyPair();
       dhsPrivate = next.privateKey;
       dhsPublic = next.publicKey;
       const send = kdfRk(crypto, p, received.rk, ratchetDh(crypto, dhsPrivate, dhr));
@@ -492,6 +519,7 @@ function decryptInner(session: Session, s: RatchetState, innerBytes: Uint8Array,
 export function decrypt(session: Session, message: Uint8Array, options: DecryptOptions = {}): DecryptResult {
   if (!(session instanceof Session)) throw new DoubleRatchetError("INVALID_ARGUMENT", "session must be a Session");
   const crypto = options.crypto ?? defaultCrypto();
+  const nextKeyPair = chosenKeyPair(crypto, options.nextRatchetKeyPair, "nextRatchetKeyPair");
   const s = claim(session);
   try {
     const envelope = parseEnvelope(s.profile, message, options.kind ?? "auto");
@@ -501,7 +529,7 @@ export function decrypt(session: Session, message: Uint8Array, options: DecryptO
         "this key-exchange message starts a different session (its base key is not this session's): use acceptSession",
       );
     }
-    return decryptInner(session, s, envelope.inner, crypto);
+    return decryptInner(session, s, envelope.inner, crypto, nextKeyPair);
   } catch (e) {
     release(session);
     throw e;
@@ -515,7 +543,18 @@ export interface InitiatorOptions extends OperationOptions {
   readonly oneTimePreKeyId?: number;
   /** libsignal registration id written into PreKeySignalMessage (legacy only; informational). */
   readonly registrationId?: number;
+  /**
+   * Reproducible runs only (test vectors, conformance suites; a real conversation must never reuse
+   * these): X3DH's ephemeral key EK_A ({@link createInitiatorSession}; see @parley/x3dh's
+   * `InitiateOptions.ephemeralKeyPair`) and our first ratchet key, instead of fresh ones. Each is
+   * checked (INVALID_ARGUMENT unless its public key is its private key's) and copied.
+   */
+  readonly ephemeralKeyPair?: KeyPair;
+  readonly ratchetKeyPair?: KeyPair;
 }
+
+/** {@link acceptSession}'s options: `nextRatchetKeyPair` fixes the ratchet key its first message's DH step takes. */
+export type AcceptOptions = OperationOptions & Pick<DecryptOptions, "nextRatchetKeyPair">;
 
 /** RatchetInitAlice (§3.3 / §4.4) from an X3DH initiator result. */
 export function initiatorSessionFromAgreement(
@@ -532,8 +571,9 @@ export function initiatorSessionFromAgreement(
       cause,
     });
   }
+  const chosen = chosenKeyPair(crypto, options.ratchetKeyPair, "ratchetKeyPair");
   const he = profile.headerEncryption ? headerEncryptionInit(crypto, profile, x.sharedSecret) : null;
-  const dhs = crypto.generateX25519KeyPair();
+  const dhs = chosen ?? crypto.generateX25519KeyPair();
   const first = kdfRk(crypto, profile, he ? he.rk : x.sharedSecret, ratchetDh(crypto, dhs.privateKey, spk));
   return newSession({
     profile,
@@ -616,6 +656,7 @@ export function createInitiatorSession(
     x = initiate(profile.x3dh, ourIdentity, theirBundle, {
       ...(options.crypto ? { crypto: options.crypto } : {}),
       ...(options.oneTimePreKeyId !== undefined ? { oneTimePreKeyId: options.oneTimePreKeyId } : {}),
+      ...(options.ephemeralKeyPair !== undefined ? { ephemeralKeyPair: options.ephemeralKeyPair } : {}),
     });
   } catch (cause) {
     rethrowFromX3dh(cause, "bundle");
@@ -641,9 +682,10 @@ export function acceptSession(
   ourIdentity: KeyPair,
   store: PreKeyStore,
   message: Uint8Array,
-  options: OperationOptions = {},
+  options: AcceptOptions = {},
 ): AcceptResult {
   const crypto = options.crypto ?? defaultCrypto();
+  const nextKeyPair = chosenKeyPair(crypto, options.nextRatchetKeyPair, "nextRatchetKeyPair");
   const envelope = parseEnvelope(profile, message, "keyExchange");
   const k = envelope.keyExchange!;
   // Ids on the wire are 32-bit; ids we publish are at most MAX_PRE_KEY_ID, so a larger one is not ours.
@@ -669,7 +711,7 @@ export function acceptSession(
     rethrowFromX3dh(cause, "keyExchange");
   }
   const fresh = responderSessionFromAgreement(profile, x, options);
-  const result = decryptInner(fresh, claim(fresh), envelope.inner, crypto);
+  const result = decryptInner(fresh, claim(fresh), envelope.inner, crypto, nextKeyPair);
   if (x.oneTimePreKeyId !== undefined) store.removeOneTimePreKey(x.oneTimePreKeyId);
   return { ...result, keyExchange: k };
 }

@@ -1,5 +1,5 @@
 import { bytesToHex, concatBytes, defaultCrypto, isCryptoError, type Crypto, type KeyPair } from "@parley/crypto";
-import { INSPECT_CUSTOM } from "@parley/crypto/internal";
+import { copyX25519KeyPair, INSPECT_CUSTOM } from "@parley/crypto/internal";
 import { SHARED_SECRET_LENGTH, X3DH_F_LENGTH } from "./consts.js";
 import { X3dhError } from "./errors.js";
 import {
@@ -75,6 +75,12 @@ export interface InitiateOptions {
   readonly crypto?: Crypto;
   /** Use this one-time prekey from the bundle instead of a random one. */
   readonly oneTimePreKeyId?: number;
+  /**
+   * Use this X25519 key pair as EK_A instead of a fresh one: for reproducible runs only (test vectors,
+   * conformance suites). A real conversation must never reuse an ephemeral key. The pair is checked
+   * (INVALID_ARGUMENT unless its public key is its private key's) and copied; the caller's is not wiped.
+   */
+  readonly ephemeralKeyPair?: KeyPair;
 }
 
 export interface RespondOptions {
@@ -187,7 +193,18 @@ export function initiate(
   const opk = pickOneTimePreKey(profile, bundle, options.oneTimePreKeyId, crypto);
   const opkU = opk ? decodePublicKey(profile, opk.publicKey, "one-time prekey") : undefined;
 
-  const ek = crypto.generateX25519KeyPair();
+  let ek: KeyPair;
+  if (options.ephemeralKeyPair === undefined) ek = crypto.generateX25519KeyPair();
+  else {
+    const chosen = copyX25519KeyPair((k) => crypto.x25519PublicKey(k), options.ephemeralKeyPair);
+    if (chosen === undefined) {
+      throw new X3dhError(
+        "INVALID_ARGUMENT",
+        "options.ephemeralKeyPair must be an X25519 KeyPair whose public key matches",
+      );
+    }
+    ek = chosen;
+  }
   const ourIk = encodeIdentityKey(profile, ourIdentity);
   const parts = [
     dh(crypto, identityPrivateX25519(profile, ourIdentity, crypto), spk),

@@ -160,6 +160,50 @@ for (const profile of PROFILES) {
   });
 }
 
+describe("a fixed ephemeral key (options.ephemeralKeyPair) for reproducible runs", () => {
+  for (const profile of PROFILES) {
+    it(`${profile.name}: the same EK_A gives the same agreement; the caller's pair is copied, checked, never wiped`, () => {
+      const { crypto, alice, bundle, store, bob } = setup(profile);
+      const ek = crypto.generateX25519KeyPair();
+      const privateBefore = ek.privateKey.slice();
+      const runs = [0, 1].map(() =>
+        initiate(profile, alice, bundle, { crypto, oneTimePreKeyId: 101, ephemeralKeyPair: ek }),
+      );
+      expect(runs[0]!.ephemeralKey).toEqual(encodePublicKey(profile, ek.publicKey));
+      expect(Buffer.from(runs[0]!.sharedSecret).equals(Buffer.from(runs[1]!.sharedSecret))).toBe(true);
+      expect(ek.privateKey).toEqual(privateBefore);
+      // Bob agrees, as with a generated one.
+      const r = respond(
+        profile,
+        bob,
+        store,
+        {
+          identityKey: runs[0]!.identityKey,
+          ephemeralKey: runs[0]!.ephemeralKey,
+          signedPreKeyId: 1,
+          oneTimePreKeyId: 101,
+        },
+        { crypto },
+      );
+      expect(Buffer.from(r.sharedSecret).equals(Buffer.from(runs[0]!.sharedSecret))).toBe(true);
+      // Not an X25519 pair, or a public key that is not the private key's: refused.
+      const other = crypto.generateX25519KeyPair();
+      const mismatched = Object.assign(Object.create(Object.getPrototypeOf(ek) as object) as KeyPair, ek);
+      for (const bad of [
+        crypto.generateEd25519KeyPair(),
+        new (ek.constructor as new (...a: unknown[]) => KeyPair)("x25519", ek.privateKey, other.publicKey),
+        mismatched,
+        { privateKey: ek.privateKey, publicKey: ek.publicKey },
+      ]) {
+        expectCode(
+          () => initiate(profile, alice, bundle, { crypto, ephemeralKeyPair: bad as KeyPair }),
+          "INVALID_ARGUMENT",
+        );
+      }
+    });
+  }
+});
+
 describe("X3DH profile rules", () => {
   it("OMEMO 2 (XEP-0384 v0.8.3 §4.2): key exchanges without a one-time prekey are rejected on both sides", () => {
     const { alice, bob, store, bundle, crypto } = setup(omemo2X3dh);
