@@ -14,9 +14,11 @@ import {
   libsignalSign,
   libsignalVerify,
   montgomeryToEdwards,
+  x25519PrivateToEdwards,
   xeddsaSign,
   xeddsaVerify,
   type StrictEd25519Verify,
+  type XeddsaVerifyOptions,
 } from "./xeddsa.js";
 
 /** Largest HKDF-SHA256 output (RFC 5869 §2.3: 255 · HashLen). */
@@ -71,11 +73,24 @@ export interface Crypto {
 
   /** XEdDSA signature by an X25519 private key (spec). `nonce` (64 bytes) defaults to fresh random. */
   xeddsaSign(privateKey: Uint8Array, message: Uint8Array, nonce?: Uint8Array): Uint8Array;
-  xeddsaVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+  /** XEdDSA §3; `options.strict` refuses s ≥ q, `options.signBit` verifies against that sign of convert_mont(u). */
+  xeddsaVerify(
+    publicKey: Uint8Array,
+    message: Uint8Array,
+    signature: Uint8Array,
+    options?: XeddsaVerifyOptions,
+  ): boolean;
   /** libsignal's variant: Edwards sign bit in bit 7 of signature byte 63. */
   libsignalSign(privateKey: Uint8Array, message: Uint8Array, nonce?: Uint8Array): Uint8Array;
   /** Verifies libsignal-variant and spec XEdDSA signatures alike. */
-  libsignalVerify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean;
+  libsignalVerify(
+    publicKey: Uint8Array,
+    message: Uint8Array,
+    signature: Uint8Array,
+    options?: Pick<XeddsaVerifyOptions, "strict">,
+  ): boolean;
+  /** A legacy (X25519) identity key's Edwards form: A = k·B with its real sign bit, and that bit. */
+  x25519PrivateToEdwards(privateKey: Uint8Array): { publicKey: Uint8Array; signBit: 0 | 1 };
 
   sha256(data: Uint8Array): Uint8Array;
   sha512(data: Uint8Array): Uint8Array;
@@ -220,10 +235,12 @@ export function createCrypto(options: CreateCryptoOptions = {}): Crypto {
     edwardsToMontgomery,
     ed25519SeedToX25519,
     xeddsaSign: (privateKey, message, nonce) => xeddsaSign(privateKey, message, nonce64(nonce)),
-    xeddsaVerify: (publicKey, message, signature) => xeddsaVerify(publicKey, message, signature, strictEd25519Verify),
+    xeddsaVerify: (publicKey, message, signature, options) =>
+      xeddsaVerify(publicKey, message, signature, strictEd25519Verify, options),
     libsignalSign: (privateKey, message, nonce) => libsignalSign(privateKey, message, nonce64(nonce)),
-    libsignalVerify: (publicKey, message, signature) =>
-      libsignalVerify(publicKey, message, signature, strictEd25519Verify),
+    libsignalVerify: (publicKey, message, signature, options) =>
+      libsignalVerify(publicKey, message, signature, strictEd25519Verify, options),
+    x25519PrivateToEdwards,
     sha256(data) {
       assertBytes(data, "data");
       return provider.sha256(data);

@@ -5,6 +5,7 @@
  */
 export { createCrypto, defaultCrypto } from "./crypto.js";
 export type { Crypto, CreateCryptoOptions } from "./crypto.js";
+export type { XeddsaVerifyOptions } from "./xeddsa.js";
 export type { CryptoProvider, ScryptParams } from "./provider.js";
 export { nobleProvider } from "./noble.js";
 export { CryptoError, isCryptoError } from "./errors.js";

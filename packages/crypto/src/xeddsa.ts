@@ -111,10 +111,27 @@ function verifyConverted(
   message: Uint8Array,
   signature: Uint8Array,
   strict: StrictEd25519Verify,
+  options: XeddsaVerifyOptions,
 ): boolean {
   const s = fromLE(signature.subarray(32, 64));
   if (s < Q) return strict(signature, message, A);
+  if (options.strict === true) return false;
   return verifyEquation(A, message, signature, "below-2^253");
+}
+
+/** Options of `xeddsaVerify` and `libsignalVerify`. */
+export interface XeddsaVerifyOptions {
+  /**
+   * Refuse s ≥ q (RFC 8032 §5.1.7 and libxeddsa) instead of the spec's s < 2^253 bound (XEdDSA §3 and
+   * libsignal). No honest signer produces such an s (it is reduced mod q); accepting it only gives a
+   * signature a second valid encoding. Default false: what libsignal accepts, we accept.
+   */
+  readonly strict?: boolean;
+  /**
+   * `xeddsaVerify` only: the sign bit of the Edwards key to verify against (convert_mont(u) with this
+   * bit), for a signer whose key's real sign bit is known from elsewhere; default 0, the spec's.
+   */
+  readonly signBit?: 0 | 1;
 }
 
 /** XEdDSA verify (spec §3): rejects u ≥ p and s ≥ 2^253, checks the equation without the cofactor. */
@@ -123,12 +140,14 @@ export function xeddsaVerify(
   message: Uint8Array,
   signature: Uint8Array,
   strictVerify: StrictEd25519Verify = referenceVerify,
+  options: XeddsaVerifyOptions = {},
 ): boolean {
   if (!acceptableVerifyInputs(publicKey, message, signature)) return false;
+  const signBit = options.signBit ?? 0;
   // All 256 bits of the second half are s: a set bit 255 makes s >= 2^253 and the signature invalid.
   // Only libsignal's variant (below) reads that bit as A's sign; masking it here would give every
   // signature a second valid encoding (malleability).
-  return verifyConverted(montgomeryToEdwards(publicKey, 0), message, signature, strictVerify);
+  return verifyConverted(montgomeryToEdwards(publicKey, signBit), message, signature, strictVerify, options);
 }
 
 /**
@@ -152,12 +171,26 @@ export function libsignalVerify(
   message: Uint8Array,
   signature: Uint8Array,
   strictVerify: StrictEd25519Verify = referenceVerify,
+  options: Pick<XeddsaVerifyOptions, "strict"> = {},
 ): boolean {
   if (!acceptableVerifyInputs(publicKey, message, signature)) return false;
   const signBit = ((signature[63]! & 0x80) >> 7) as 0 | 1;
   const cleared = signature.slice();
   cleared[63]! &= 0x7f;
-  return verifyConverted(montgomeryToEdwards(publicKey, signBit), message, cleared, strictVerify);
+  return verifyConverted(montgomeryToEdwards(publicKey, signBit), message, cleared, strictVerify, options);
+}
+
+/**
+ * The Edwards form of an X25519 private key k (a legacy OMEMO / libsignal identity key): A = k·B with
+ * its real sign bit, which libsignal's variant stores in signature byte 63, and that bit.
+ * `montgomeryToEdwards(x25519PublicKey(k), signBit)` gives the same A.
+ */
+export function x25519PrivateToEdwards(privateKey: Uint8Array): { publicKey: Uint8Array; signBit: 0 | 1 } {
+  assertBytes(privateKey, "x25519 private key", 32);
+  const k = modQ(fromLE(clampX25519(privateKey)));
+  if (k === 0n) throw new CryptoError("INVALID_KEY", "x25519 private key is zero modulo the group order");
+  const A = scalarMultBase(k).toBytes();
+  return { publicKey: A, signBit: (A[31]! >> 7) as 0 | 1 };
 }
 
 /** The X25519 private scalar of an Ed25519 seed: SHA-512(seed)[0..32], clamped (RFC 8032 §5.1.5). */

@@ -214,3 +214,88 @@ describe("XEdDSA properties", () => {
     expect(c.xeddsaSign(kp.privateKey, msg)).not.toEqual(c.xeddsaSign(kp.privateKey, msg));
   });
 });
+
+describe("a legacy identity key's Edwards form, explicit sign bits, strict s (conformance kit needs)", () => {
+  const Q = (1n << 252n) + 27742317777372353535851937790883648493n;
+  const withS = (sig: Uint8Array, add: bigint) => {
+    let s = sig.subarray(32).reduceRight((acc, b) => (acc << 8n) | BigInt(b), 0n) & ((1n << 255n) - 1n);
+    s += add;
+    const out = sig.slice();
+    for (let i = 0; i < 32; i++) out[32 + i] = Number((s >> BigInt(8 * i)) & 0xffn);
+    return out;
+  };
+
+  it.each(providers)(
+    "x25519PrivateToEdwards gives A = k·B with its sign bit, libsignal's byte-63 bit, %s provider",
+    (_n, c) => {
+      fc.assert(
+        fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.uint8Array({ maxLength: 64 }), (seed, msg) => {
+          const kp = c.x25519KeyPair(seed);
+          const { publicKey, signBit } = c.x25519PrivateToEdwards(kp.privateKey);
+          expect(bytesToHex(publicKey)).toBe(bytesToHex(c.montgomeryToEdwards(kp.publicKey, signBit)));
+          expect(bytesToHex(c.edwardsToMontgomery(publicKey))).toBe(bytesToHex(kp.publicKey));
+          expect((c.libsignalSign(kp.privateKey, msg)[63]! & 0x80) >> 7).toBe(signBit);
+          // An OMEMO 2 identity (Ed25519 seed) and its X25519 scalar have the same Edwards key, sign included.
+          expect(bytesToHex(c.x25519PrivateToEdwards(c.ed25519SeedToX25519(seed)).publicKey)).toBe(
+            bytesToHex(c.ed25519PublicKey(seed)),
+          );
+        }),
+        { numRuns: 40 },
+      );
+      expect(() => c.x25519PrivateToEdwards(new Uint8Array(31))).toThrow();
+    },
+  );
+
+  it.each(providers)("xeddsaVerify({signBit}) verifies against that sign of convert_mont(u), %s provider", (_n, c) => {
+    const seen = new Set<number>();
+    for (let i = 0; seen.size < 2 && i < 64; i++) {
+      const kp = c.generateX25519KeyPair();
+      const msg = new Uint8Array([i, 1, 2]);
+      const sig = c.libsignalSign(kp.privateKey, msg);
+      const bit = ((sig[63]! & 0x80) >> 7) as 0 | 1;
+      seen.add(bit);
+      const cleared = sig.slice();
+      cleared[63]! &= 0x7f;
+      expect(c.xeddsaVerify(kp.publicKey, msg, cleared, { signBit: bit })).toBe(true);
+      expect(c.xeddsaVerify(kp.publicKey, msg, cleared, { signBit: (1 - bit) as 0 | 1 })).toBe(false);
+      expect(c.xeddsaVerify(kp.publicKey, msg, cleared)).toBe(bit === 0);
+      // Spec signatures verify with sign bit 0 only.
+      const spec = c.xeddsaSign(kp.privateKey, msg);
+      expect(c.xeddsaVerify(kp.publicKey, msg, spec, { signBit: 0 })).toBe(true);
+      expect(c.xeddsaVerify(kp.publicKey, msg, spec, { signBit: 1 })).toBe(false);
+    }
+    expect([...seen].sort()).toEqual([0, 1]);
+    const kp = c.generateX25519KeyPair();
+    expect(() => c.xeddsaVerify(kp.publicKey, new Uint8Array(1), new Uint8Array(64), { signBit: 2 as 0 })).toThrow();
+  });
+
+  it.each(providers)(
+    "strict: s + q is refused with {strict: true} and accepted by default (spec), %s provider",
+    (_n, c) => {
+      let checked = 0;
+      for (let i = 0; checked < 4 && i < 64; i++) {
+        const kp = c.generateX25519KeyPair();
+        const msg = new Uint8Array([i]);
+        for (const [sig, verify] of [
+          [
+            c.xeddsaSign(kp.privateKey, msg),
+            (u: Uint8Array, m: Uint8Array, g: Uint8Array, o?: { strict?: boolean }) => c.xeddsaVerify(u, m, g, o),
+          ] as const,
+          [
+            c.libsignalSign(kp.privateKey, msg),
+            (u: Uint8Array, m: Uint8Array, g: Uint8Array, o?: { strict?: boolean }) => c.libsignalVerify(u, m, g, o),
+          ] as const,
+        ]) {
+          const high = withS(sig, Q);
+          high[63]! |= sig[63]! & 0x80;
+          if ((high[63]! & 0x60) !== 0) continue; // s + q reached 2^253: refused either way
+          expect(verify(kp.publicKey, msg, sig, { strict: true })).toBe(true);
+          expect(verify(kp.publicKey, msg, high)).toBe(true);
+          expect(verify(kp.publicKey, msg, high, { strict: true })).toBe(false);
+          checked++;
+        }
+      }
+      expect(checked).toBeGreaterThan(0);
+    },
+  );
+});
