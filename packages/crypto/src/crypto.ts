@@ -1,3 +1,5 @@
+import { hkdf } from "@noble/hashes/hkdf.js";
+import { sha512 as nobleSha512 } from "@noble/hashes/sha2.js";
 import { assertBytes, constantTimeEqual } from "./bytes.js";
 import { isAllZero, isCanonicalEd25519Point, isScalarBelowL } from "./checks.js";
 import { SCRYPT_MAX_DKLEN, SCRYPT_MAX_MEMORY_BYTES, SCRYPT_MAX_RP } from "./consts.js";
@@ -23,6 +25,8 @@ import {
 
 /** Largest HKDF-SHA256 output (RFC 5869 §2.3: 255 · HashLen). */
 const HKDF_MAX_LENGTH = 255 * 32;
+/** Largest HKDF-SHA512 output (255 · 64). */
+const HKDF512_MAX_LENGTH = 255 * 64;
 
 export interface CreateCryptoOptions {
   /**
@@ -97,6 +101,11 @@ export interface Crypto {
   /** HMAC-SHA256 over `data`, or over the concatenation of its parts (no copy is made). */
   hmacSha256(key: Uint8Array, data: Uint8Array | readonly Uint8Array[]): Uint8Array;
   hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array;
+  /**
+   * HKDF-SHA512 (RFC 5869), for X3DH profiles that choose SHA-512 (X3DH §2.1 allows it; python-x3dh
+   * offers it). Computed with noble for every provider: no protocol on Parley's hot paths uses it.
+   */
+  hkdfSha512(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array;
 
   aesCbcEncrypt(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array): Uint8Array;
   /** Throws DECRYPT_FAILED for a bad length or padding. Authenticate the ciphertext first. */
@@ -263,6 +272,13 @@ export function createCrypto(options: CreateCryptoOptions = {}): Crypto {
       assertBytes(info, "hkdf info");
       assertLength(length, HKDF_MAX_LENGTH, "hkdf length");
       return provider.hkdfSha256(ikm, salt, info, length);
+    },
+    hkdfSha512(ikm, salt, info, length) {
+      assertBytes(ikm, "hkdf ikm");
+      assertBytes(salt, "hkdf salt");
+      assertBytes(info, "hkdf info");
+      assertLength(length, HKDF512_MAX_LENGTH, "hkdf length");
+      return hkdf(nobleSha512, ikm, salt, info, length);
     },
     aesCbcEncrypt(key, iv, plaintext) {
       assertBytes(key, "aes key", 16, 32);

@@ -1,6 +1,7 @@
 import fc from "fast-check";
+import { hkdfSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { bytesToHex, concatBytes } from "../src/index.js";
+import { bytesToHex, concatBytes, createCrypto } from "../src/index.js";
 import { hex, loadVectors, providers } from "./helpers.js";
 
 const sha2 = loadVectors<{ algorithm: "sha256" | "sha512"; message: string; digest: string }>("sha2-fips180.json");
@@ -84,5 +85,35 @@ describe.each(providers)("hashes and KDFs (%s provider)", (_name, c) => {
     }
     // The largest N that r = 1 allows works.
     expect((await c.scrypt(pw, pw, { N: 2 ** 15, r: 1, p: 1, dkLen: 16 })).length).toBe(16);
+  });
+});
+
+describe("HKDF-SHA512 (RFC 5869 with SHA-512) against node:crypto's hkdfSync", () => {
+  it.each(providers)("agrees on random inputs, empty salt and info included, %s provider", (_name, c) => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 96 }),
+        fc.uint8Array({ maxLength: 80 }),
+        fc.uint8Array({ maxLength: 64 }),
+        fc.integer({ min: 1, max: 400 }),
+        (ikm, salt, info, length) => {
+          const ours = c.hkdfSha512(ikm, salt, info, length);
+          const node = new Uint8Array(hkdfSync("sha512", ikm, salt, info, length));
+          expect(Buffer.from(ours).toString("hex")).toBe(Buffer.from(node).toString("hex"));
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it("refuses lengths outside 1 … 255 · 64 and non-byte inputs", () => {
+    const c = createCrypto({ provider: "noble" });
+    for (const length of [0, 255 * 64 + 1, 1.5, -1]) {
+      expect(() => c.hkdfSha512(new Uint8Array(32), new Uint8Array(0), new Uint8Array(0), length)).toThrow(
+        /hkdf length/,
+      );
+    }
+    expect(c.hkdfSha512(new Uint8Array(32), new Uint8Array(0), new Uint8Array(0), 255 * 64)).toHaveLength(255 * 64);
+    expect(() => c.hkdfSha512("x" as unknown as Uint8Array, new Uint8Array(0), new Uint8Array(0), 32)).toThrow();
   });
 });

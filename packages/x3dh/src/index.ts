@@ -3,8 +3,8 @@
  * profiles for legacy OMEMO (libsignal v3), OMEMO 2 (XEP-0384 v0.8) and the paper itself.
  * @packageDocumentation
  */
-export { legacyOmemoX3dh, omemo2X3dh, signalX3dh, createSignalX3dhProfile } from "./profiles.js";
-export type { X3dhProfile, ProfileName } from "./profiles.js";
+export { legacyOmemoX3dh, omemo2X3dh, signalX3dh, createSignalX3dhProfile, createX3dhProfile } from "./profiles.js";
+export type { X3dhProfile, X3dhProfileOptions, ProfileName } from "./profiles.js";
 export {
   generateIdentityKeyPair,
   generateSignedPreKey,

@@ -8,10 +8,13 @@
  * meaning across Parley), each of which carries the matching object here as `profile.x3dh`.
  */
 
+import { X3dhError } from "./errors.js";
+
 export type ProfileName = "legacyOmemo" | "omemo2" | "signal";
 
 export interface X3dhProfile {
-  readonly name: ProfileName;
+  /** A built-in profile's name, or "custom" for one made by {@link createX3dhProfile}. */
+  readonly name: ProfileName | "custom";
   /** HKDF info of the key agreement (X3DH §2.1 "info"). */
   readonly info: Uint8Array;
   /**
@@ -25,6 +28,58 @@ export interface X3dhProfile {
   readonly keyEncoding: "djb" | "raw";
   /** Reject bundles and initial messages without a one-time prekey (OMEMO 2 §4.2: MUST). */
   readonly requireOneTimePreKey: boolean;
+  /** HKDF's hash (X3DH §2.1 "hash": SHA-256 or SHA-512); SHA-256 when absent, as every built-in profile. */
+  readonly hash?: "sha256" | "sha512";
+}
+
+/** {@link createX3dhProfile}'s parameters: X3DH §2.1's, as python-x3dh takes them. */
+export interface X3dhProfileOptions {
+  /** HKDF info: the application's name (ASCII or bytes, 1 to 255 bytes). */
+  readonly info: string | Uint8Array;
+  readonly identityKeyType: X3dhProfile["identityKeyType"];
+  readonly signatureScheme: X3dhProfile["signatureScheme"];
+  readonly keyEncoding: X3dhProfile["keyEncoding"];
+  /** Default false. */
+  readonly requireOneTimePreKey?: boolean;
+  /** Default "sha256". */
+  readonly hash?: "sha256" | "sha512";
+}
+
+/**
+ * An X3DH profile from X3DH §2.1's parameters (curve X25519; hash, info, the identity key's form and
+ * signature scheme, Encode), to reproduce a peer's custom configuration (python-x3dh lets its users
+ * choose each). An Ed25519 identity signs with Ed25519; an X25519 identity with XEdDSA or libsignal's
+ * variant. Throws X3dhError INVALID_ARGUMENT for any other combination. Its name is "custom": use it
+ * with this package's functions (a @parley/double-ratchet profile needs its own wire format).
+ */
+export function createX3dhProfile(options: X3dhProfileOptions): X3dhProfile {
+  const o: unknown = options;
+  if (typeof o !== "object" || o === null) throw new X3dhError("INVALID_ARGUMENT", "options must be an object");
+  const { identityKeyType, signatureScheme, keyEncoding, requireOneTimePreKey = false, hash = "sha256" } = options;
+  const info = typeof options.info === "string" ? ascii(options.info) : options.info;
+  if (!(info instanceof Uint8Array) || info.length === 0 || info.length > 255)
+    throw new X3dhError("INVALID_ARGUMENT", "info must be 1 to 255 bytes");
+  const schemes: Record<string, readonly string[]> = { x25519: ["libsignal", "xeddsa"], ed25519: ["ed25519"] };
+  if (!Object.hasOwn(schemes, identityKeyType) || !schemes[identityKeyType]!.includes(signatureScheme))
+    throw new X3dhError(
+      "INVALID_ARGUMENT",
+      "identityKeyType x25519 signs with libsignal or xeddsa, ed25519 with ed25519",
+    );
+  if (keyEncoding !== "djb" && keyEncoding !== "raw")
+    throw new X3dhError("INVALID_ARGUMENT", 'keyEncoding must be "djb" or "raw"');
+  if (typeof requireOneTimePreKey !== "boolean")
+    throw new X3dhError("INVALID_ARGUMENT", "requireOneTimePreKey must be a boolean");
+  if (hash !== "sha256" && hash !== "sha512")
+    throw new X3dhError("INVALID_ARGUMENT", 'hash must be "sha256" or "sha512"');
+  return Object.freeze({
+    name: "custom",
+    info: info.slice(),
+    identityKeyType,
+    signatureScheme,
+    keyEncoding,
+    requireOneTimePreKey,
+    hash,
+  });
 }
 
 const ascii = (s: string) => new TextEncoder().encode(s);

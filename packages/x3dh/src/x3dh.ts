@@ -111,6 +111,7 @@ function redactSharedSecret<T extends { sharedSecret: Uint8Array }>(result: T, l
 
 const F = new Uint8Array(X3DH_F_LENGTH).fill(0xff);
 const ZERO_SALT = new Uint8Array(32);
+const ZERO_SALT_512 = new Uint8Array(64);
 
 function dh(crypto: Crypto, privateKey: Uint8Array, publicKey: Uint8Array): Uint8Array {
   try {
@@ -130,7 +131,11 @@ function dh(crypto: Crypto, privateKey: Uint8Array, publicKey: Uint8Array): Uint
 /** SK = HKDF(F || DH1 || DH2 || DH3 [|| DH4]), salt zero, the profile's info (X3DH §2.2, §3.3). */
 function kdf(profile: X3dhProfile, crypto: Crypto, parts: Uint8Array[]): Uint8Array {
   const ikm = concatBytes(F, ...parts);
-  const sk = crypto.hkdfSha256(ikm, ZERO_SALT, profile.info, SHARED_SECRET_LENGTH);
+  // Salt: as many zero bytes as the hash's output (§2.2); HMAC pads either to its block size.
+  const sk =
+    profile.hash === "sha512"
+      ? crypto.hkdfSha512(ikm, ZERO_SALT_512, profile.info, SHARED_SECRET_LENGTH)
+      : crypto.hkdfSha256(ikm, ZERO_SALT, profile.info, SHARED_SECRET_LENGTH);
   ikm.fill(0);
   for (const p of parts) p.fill(0);
   return sk;

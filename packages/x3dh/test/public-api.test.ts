@@ -18,6 +18,7 @@ describe("public API of @parley/x3dh", () => {
         "X3dhError",
         "createBundle",
         "createSignalX3dhProfile",
+        "createX3dhProfile",
         "decodePublicKey",
         "encodeIdentityKey",
         "encodePublicKey",
