@@ -1078,7 +1078,12 @@ export class SessionManager {
     const wire = adapter.decodeMessage(encrypted, forUs);
     const ours = wire.keys.filter((k) => forUs(k.jid, k.rid));
     if (ours.length === 0 || (wire.sid === this.deviceId && sameBareJid(sender, this.jid))) {
-      throw new OmemoError("NO_KEY_FOR_US", "the message has no key for this device");
+      throw new OmemoError(
+        "NO_KEY_FOR_US",
+        wire.payload === undefined
+          ? "an empty OMEMO message (key exchange completion, heartbeat) for another device: nothing to show"
+          : "the message has no key for this device",
+      );
     }
     const roomAttr = groupchat ? attrOf(stanza, "from") : undefined;
     // In a group chat the envelope's `<to>` is the room (v0.8.3 §5.5.1): the stanza's from, bare.
