@@ -24,6 +24,7 @@ const steps = [
   ["unit", ["pnpm", "run", "test:unit"]],
   ["mutations", ["pnpm", "run", "test:mutations"]],
   ["interop", ["pnpm", "run", "test:interop"]],
+  ["postgres", ["pnpm", "run", "test:postgres"]],
   ["browser", ["pnpm", "run", "test:browser"]],
   ["pack", ["pnpm", "run", "test:pack"]],
 ];

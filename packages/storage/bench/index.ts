@@ -1,7 +1,8 @@
 // Throughput of the encrypted store beside the same SQLite backend unencrypted, SQLCipher (Debian's
 // `sqlcipher` CLI) on the same workload, and sql.js (the WASM driver we did not choose); time to open
 // with the default scrypt parameters. ratio = ours ÷ peer in ops/s (above 0.5 meets the goal against
-// the unencrypted backend). Writes bench/results.json. Run: pnpm bench.
+// the unencrypted backend). Then PostgreSQL (bench/postgres.ts): the same store workload with ours =
+// PostgreSQL and peer = SQLite, and 1/2/4/8 worker processes. Writes bench/results.json. Run: pnpm bench.
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
@@ -10,6 +11,7 @@ import { bytesToHex, defaultCrypto } from "@parley/crypto";
 import initSqlJs from "sql.js";
 import { DEFAULT_SCRYPT, EncryptedStore } from "../src/index.js";
 import { openSqliteBackend, type SqliteBackend } from "../src/sqlite.js";
+import { postgresRows } from "./postgres.js";
 
 const crypto = defaultCrypto();
 const FAST = { N: 16, r: 1, p: 1, dkLen: 32 };
@@ -227,6 +229,8 @@ if (hasSqlcipher) {
     peerName: "same open, verify off",
   });
 }
+
+rows.push(...(await postgresRows(N)));
 
 rmSync(dir, { recursive: true, force: true });
 const machine = `${cpus()[0]?.model ?? "unknown CPU"} ×${cpus().length}, Node ${process.version}, provider ${crypto.provider}`;

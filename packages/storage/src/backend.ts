@@ -17,8 +17,43 @@ export interface RawWrite {
   readonly meta: readonly RawEntry[];
 }
 
+/**
+ * The locks a shared backend takes for one store transaction, held until it commits or rolls back.
+ * Acquired in a fixed order (the store lock, then `keys` in the order given, then the integrity state
+ * row at commit), so store transactions never deadlock one another.
+ */
+export interface BackendLocks {
+  /**
+   * The store-wide lock: "exclusive" for a transaction that named no lock (it runs alone, as every
+   * transaction does in one process), "shared" for one that named its locks and for single puts and deletes.
+   */
+  readonly store: "exclusive" | "shared";
+  /** Opaque tokens (the store MACs the lock names), sorted and distinct, each held exclusively. */
+  readonly keys: readonly string[];
+}
+
+export interface BackendTransactionOptions {
+  /** Write transaction: take these locks first (isolation READ COMMITTED; the locks give the order). */
+  readonly locks?: BackendLocks;
+  /** Read-only transaction over one consistent snapshot (REPEATABLE READ): used to verify while others write. */
+  readonly snapshot?: boolean;
+}
+
+/** What a store transaction does inside a backend transaction; nothing is durable until it resolves. */
+export interface BackendTransaction {
+  getMeta(name: string): Promise<Uint8Array | undefined>;
+  /** The meta row `name`, locked against other writers (SELECT ... FOR UPDATE) until the transaction ends. */
+  lockMeta(name: string): Promise<Uint8Array | undefined>;
+  get(key: string): Promise<Uint8Array | undefined>;
+  /** The rows among `keys` that exist (one round trip for a whole commit's worth). */
+  getMany(keys: readonly string[]): Promise<Map<string, Uint8Array>>;
+  scanPrefix(prefix: string): Promise<RawEntry[]>;
+  /** Applies the writes inside the transaction: they become durable when it commits, all or none. */
+  write(write: RawWrite): Promise<void>;
+}
+
 export interface StorageBackend {
-  /** "memory", "sqlite", "indexeddb": for messages and benchmarks. */
+  /** "memory", "sqlite", "indexeddb", "postgres": for messages and benchmarks. */
   readonly kind: string;
   getMeta(name: string): Promise<Uint8Array | undefined>;
   get(key: string): Promise<Uint8Array | undefined>;
@@ -31,6 +66,14 @@ export interface StorageBackend {
   /** Drops freed bytes from journals and free pages (after a wipe). Optional work, never required for correctness. */
   compact(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * Present on backends that several processes write at once (PostgreSQL). The store then runs each
+   * transaction as one backend transaction: it takes `locks`, runs the body, locks and re-reads the
+   * integrity state (another process may have moved it on), and writes records and state together.
+   * Absent (memory, SQLite, IndexedDB): one process owns the data, and the store's own mutex orders
+   * its transactions.
+   */
+  transaction?<T>(options: BackendTransactionOptions, body: (tx: BackendTransaction) => Promise<T>): Promise<T>;
 }
 
 /** Opaque byte streams for encrypted media, one per id. */

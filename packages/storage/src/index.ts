@@ -2,7 +2,7 @@
  * @parley/storage: passphrase-encrypted local storage: a key-value store with namespaces, scans and
  * atomic transactions, every record sealed and every lookup key MACed, encrypted media, and a keystore
  * for the passphrase. Backends: memory (here), SQLite (`@parley/storage/sqlite`), IndexedDB
- * (`@parley/storage/indexeddb`); a file keystore for Node in `@parley/storage/file-keystore`.
+ * (`@parley/storage/indexeddb`), PostgreSQL (`@parley/storage/postgres`); a file keystore for Node in `@parley/storage/file-keystore`.
  * @packageDocumentation
  */
 export { EncryptedStore } from "./store.js";
@@ -13,11 +13,20 @@ export type {
   OpenStoreOptions,
   ScanOptions,
   Transaction,
+  TransactionOptions,
   TxNamespace,
 } from "./store.js";
 export type { MediaStore, MediaInfo } from "./media.js";
 export type { ByteSource } from "./stream.js";
-export type { MediaBackend, RawEntry, RawWrite, StorageBackend } from "./backend.js";
+export type {
+  BackendLocks,
+  BackendTransaction,
+  BackendTransactionOptions,
+  MediaBackend,
+  RawEntry,
+  RawWrite,
+  StorageBackend,
+} from "./backend.js";
 export { MemoryBackend, memoryBackend } from "./memory.js";
 export type { MemoryMedia } from "./memory.js";
 export { MemoryKeystore } from "./keystore.js";

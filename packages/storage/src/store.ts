@@ -12,7 +12,7 @@ import {
   type ScryptParams,
 } from "@parley/crypto";
 import { INSPECT_CUSTOM } from "@parley/crypto/internal";
-import type { RawEntry, StorageBackend } from "./backend.js";
+import type { BackendLocks, BackendTransaction, RawEntry, RawWrite, StorageBackend } from "./backend.js";
 import {
   DEFAULT_SCRYPT,
   KEY_TOKEN_BYTES,
@@ -81,6 +81,16 @@ export type TxNamespace = Namespace;
 
 export interface Transaction {
   namespace(name: string): TxNamespace;
+}
+
+export interface TransactionOptions {
+  /**
+   * Names of what the transaction reads and rewrites ("conversation/alice"): on a backend shared by
+   * several processes (PostgreSQL) transactions naming a common lock run one at a time, others in
+   * parallel; a transaction naming none runs alone. In one process (memory, SQLite, IndexedDB) every
+   * transaction runs alone anyway, so the names are checked and otherwise change nothing.
+   */
+  readonly lock?: readonly string[];
 }
 
 export interface CreateStoreOptions {
@@ -186,6 +196,10 @@ async function io<T>(run: () => Promise<T>): Promise<T> {
   }
 }
 
+function alreadyExists(): StorageError {
+  return new StorageError("ALREADY_EXISTS", "a store already exists here; open it, or delete it first");
+}
+
 function tampered(what: string): StorageError {
   return new StorageError(
     "TAMPERED",
@@ -213,6 +227,9 @@ class Mutex {
 }
 
 type Pending = { readonly ns: string; readonly key: string; readonly value: Uint8Array | null };
+
+/** A single put or delete: no lock names, so on a shared backend only the store lock, shared. */
+const NO_LOCKS: readonly string[] = [];
 
 export class EncryptedStore {
   static {
@@ -258,7 +275,7 @@ export class EncryptedStore {
       read: (ns, key, pending) => this.#read(ns, key, pending),
       scan: (ns, options, pending) => this.#scan(ns, options, pending),
       namespace: (name) => this.#namespaceHandle(INTERNAL_PREFIX + name),
-      transaction: (name, body) => this.#transact((tx) => body(tx.bind(INTERNAL_PREFIX + name))),
+      transaction: (name, body) => this.#transact((tx) => body(tx.bind(INTERNAL_PREFIX + name)), undefined),
       allRecords: () => this.#allRecords(),
       compact: () => this.#compact(),
     };
@@ -277,24 +294,29 @@ export class EncryptedStore {
     const crypto = options.crypto ?? defaultCrypto();
     const params = options.kdf ?? DEFAULT_SCRYPT;
     assertScryptParams(params);
-    if (await io(() => backend.getMeta(META_HEADER))) {
-      throw new StorageError("ALREADY_EXISTS", "a store already exists here; open it, or delete it first");
-    }
+    if (await io(() => backend.getMeta(META_HEADER))) throw alreadyExists();
     const storeId = bytesToHex(crypto.randomBytes(16));
     const dataKey = crypto.randomBytes(32);
     const header = await wrapDataKey(crypto, storeId, dataKey, options.passphrase, params);
     const state: IntegrityState = { counter: 0, count: 0, digest: new Uint8Array(32) };
     const store = new EncryptedStore(backend, crypto, header, dataKey, state);
-    await io(() =>
-      backend.commit({
-        puts: [],
-        deletes: [],
-        meta: [
-          { key: META_HEADER, value: encodeHeader(crypto, header) },
-          { key: META_STATE, value: store.#sealState(state) },
-        ],
-      }),
-    );
+    const write: RawWrite = {
+      puts: [],
+      deletes: [],
+      meta: [
+        { key: META_HEADER, value: encodeHeader(crypto, header) },
+        { key: META_STATE, value: store.#sealState(state) },
+      ],
+    };
+    if (backend.transaction) {
+      // A shared backend: two processes creating at once must not both write a header (one data key would be lost).
+      await backend.transaction({ locks: { store: "exclusive", keys: [] } }, async (btx) => {
+        if (await io(() => btx.getMeta(META_HEADER))) throw alreadyExists();
+        await io(() => btx.write(write));
+      });
+    } else {
+      await io(() => backend.commit(write));
+    }
     const keystore = options.keystore;
     if (keystore) await keystoreCall(() => keystore.set(keystoreEntry(storeId), options.passphrase));
     return store;
@@ -327,10 +349,16 @@ export class EncryptedStore {
       count: 0,
       digest: new Uint8Array(32),
     });
-    const stateBytes = await io(() => backend.getMeta(META_STATE));
-    if (!stateBytes) throw tampered("the integrity state (missing)");
-    store.#state = store.#openState(stateBytes);
-    if (options.verify ?? true) await store.#verifyAll();
+    const verify = options.verify ?? true;
+    const load = async (reader: Pick<StorageBackend, "getMeta" | "scanPrefix">) => {
+      const stateBytes = await io(() => reader.getMeta(META_STATE));
+      if (!stateBytes) throw tampered("the integrity state (missing)");
+      store.#state = store.#openState(stateBytes);
+      if (verify) await store.#verifyAll(reader);
+    };
+    // A shared backend: other processes may be writing, so read the state and every row in one snapshot.
+    if (backend.transaction) await backend.transaction({ snapshot: true }, load);
+    else await load(backend);
     return store;
   }
 
@@ -375,7 +403,8 @@ export class EncryptedStore {
 
   /**
    * How many transactions were committed since creation (sealed in the integrity state). An app that
-   * keeps it elsewhere (a server, the keychain) can detect a rollback of the whole store.
+   * keeps it elsewhere (a server, the keychain) can detect a rollback of the whole store. On a shared
+   * backend: as of this process's open or last commit (other processes move it on too).
    */
   get commitCounter(): number {
     return this.#state.counter;
@@ -393,37 +422,82 @@ export class EncryptedStore {
       check: () => {
         this.#assertOpen();
       },
+      // A single write reads nothing, so it needs no lock of its own (NO_LOCKS: the store lock shared).
       put: (key, value) =>
         this.#transact((tx) => {
           tx.put(name, key, value);
-        }),
+        }, NO_LOCKS),
       delete: (key) =>
         this.#transact((tx) => {
           tx.delete(name, key);
-        }),
+        }, NO_LOCKS),
     });
   }
 
   /**
    * Runs `body` and commits all its writes atomically (across namespaces) when it resolves; if it
-   * throws, nothing is written and the error is rethrown. Transactions run one at a time.
+   * throws, nothing is written and the error is rethrown. Transactions run one at a time in a process;
+   * across processes sharing a backend, `options.lock` says which of them must not overlap.
    */
-  transaction<T>(body: (tx: Transaction) => Promise<T> | T): Promise<T> {
-    return this.#transact((tx) => body(tx.handle));
+  transaction<T>(body: (tx: Transaction) => Promise<T> | T, options: TransactionOptions = {}): Promise<T> {
+    return promised(() => {
+      if (typeof options !== "object" || options === null)
+        throw new StorageError("INVALID_ARGUMENT", "transaction options must be an object");
+      const { lock } = options;
+      if (lock !== undefined) {
+        if (!Array.isArray(lock)) throw new StorageError("INVALID_ARGUMENT", "lock must be an array of names");
+        for (const name of lock as unknown[]) assertWellFormed(name, "lock name", MAX_KEY_LENGTH, false);
+      }
+      return this.#transact((tx) => body(tx.handle), lock);
+    });
   }
 
-  async #transact<T>(body: (tx: TxState) => Promise<T> | T): Promise<T> {
+  /** The backend locks for `lock` (undefined: the whole store), names MACed so the backend learns none. */
+  #locks(lock: readonly string[] | undefined): BackendLocks {
+    if (lock === undefined) return { store: "exclusive", keys: [] };
+    const keys = [...new Set(lock.map((name) => this.#token(`lock\0${name}`)))].sort(compareStrings);
+    return { store: "shared", keys };
+  }
+
+  async #transact<T>(body: (tx: TxState) => Promise<T> | T, lock: readonly string[] | undefined): Promise<T> {
     this.#assertOpen();
     return this.#mutex.run(async () => {
       this.#assertOpen();
-      const tx = new TxState(this, this.#internals);
-      let result: T;
-      try {
-        result = await body(tx);
-      } finally {
-        tx.closed = true;
+      const run = async () => {
+        const tx = new TxState(this, this.#internals);
+        try {
+          return { result: await body(tx), pending: tx.pending };
+        } finally {
+          tx.closed = true;
+        }
+      };
+      const shared = this.#backend.transaction?.bind(this.#backend);
+      if (!shared) {
+        const { result, pending } = await run();
+        if (pending.size > 0) {
+          const backend = this.#backend;
+          this.#state = await this.#commit(pending, this.#state, { get: (key) => backend.get(key) }, (write) =>
+            backend.commit(write),
+          );
+        }
+        return result;
       }
-      await this.#commit(tx.pending);
+      // Shared backend: the body runs under its locks; the commit locks the state row and starts from
+      // the state as other processes left it, not from this process's copy.
+      let next: IntegrityState | undefined;
+      const result = await shared({ locks: this.#locks(lock) }, async (btx) => {
+        const { result, pending } = await run();
+        if (pending.size > 0) {
+          const stateBytes = await io(() => btx.lockMeta(META_STATE));
+          if (!stateBytes) throw tampered("the integrity state (missing)");
+          const current = this.#openState(stateBytes);
+          if (current.counter < this.#state.counter)
+            throw tampered("the integrity state (older than one already seen)");
+          next = await this.#commit(pending, current, btx, (write) => btx.write(write));
+        }
+        return result;
+      });
+      if (next) this.#state = next;
       return result;
     });
   }
@@ -443,6 +517,8 @@ export class EncryptedStore {
     assertScryptParams(params);
     await this.#mutex.run(async () => {
       this.#assertOpen();
+      // A shared backend: another process may have changed the passphrase since this one opened.
+      if (this.#backend.transaction) this.#header = await this.#freshHeader();
       const check = await unwrapDataKey(this.#crypto, this.#header, current);
       check.fill(0);
       const header = await wrapDataKey(this.#crypto, this.#header.storeId, this.#dataKey, next, params);
@@ -634,8 +710,17 @@ export class EncryptedStore {
     return { counter: Number(view.getBigUint64(0)), count: Number(view.getBigUint64(8)), digest: body.slice(16) };
   }
 
-  async #verifyAll(): Promise<void> {
-    const rows = await io(() => this.#backend.scanPrefix(""));
+  /** The header as stored now (another process may have rewrapped the key); it must name this store. */
+  async #freshHeader(): Promise<StoreHeader> {
+    const bytes = await io(() => this.#backend.getMeta(META_HEADER));
+    if (!bytes) throw tampered("the header (missing)");
+    const header = decodeHeader(this.#crypto, bytes);
+    if (header.storeId !== this.#header.storeId) throw tampered("the header (another store's)");
+    return header;
+  }
+
+  async #verifyAll(reader: Pick<StorageBackend, "scanPrefix">): Promise<void> {
+    const rows = await io(() => reader.scanPrefix(""));
     let digest: Uint8Array = new Uint8Array(32);
     for (const row of rows) digest = add256(digest, this.#element(row.key, row.value));
     if (rows.length !== this.#state.count || !this.#crypto.constantTimeEqual(digest, this.#state.digest)) {
@@ -684,13 +769,23 @@ export class EncryptedStore {
     return limit === undefined ? out : out.slice(0, limit);
   }
 
-  async #commit(pending: Map<string, Pending>): Promise<void> {
-    if (pending.size === 0) return;
-    let { count, digest } = this.#state;
+  /**
+   * Seals the pending writes and the integrity state that follows `base`, and writes them in one
+   * backend write; returns that state. `reader` must see the rows as `base` covers them.
+   */
+  async #commit(
+    pending: Map<string, Pending>,
+    base: IntegrityState,
+    reader: Pick<StorageBackend, "get"> | Pick<BackendTransaction, "getMany">,
+    write: (write: RawWrite) => Promise<void>,
+  ): Promise<IntegrityState> {
+    let { count, digest } = base;
     const puts: RawEntry[] = [];
     const deletes: string[] = [];
+    // A shared backend fetches every old row in one round trip; a local one reads each (cheap there).
+    const olds = "getMany" in reader ? await io(() => reader.getMany([...pending.keys()])) : undefined;
     for (const [raw, p] of pending) {
-      const old = await io(() => this.#backend.get(raw));
+      const old = olds ? olds.get(raw) : await io(() => (reader as Pick<StorageBackend, "get">).get(raw));
       if (old) {
         digest = sub256(digest, this.#element(raw, old));
         count--;
@@ -704,9 +799,9 @@ export class EncryptedStore {
         deletes.push(raw);
       }
     }
-    const state: IntegrityState = { counter: this.#state.counter + 1, count, digest };
-    await io(() => this.#backend.commit({ puts, deletes, meta: [{ key: META_STATE, value: this.#sealState(state) }] }));
-    this.#state = state;
+    const state: IntegrityState = { counter: base.counter + 1, count, digest };
+    await io(() => write({ puts, deletes, meta: [{ key: META_STATE, value: this.#sealState(state) }] }));
+    return state;
   }
 }
 

@@ -6,6 +6,7 @@ import type { StorageBackend } from "../src/index.js";
 import { memoryBackend } from "../src/index.js";
 import "fake-indexeddb/auto";
 import { openIndexedDbBackend } from "../src/indexeddb.js";
+import { openPostgresBackend } from "../src/postgres.js";
 import { openSqliteBackend } from "../src/sqlite.js";
 
 /** Tiny scrypt cost so tests open stores in microseconds; the default is measured in the bench. */
@@ -32,7 +33,27 @@ export interface BackendKind {
   fresh(): { open: () => Promise<StorageBackend>; cleanup: () => void };
 }
 
-export const BACKENDS: BackendKind[] = [
+/**
+ * The PostgreSQL suite (vitest.postgres.config.ts) starts a server and sets this to its URL: the
+ * backend-generic tests then run on PostgreSQL only, and the tests tied to another backend are skipped.
+ */
+export const POSTGRES_URL: string | undefined = process.env.PARLEY_TEST_POSTGRES;
+
+let tables = 0;
+/** A table prefix no other test in this run uses (the suite's server is thrown away afterwards). */
+export function freshTable(): string {
+  return `t${process.pid}_${Date.now().toString(36)}_${tables++}`;
+}
+
+export const POSTGRES: BackendKind = {
+  name: "postgres",
+  fresh() {
+    const table = freshTable();
+    return { open: () => openPostgresBackend({ connection: POSTGRES_URL!, table }), cleanup: () => undefined };
+  },
+};
+
+const LOCAL_BACKENDS: BackendKind[] = [
   {
     name: "memory",
     fresh() {
@@ -56,3 +77,5 @@ export const BACKENDS: BackendKind[] = [
     },
   },
 ];
+
+export const BACKENDS: BackendKind[] = POSTGRES_URL === undefined ? LOCAL_BACKENDS : [POSTGRES];

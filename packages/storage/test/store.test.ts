@@ -6,6 +6,8 @@ import {
   type OpenStoreOptions,
   type StorageBackend,
   type StorageErrorCode,
+  type Transaction,
+  type TransactionOptions,
 } from "../src/index.js";
 import { BACKENDS, bytes, FAST_KDF, text } from "./helpers.js";
 
@@ -274,6 +276,23 @@ for (const kind of BACKENDS) {
         await expect(EncryptedStore.create(backend, options)).rejects.toSatisfy(invalid);
         await backend.close();
       }
+      await db.close();
+    });
+
+    it("transaction lock names: checked (INVALID_ARGUMENT, nothing written), then the transaction commits as any other", async () => {
+      const { db } = await create();
+      const invalid = (e: unknown) => isStorageError(e, "INVALID_ARGUMENT");
+      const write = async (tx: Transaction) => tx.namespace("n").put("k", bytes("written"));
+      for (const lock of ["conversation/alice", [""], ["\ud800"], [7], ["x".repeat(5000)]]) {
+        await expect(db.transaction(write, { lock } as unknown as TransactionOptions)).rejects.toSatisfy(invalid);
+      }
+      await expect(db.transaction(write, null as unknown as TransactionOptions)).rejects.toSatisfy(invalid);
+      expect(await db.namespace("n").get("k")).toBeUndefined();
+      const counter = db.commitCounter;
+      await db.transaction(write, { lock: ["conversation/alice", "conversation/alice", "conversation/bob"] });
+      await db.transaction(write, { lock: [] });
+      expect(text(await db.namespace("n").get("k"))).toBe("written");
+      expect(db.commitCounter).toBe(counter + 2);
       await db.close();
     });
   });
