@@ -1,0 +1,19 @@
+/**
+ * @parley/conformance: a conformance kit for X3DH and Double Ratchet implementations (OMEMO, Signal):
+ * the adapter protocol, the suites, the runner and Parley's reference adapter.
+ * @packageDocumentation
+ */
+export * from "./protocol.js";
+export { AdapterError, AdapterFailure } from "./errors.js";
+export { AdapterProcess, killAllAdapters } from "./client.js";
+export type { AdapterProcessOptions } from "./client.js";
+export { ParleyImplementation, errorCodeOf } from "./reference.js";
+export type { Implementation } from "./reference.js";
+export { serve } from "./serve.js";
+export type { OpHandler } from "./serve.js";
+export { runConformance, selectCases, SUITES } from "./runner.js";
+export type { CaseResult, CaseStatus, RunOptions, RunReport } from "./runner.js";
+export { formatTable, toJUnit, toJson } from "./report.js";
+export type { CaseContext, Suite, TestCase } from "./suite.js";
+export { Mismatch, same, expectError, firstDifference } from "./suites/assert.js";
+export type * from "./vectors.js";
