@@ -1,4 +1,5 @@
 import { defaultCrypto, isCryptoError, type Crypto, type KeyPair } from "@parley/crypto";
+import { copyX25519KeyPair } from "@parley/crypto/internal";
 import { MAX_ONE_TIME_PRE_KEYS_PER_CALL, MAX_PRE_KEY_ID } from "./consts.js";
 import { X3dhError } from "./errors.js";
 import type { X3dhProfile } from "./profiles.js";
@@ -166,16 +167,29 @@ export function verifySignedPreKey(
   }
 }
 
-/** A fresh signed prekey with the given id, signed by `identity` with the profile's scheme. */
+/**
+ * A fresh signed prekey with the given id, signed by `identity` with the profile's scheme. With
+ * `options.keyPair` the prekey is that X25519 key pair instead of a fresh one (reproducing another
+ * implementation's keys, test vectors); it is checked (INVALID_ARGUMENT unless its public key is its
+ * private key's) and copied.
+ */
 export function generateSignedPreKey(
   profile: X3dhProfile,
   identity: KeyPair,
   id: number,
-  options: { crypto?: Crypto; now?: number } = {},
+  options: { crypto?: Crypto; now?: number; keyPair?: KeyPair } = {},
 ): SignedPreKey {
   assertPreKeyId(id, "signed prekey id");
   const crypto = options.crypto ?? defaultCrypto();
-  const keyPair = crypto.generateX25519KeyPair();
+  let keyPair: KeyPair;
+  if (options.keyPair === undefined) keyPair = crypto.generateX25519KeyPair();
+  else {
+    const chosen = copyX25519KeyPair((k) => crypto.x25519PublicKey(k), options.keyPair);
+    if (chosen === undefined) {
+      throw new X3dhError("INVALID_ARGUMENT", "options.keyPair must be an X25519 KeyPair whose public key matches");
+    }
+    keyPair = chosen;
+  }
   const signature = signPreKey(profile, identity, encodePublicKey(profile, keyPair.publicKey), crypto);
   return { id, keyPair, signature, createdAt: options.now ?? Date.now() };
 }

@@ -204,6 +204,45 @@ describe("a fixed ephemeral key (options.ephemeralKeyPair) for reproducible runs
   }
 });
 
+describe("generateSignedPreKey with a given key pair (options.keyPair)", () => {
+  for (const profile of PROFILES) {
+    it(`${profile.name}: signs that key, which then agrees as a generated one does; a mismatched pair is refused`, () => {
+      const { crypto, alice, bob, opks } = setup(profile, "given spk");
+      const given = crypto.generateX25519KeyPair();
+      const spk = generateSignedPreKey(profile, bob, 7, { crypto, now: 0, keyPair: given });
+      expect(spk.keyPair.publicKey).toEqual(given.publicKey);
+      expect(spk.keyPair).not.toBe(given);
+      const bundle = createBundle(profile, bob, spk, opks);
+      verifySignedPreKey(
+        profile,
+        bundle.identityKey,
+        bundle.signedPreKey.publicKey,
+        bundle.signedPreKeySignature,
+        crypto,
+      );
+      const a = initiate(profile, alice, bundle, { crypto, oneTimePreKeyId: 100 });
+      const b = respond(
+        profile,
+        bob,
+        new InMemoryPreKeyStore([spk], opks),
+        { identityKey: a.identityKey, ephemeralKey: a.ephemeralKey, signedPreKeyId: 7, oneTimePreKeyId: 100 },
+        { crypto },
+      );
+      expect(Buffer.from(b.sharedSecret).equals(Buffer.from(a.sharedSecret))).toBe(true);
+      const other = crypto.generateX25519KeyPair();
+      const KeyPairClass = given.constructor as new (kind: string, priv: Uint8Array, pub: Uint8Array) => KeyPair;
+      expectCode(
+        () =>
+          generateSignedPreKey(profile, bob, 8, {
+            crypto,
+            keyPair: new KeyPairClass("x25519", given.privateKey, other.publicKey),
+          }),
+        "INVALID_ARGUMENT",
+      );
+    });
+  }
+});
+
 describe("X3DH profile rules", () => {
   it("OMEMO 2 (XEP-0384 v0.8.3 §4.2): key exchanges without a one-time prekey are rejected on both sides", () => {
     const { alice, bob, store, bundle, crypto } = setup(omemo2X3dh);
