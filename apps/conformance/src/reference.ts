@@ -23,7 +23,7 @@ import {
 import {
   createBundle,
   encodeIdentityKey,
-  encodePublicKey,
+  generateSignedPreKey,
   generateIdentityKeyPair,
   initiate,
   InMemoryPreKeyStore,
@@ -196,17 +196,9 @@ export class ParleyImplementation implements Implementation {
     return profile.identityKeyType === "ed25519" ? this.#crypto.ed25519KeyPair(priv) : this.#crypto.x25519KeyPair(priv);
   }
 
-  /** A signed prekey with a fixed key pair: @parley/x3dh's generateSignedPreKey always draws a fresh one. */
+  /** A signed prekey with a fixed key pair (@parley/x3dh signs it with the profile's scheme). */
   #signedPreKey(profile: X3dhProfile, identity: KeyPair, id: number, keyPair: KeyPair): SignedPreKey {
-    const encoded = encodePublicKey(profile, keyPair.publicKey);
-    const c = this.#crypto;
-    const signature =
-      profile.signatureScheme === "ed25519"
-        ? c.ed25519Sign(identity.privateKey, encoded)
-        : profile.signatureScheme === "xeddsa"
-          ? c.xeddsaSign(identity.privateKey, encoded)
-          : c.libsignalSign(identity.privateKey, encoded);
-    return { id, keyPair, signature, createdAt: Date.now() };
+    return generateSignedPreKey(profile, identity, id, { crypto: this.#crypto, keyPair });
   }
 
   #session(handle: unknown): SessionEntry {
