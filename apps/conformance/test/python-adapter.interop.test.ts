@@ -1,0 +1,132 @@
+// The first third-party adapter, adapters/python_x3dh_doubleratchet.py (Debian's python3-x3dh and
+// python3-doubleratchet in python3-oldmemo's and python3-twomemo's OMEMO configurations), run by the runner:
+// every case of the profiles it claims passes, the rest is skipped for the profile alone. Then the
+// differences the README's interoperability matrix documents, each pinned so that a change is noticed.
+// `pnpm test:interop` installs the Debian packages with apt when missing.
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AdapterProcess } from "../src/client.js";
+import { AdapterError } from "../src/errors.js";
+import { OP_NAMES, type ErrorCode, type ProfileName } from "../src/protocol.js";
+import { ParleyImplementation, type Implementation } from "../src/reference.js";
+import { runConformance, selectCases, type RunReport } from "../src/runner.js";
+import { text } from "../src/suites/util.js";
+import { PACKAGE_DIR } from "./helpers.js";
+
+const ADAPTER = "/usr/bin/python3 adapters/python_x3dh_doubleratchet.py";
+const CLAIMED: ProfileName[] = ["legacyOmemo", "omemo2"];
+
+describe("adapters/python_x3dh_doubleratchet.py under the runner", () => {
+  let report: RunReport;
+  beforeAll(async () => {
+    report = await runConformance({ adapter: ADAPTER, cwd: PACKAGE_DIR });
+  });
+
+  it("answers hello with the profiles and ops it implements", () => {
+    const hello = report.adapter.hello;
+    expect(hello?.protocol).toBe(1);
+    expect(hello?.profiles).toEqual(CLAIMED);
+    expect([...(hello?.ops ?? [])].sort()).toEqual([...OP_NAMES].sort());
+    expect(hello?.version).toMatch(/^x3dh 1\.0\.\d+, doubleratchet 1\.0\.\d+, oldmemo 1\.0\.\d+, twomemo 1\.0\.\d+$/);
+    expect(report.adapter.restarts).toBe(0);
+  });
+
+  it("passes every case of legacyOmemo and omemo2; only the other profiles are skipped", () => {
+    const failed = report.results.filter((r) => r.status === "failed");
+    expect(failed.map((r) => `${r.name}: ${r.detail ?? ""}`)).toEqual([]);
+    const claimed = report.results.filter((r) => r.profile !== null && CLAIMED.includes(r.profile));
+    expect(claimed.filter((r) => r.status !== "passed").map((r) => r.name)).toEqual([]);
+    const skipped = report.results.filter((r) => r.status === "skipped");
+    expect(new Set(skipped.map((r) => r.profile))).toEqual(new Set(["signal", "signalHeaderEncrypted"]));
+  });
+
+  it("has the counts of the README's interoperability matrix", () => {
+    const count = (suite: string, status: string) =>
+      report.results.filter((r) => r.suite === suite && r.status === status).length;
+    expect({
+      passed: count("x3dh", "passed"),
+      failed: count("x3dh", "failed"),
+      skipped: count("x3dh", "skipped"),
+    }).toEqual({ passed: 20, failed: 0, skipped: 11 });
+    expect({
+      passed: count("ratchet", "passed"),
+      failed: count("ratchet", "failed"),
+      skipped: count("ratchet", "skipped"),
+    }).toEqual({ passed: 36, failed: 0, skipped: 32 });
+    expect(report.summary).toEqual({ passed: 56, failed: 0, skipped: 43, total: 99 });
+    expect(selectCases().length).toBe(99);
+  });
+});
+
+/** The error code of a call that must fail. */
+async function codeOf(call: Promise<unknown>): Promise<ErrorCode | "no error"> {
+  try {
+    await call;
+  } catch (e) {
+    if (e instanceof AdapterError) return e.code;
+    throw e;
+  }
+  return "no error";
+}
+
+describe("documented differences from Parley (pinned)", () => {
+  let py: AdapterProcess;
+  const ref = new ParleyImplementation();
+  beforeAll(async () => {
+    py = new AdapterProcess({ command: ADAPTER, timeoutMs: 30_000, cwd: PACKAGE_DIR });
+    await py.call("hello", { protocol: 1 });
+  });
+  afterAll(() => py.close());
+
+  /** `initiator` starts a session from `responder`'s bundle; returns both sessions after one message each way. */
+  async function converse(initiator: Implementation, responder: Implementation, profile: ProfileName) {
+    const bobId = await responder.call("x3dh.generateIdentity", { profile });
+    const { party, bundle } = await responder.call("x3dh.bundle", {
+      profile,
+      identityPrivateKey: bobId.privateKey,
+      signedPreKeyId: 1,
+      oneTimePreKeys: [{ id: 1 }],
+    });
+    const aliceId = await initiator.call("x3dh.generateIdentity", { profile });
+    const { session: alice } = await initiator.call("ratchet.initiate", {
+      profile,
+      identityPrivateKey: aliceId.privateKey,
+      bundle,
+    });
+    const first = await initiator.call("ratchet.encrypt", { session: alice, plaintext: text("hi") });
+    const { session: bob } = await responder.call("ratchet.accept", { party, message: first.message });
+    return { alice, bob };
+  }
+
+  /** Bob (Parley) sends `n + 1` messages of a fresh chain; Alice receives the last (`n` ahead). */
+  async function receiveAhead(receiver: Implementation, profile: ProfileName, n: number) {
+    const { alice, bob } = await converse(receiver, ref, profile);
+    let last = await ref.call("ratchet.encrypt", { session: bob, plaintext: text("0") });
+    for (let i = 1; i <= n; i++) last = await ref.call("ratchet.encrypt", { session: bob, plaintext: text(`${i}`) });
+    return codeOf(receiver.call("ratchet.decrypt", { session: alice, ...last }));
+  }
+
+  it.each(CLAIMED)(
+    "%s: python-doubleratchet refuses a message more than 1000 ahead (TOO_MANY_SKIPPED); Parley reads it",
+    async (profile) => {
+      expect(await receiveAhead(py, profile, 1000)).toBe("no error");
+      expect(await receiveAhead(py, profile, 1001)).toBe("TOO_MANY_SKIPPED");
+      expect(await receiveAhead(ref, profile, 1001)).toBe("no error");
+    },
+  );
+
+  it("legacyOmemo: ratchet.initiate needs a one-time prekey (python-oldmemo); x3dh.initiate does not, nor does Parley", async () => {
+    const profile = "legacyOmemo";
+    const bobId = await ref.call("x3dh.generateIdentity", { profile });
+    const { bundle } = await ref.call("x3dh.bundle", {
+      profile,
+      identityPrivateKey: bobId.privateKey,
+      signedPreKeyId: 1,
+      oneTimePreKeys: [],
+    });
+    const aliceId = await py.call("x3dh.generateIdentity", { profile });
+    const args = { profile, identityPrivateKey: aliceId.privateKey, bundle } as const;
+    expect(await codeOf(py.call("ratchet.initiate", args))).toBe("MISSING_ONE_TIME_PRE_KEY");
+    expect((await py.call("x3dh.initiate", args)).keyExchange.oneTimePreKeyId).toBeNull();
+    expect(await codeOf(ref.call("ratchet.initiate", args))).toBe("no error");
+  });
+});
