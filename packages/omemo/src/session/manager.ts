@@ -1178,17 +1178,13 @@ export class SessionManager {
       const loaded = await this.#loadSession(adapter, jid, deviceId);
       // Healing answers a missing session only: one that appeared meanwhile is kept.
       if (reason === "session-healing" && loaded !== undefined) return;
-      const bundle = await this.#fetchBundle(adapter, jid, deviceId);
-      const device = this.#deviceIdentity(adapter.namespace, jid, deviceId, bundle.identityKey);
+      // Built first (the signed prekey's signature verified), as for encrypt: a bogus bundle reaches
+      // neither the trust decider nor the store.
+      const session = await this.#sessionFromBundle(adapter, jid, deviceId);
+      const device = this.#deviceIdentity(adapter.namespace, jid, deviceId, session.remoteIdentityKey);
       // An empty message carries no content, so trust is not needed (v0.8.3 §8), but never to a distrusted device.
       if ((await this.#decide(device, "decrypt")) === "untrusted") {
         throw new OmemoError("UNTRUSTED_DEVICE", "the device is not trusted");
-      }
-      let session: Session;
-      try {
-        session = createInitiatorSession(adapter.profile, this.#ourKeyPair(adapter), bundle, { crypto: this.#crypto });
-      } catch (error) {
-        throw asOmemoError(error, "BUNDLE_INVALID", "building a session from the bundle");
       }
       const empty = this.#emptySealed(adapter.namespace, undefined);
       const step = this.#ratchet(() => ratchetEncrypt(session, empty.keyMaterial, { crypto: this.#crypto }));

@@ -203,6 +203,13 @@ describe.each([
     expect(alice.asked).toEqual([]);
     expect(alice.store.snapshot()).toEqual(before);
 
+    // replaceSession (and healing, the same path) builds from the bundle before asking trust too.
+    const replaced = await alice.manager.replaceSession(BOB, bob.deviceId, ns).catch((e: unknown) => e);
+    expect(replaced).toMatchObject({ code: "BUNDLE_INVALID" });
+    expect(events).toEqual([]);
+    expect(alice.asked).toEqual([]);
+    expect(alice.store.snapshot()).toEqual(before);
+
     // The real bundle back: the identity is noted with the session, and its event fires once.
     world.network.put(BOB, node, itemId, codec.encodeBundle(real));
     const ok = await alice.manager.encrypt(BOB, { body: "to the real bundle" });
