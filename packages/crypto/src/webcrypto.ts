@@ -20,7 +20,7 @@ import { verifyEquation } from "./edwards.js";
 import { CryptoError } from "./errors.js";
 import { KeyPair } from "./keys.js";
 import { drawRandom, systemRandom, type RandomSource } from "./random.js";
-import { clampX25519, convertForVerify } from "./xeddsa.js";
+import { clampX25519, convertForVerify, type XeddsaVerifyOptions } from "./xeddsa.js";
 
 /** Which WebCrypto algorithms passed the probe (and so are used) on this platform. */
 export interface WebCryptoSupport {
@@ -405,23 +405,28 @@ async function montgomeryVerify(
   publicKey: Uint8Array,
   message: Uint8Array,
   signature: Uint8Array,
-  options: WebCryptoOptions | undefined,
+  options: (WebCryptoOptions & XeddsaVerifyOptions) | undefined,
 ): Promise<boolean> {
-  const converted = convertForVerify(variant, publicKey, message, signature);
+  const converted = convertForVerify(variant, publicKey, message, signature, options?.signBit ?? 0);
   if (!converted) return false;
-  if (!converted.strict) return verifyEquation(converted.A, message, converted.signature, "below-2^253");
+  if (!converted.strict) {
+    // s ≥ q: refused with `strict`, else the spec's bound and the reference equation (as the facade).
+    if (options?.strict === true) return false;
+    return verifyEquation(converted.A, message, converted.signature, "below-2^253");
+  }
   return strictVerify(await subtleFor(options, "ed25519"), converted.signature, message, converted.A);
 }
 
 /**
  * `Crypto.xeddsaVerify` through WebCrypto (a bundle's signed prekey in the XEdDSA profiles): u < p,
- * convert_mont with sign bit 0, s < 2^253 (bit 255 is part of s), the cofactorless equation.
+ * convert_mont with sign bit 0 (or `options.signBit`), s < 2^253 (bit 255 is part of s; s < q with
+ * `options.strict`), the cofactorless equation.
  */
 export async function xeddsaVerifyAsync(
   publicKey: Uint8Array,
   message: Uint8Array,
   signature: Uint8Array,
-  options?: WebCryptoOptions,
+  options?: WebCryptoOptions & XeddsaVerifyOptions,
 ): Promise<boolean> {
   return montgomeryVerify("xeddsa", publicKey, message, signature, options);
 }
@@ -434,7 +439,7 @@ export async function libsignalVerifyAsync(
   publicKey: Uint8Array,
   message: Uint8Array,
   signature: Uint8Array,
-  options?: WebCryptoOptions,
+  options?: WebCryptoOptions & Pick<XeddsaVerifyOptions, "strict">,
 ): Promise<boolean> {
   return montgomeryVerify("libsignal", publicKey, message, signature, options);
 }

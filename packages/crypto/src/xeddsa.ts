@@ -200,7 +200,7 @@ export function ed25519SeedToX25519(seed: Uint8Array): Uint8Array {
 }
 
 /**
- * `xeddsaVerify` / `libsignalVerify` up to the equation, for an asynchronous Ed25519 verify
+ * `xeddsaVerify` / `libsignalVerify` up to the equation (`signBit`: xeddsaVerify's option), for an asynchronous Ed25519 verify
  * (`@parley/crypto/webcrypto`): the same argument checks, the same refusal of u >= p (false), the same
  * conversion to Edwards (libsignal: sign bit from byte 63, cleared in the signature). `strict` says which
  * equation decides, as in verifyConverted: a strict Ed25519 verify for s < q, else the reference
@@ -211,12 +211,13 @@ export function convertForVerify(
   publicKey: Uint8Array,
   message: Uint8Array,
   signature: Uint8Array,
+  signBit: 0 | 1 = 0,
 ): false | { A: Uint8Array; signature: Uint8Array; strict: boolean } {
   if (!acceptableVerifyInputs(publicKey, message, signature)) return false;
   let A: Uint8Array;
   let checked = signature;
   if (variant === "xeddsa") {
-    A = montgomeryToEdwards(publicKey, 0);
+    A = montgomeryToEdwards(publicKey, signBit);
   } else {
     checked = signature.slice();
     checked[63]! &= 0x7f;

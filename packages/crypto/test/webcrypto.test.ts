@@ -42,6 +42,50 @@ describe("@parley/crypto/webcrypto without WebCrypto (subtle: null): noble behin
   defineAgreementTests({ subtle: null }, false);
 });
 
+describe("the XEdDSA verify options (signBit, strict) agree with the sync facade", () => {
+  it.each([
+    ["WebCrypto", undefined],
+    ["noble fallback", null],
+  ] as const)("%s", async (_label, platform) => {
+    const Q = (1n << 252n) + 27742317777372353535851937790883648493n;
+    const o = platform === null ? { subtle: null } : {};
+    let checked = 0;
+    for (let i = 0; i < 24; i++) {
+      const kp = noble.generateX25519KeyPair();
+      const msg = new Uint8Array([i, 7]);
+      const lib = noble.libsignalSign(kp.privateKey, msg);
+      const cleared = lib.slice();
+      cleared[63]! &= 0x7f;
+      // s + q, when it stays below 2^253: valid by the spec's bound, refused by strict.
+      let s = 0n;
+      for (let j = 63; j >= 32; j--) s = (s << 8n) | BigInt(cleared[j]!);
+      const high = cleared.slice();
+      let t = s + Q;
+      for (let j = 32; j < 64; j++, t >>= 8n) high[j] = Number(t & 0xffn);
+      for (const signature of [cleared, high]) {
+        for (const options of [
+          {},
+          { strict: true },
+          { signBit: 0 as const },
+          { signBit: 1 as const },
+          { signBit: 1 as const, strict: true },
+        ]) {
+          const sync = noble.xeddsaVerify(kp.publicKey, msg, signature, options);
+          expect(await xeddsaVerifyAsync(kp.publicKey, msg, signature, { ...o, ...options })).toBe(sync);
+          checked++;
+        }
+        for (const options of [{}, { strict: true }]) {
+          const withBit = signature.slice();
+          withBit[63]! |= lib[63]! & 0x80;
+          const sync = noble.libsignalVerify(kp.publicKey, msg, withBit, options);
+          expect(await libsignalVerifyAsync(kp.publicKey, msg, withBit, { ...o, ...options })).toBe(sync);
+        }
+      }
+    }
+    expect(checked).toBe(24 * 2 * 5);
+  });
+});
+
 describe("@parley/crypto/webcrypto on platforms that lack or bend the algorithms", () => {
   it("a platform without X25519 and Ed25519 is detected and noble answers", async () => {
     const refuse = () => Promise.reject(new DOMException("Unrecognized name", "NotSupportedError"));
