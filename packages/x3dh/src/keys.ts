@@ -181,17 +181,22 @@ export function generateSignedPreKey(
 ): SignedPreKey {
   assertPreKeyId(id, "signed prekey id");
   const crypto = options.crypto ?? defaultCrypto();
-  let keyPair: KeyPair;
-  if (options.keyPair === undefined) keyPair = crypto.generateX25519KeyPair();
-  else {
-    const chosen = copyX25519KeyPair((k) => crypto.x25519PublicKey(k), options.keyPair);
-    if (chosen === undefined) {
-      throw new X3dhError("INVALID_ARGUMENT", "options.keyPair must be an X25519 KeyPair whose public key matches");
-    }
-    keyPair = chosen;
-  }
+  const keyPair = chosenX25519KeyPair(crypto, options.keyPair, "keyPair") ?? crypto.generateX25519KeyPair();
   const signature = signPreKey(profile, identity, encodePublicKey(profile, keyPair.publicKey), crypto);
   return { id, keyPair, signature, createdAt: options.now ?? Date.now() };
+}
+
+/**
+ * A caller's fixed X25519 key pair (`options.<name>`, for reproducible runs), checked and copied, or
+ * undefined when none was given. INVALID_ARGUMENT unless its public key is its private key's.
+ */
+export function chosenX25519KeyPair(crypto: Crypto, keyPair: KeyPair | undefined, name: string): KeyPair | undefined {
+  if (keyPair === undefined) return undefined;
+  const copy = copyX25519KeyPair((k) => crypto.x25519PublicKey(k), keyPair);
+  if (copy === undefined) {
+    throw new X3dhError("INVALID_ARGUMENT", `options.${name} must be an X25519 KeyPair whose public key matches`);
+  }
+  return copy;
 }
 
 /** `count` fresh one-time prekeys with ids startId, startId + 1, … (ids stay stable: store them). */

@@ -1,9 +1,10 @@
 import { bytesToHex, concatBytes, defaultCrypto, isCryptoError, type Crypto, type KeyPair } from "@parley/crypto";
-import { copyX25519KeyPair, INSPECT_CUSTOM } from "@parley/crypto/internal";
+import { INSPECT_CUSTOM } from "@parley/crypto/internal";
 import { SHARED_SECRET_LENGTH, X3DH_F_LENGTH } from "./consts.js";
 import { X3dhError } from "./errors.js";
 import {
   assertPreKeyId,
+  chosenX25519KeyPair,
   checkIdentityKeyEncoding,
   decodePublicKey,
   encodeIdentityKey,
@@ -198,18 +199,8 @@ export function initiate(
   const opk = pickOneTimePreKey(profile, bundle, options.oneTimePreKeyId, crypto);
   const opkU = opk ? decodePublicKey(profile, opk.publicKey, "one-time prekey") : undefined;
 
-  let ek: KeyPair;
-  if (options.ephemeralKeyPair === undefined) ek = crypto.generateX25519KeyPair();
-  else {
-    const chosen = copyX25519KeyPair((k) => crypto.x25519PublicKey(k), options.ephemeralKeyPair);
-    if (chosen === undefined) {
-      throw new X3dhError(
-        "INVALID_ARGUMENT",
-        "options.ephemeralKeyPair must be an X25519 KeyPair whose public key matches",
-      );
-    }
-    ek = chosen;
-  }
+  const ek =
+    chosenX25519KeyPair(crypto, options.ephemeralKeyPair, "ephemeralKeyPair") ?? crypto.generateX25519KeyPair();
   const ourIk = encodeIdentityKey(profile, ourIdentity);
   const parts = [
     dh(crypto, identityPrivateX25519(profile, ourIdentity, crypto), spk),
