@@ -3,7 +3,8 @@
  * the one definition, for the README. `pnpm readme` writes them between the schema markers;
  * test/readme.test.ts fails when the README is out of date.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { format } from "prettier";
 import ts from "typescript";
 
@@ -31,17 +32,39 @@ function docOf(node: ts.Node, source: ts.SourceFile): string {
 const cell = (s: string) => s.replace(/\|/g, "\\|").replace(/\s+/g, " ").trim();
 const code = (s: string) => `\`${s.replace(/\s+/g, " ")}\``;
 
+/** A declaration and the file it is in (comments are read from the file's text). */
+interface Declared<T extends ts.Node> {
+  node: T;
+  source: ts.SourceFile;
+}
+
+/**
+ * protocol.ts and its parts: the protocol-*.ts files next to it whose interfaces `Ops` extends (ops of
+ * one area, their types and error codes).
+ */
+function protocolFiles(protocolPath: string): ts.SourceFile[] {
+  const dir = dirname(protocolPath);
+  const parts = readdirSync(dir)
+    .filter((f) => /^protocol-[a-z0-9]+\.ts$/.test(f))
+    .sort();
+  return [protocolPath, ...parts.map((f) => join(dir, f))].map((f) =>
+    ts.createSourceFile(f, readFileSync(f, "utf8"), ts.ScriptTarget.Latest, true),
+  );
+}
+
 export async function schemaMarkdown(protocolPath: string): Promise<string> {
-  const source = ts.createSourceFile(protocolPath, readFileSync(protocolPath, "utf8"), ts.ScriptTarget.Latest, true);
-  const interfaces = new Map<string, ts.InterfaceDeclaration>();
-  let errorCodes: ts.TypeAliasDeclaration | undefined;
-  source.forEachChild((node) => {
-    if (ts.isInterfaceDeclaration(node)) interfaces.set(node.name.text, node);
-    if (ts.isTypeAliasDeclaration(node) && node.name.text === "ErrorCode") errorCodes = node;
-  });
+  const interfaces = new Map<string, Declared<ts.InterfaceDeclaration>>();
+  const aliases = new Map<string, Declared<ts.TypeAliasDeclaration>>();
+  for (const source of protocolFiles(protocolPath)) {
+    source.forEachChild((node) => {
+      if (ts.isInterfaceDeclaration(node)) interfaces.set(node.name.text, { node, source });
+      if (ts.isTypeAliasDeclaration(node)) aliases.set(node.name.text, { node, source });
+    });
+  }
   const fields = (name: string): string => {
-    const decl = interfaces.get(name);
-    if (!decl) return code(name);
+    const d = interfaces.get(name);
+    if (!d) return code(name);
+    const { node: decl, source } = d;
     if (decl.members.length === 0) return "(none)";
     return decl.members
       .filter(ts.isPropertySignature)
@@ -63,39 +86,75 @@ export async function schemaMarkdown(protocolPath: string): Promise<string> {
   ];
   const ops = interfaces.get("Ops");
   if (!ops) throw new Error("src/protocol.ts has no interface Ops");
-  for (const member of ops.members) {
-    if (!ts.isPropertySignature(member) || !member.type || !ts.isTypeLiteralNode(member.type)) continue;
-    const part = (key: string) => {
-      const p =
-        member.type && ts.isTypeLiteralNode(member.type)
-          ? member.type.members.find((x) => x.name?.getText(source) === key)
-          : undefined;
-      const t = p && ts.isPropertySignature(p) ? p.type?.getText(source) : undefined;
-      return t ? fields(t) : "";
-    };
-    const name = member.name.getText(source).replace(/"/g, "");
-    lines.push(`| ${code(name)} | ${cell(part("args"))} | ${cell(part("result"))} | ${cell(docOf(member, source))} |`);
+  // Ops' own members (the core ops), then those of every interface it extends, in the order it names them.
+  const opInterfaces: Declared<ts.InterfaceDeclaration>[] = [ops];
+  for (const clause of ops.node.heritageClauses ?? []) {
+    for (const t of clause.types) {
+      const part = interfaces.get(t.expression.getText(ops.source));
+      if (!part) throw new Error(`Ops extends ${t.expression.getText(ops.source)}, which no protocol file declares`);
+      opInterfaces.push(part);
+    }
+  }
+  for (const { node: decl, source } of opInterfaces) {
+    for (const member of decl.members) {
+      if (!ts.isPropertySignature(member) || !member.type || !ts.isTypeLiteralNode(member.type)) continue;
+      const part = (key: string) => {
+        const p =
+          member.type && ts.isTypeLiteralNode(member.type)
+            ? member.type.members.find((x) => x.name?.getText(source) === key)
+            : undefined;
+        const t = p && ts.isPropertySignature(p) ? p.type?.getText(source) : undefined;
+        return t ? fields(t) : "";
+      };
+      const name = member.name.getText(source).replace(/"/g, "");
+      lines.push(
+        `| ${code(name)} | ${cell(part("args"))} | ${cell(part("result"))} | ${cell(docOf(member, source))} |`,
+      );
+    }
   }
   lines.push("", "#### Shared types", "", "| type | fields | meaning |", "| --- | --- | --- |");
-  for (const t of SHARED_TYPES) {
-    const decl = interfaces.get(t);
-    if (!decl) throw new Error(`src/protocol.ts has no interface ${t}`);
-    lines.push(`| ${code(t)} | ${cell(fields(t))} | ${cell(docOf(decl, source))} |`);
+  // The core's shared types, then every interface of any protocol file tagged `@shared` in its doc comment.
+  const shared = [
+    ...SHARED_TYPES,
+    ...[...interfaces.entries()]
+      .filter(
+        ([name, d]) => !SHARED_TYPES.includes(name) && ts.getJSDocTags(d.node).some((t) => t.tagName.text === "shared"),
+      )
+      .map(([name]) => name),
+  ];
+  for (const t of shared) {
+    const d = interfaces.get(t);
+    if (!d) throw new Error(`src/protocol.ts has no interface ${t}`);
+    lines.push(`| ${code(t)} | ${cell(fields(t))} | ${cell(docOf(d.node, d.source))} |`);
   }
   lines.push("", "#### Error codes", "", "| code | meaning |", "| --- | --- |");
-  if (!errorCodes || !ts.isUnionTypeNode(errorCodes.type)) throw new Error("src/protocol.ts has no ErrorCode union");
-  // A member's doc comment sits before its `|`, outside the member's own trivia: read the text between members.
-  let previousEnd = errorCodes.type.getFullStart();
-  for (const t of errorCodes.type.types) {
-    const between = source.text.slice(previousEnd, t.getStart(source));
-    previousEnd = t.getEnd();
-    const doc = /\/\*\*([\s\S]*?)\*\//.exec(between)?.[1] ?? "";
-    const text = doc
-      .split("\n")
-      .map((l) => l.replace(/^\s*\* ?/, "").trim())
-      .join(" ");
-    lines.push(`| ${code(t.getText(source).replace(/"/g, ""))} | ${cell(text)} |`);
-  }
+  // ErrorCode is a union of string literals and of other areas' error-code aliases (expanded in place).
+  const errorRows = (name: string): string[] => {
+    const d = aliases.get(name);
+    if (!d) throw new Error(`no protocol file declares type ${name}`);
+    const { node, source } = d;
+    if (node.type.kind === ts.SyntaxKind.NeverKeyword) return [];
+    const members = ts.isUnionTypeNode(node.type) ? node.type.types : [node.type];
+    const rows: string[] = [];
+    // A member's doc comment sits before its `|`, outside the member's own trivia: read the text between members.
+    let previousEnd = node.type.getFullStart();
+    for (const t of members) {
+      const between = source.text.slice(previousEnd, t.getStart(source));
+      previousEnd = t.getEnd();
+      if (ts.isTypeReferenceNode(t)) {
+        rows.push(...errorRows(t.typeName.getText(source)));
+        continue;
+      }
+      const doc = /\/\*\*([\s\S]*?)\*\//.exec(between)?.[1] ?? "";
+      const text = doc
+        .split("\n")
+        .map((l) => l.replace(/^\s*\* ?/, "").trim())
+        .join(" ");
+      rows.push(`| ${code(t.getText(source).replace(/"/g, ""))} | ${cell(text)} |`);
+    }
+    return rows;
+  };
+  lines.push(...errorRows("ErrorCode"));
   lines.push("", END);
   return format(lines.join("\n"), { parser: "markdown", printWidth: 120 });
 }

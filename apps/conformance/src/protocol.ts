@@ -10,6 +10,10 @@
  * @packageDocumentation
  */
 
+import { OMEMO_ERROR_CODES, OMEMO_OP_NAMES, type OmemoErrorCode, type OmemoOps } from "./protocol-omemo.js";
+import { OTR_ERROR_CODES, OTR_OP_NAMES, type OtrErrorCode, type OtrOps } from "./protocol-otr.js";
+import { XEDDSA_ERROR_CODES, XEDDSA_OP_NAMES, type XeddsaErrorCode, type XeddsaOps } from "./protocol-xeddsa.js";
+
 /** Version of this protocol; `hello` results may name another, and the runner then refuses to run. */
 export const PROTOCOL_VERSION = 1;
 
@@ -65,7 +69,13 @@ export type ErrorCode =
   /** The adapter does not implement this profile. */
   | "UNSUPPORTED_PROFILE"
   /** Anything else: a bug in the adapter or the implementation. */
-  | "INTERNAL";
+  | "INTERNAL"
+  // An area's own codes (never while it has none; an area may reuse the codes above).
+  /* eslint-disable @typescript-eslint/no-redundant-type-constituents, @typescript-eslint/no-duplicate-type-constituents */
+  | XeddsaErrorCode
+  | OmemoErrorCode
+  | OtrErrorCode;
+/* eslint-enable @typescript-eslint/no-redundant-type-constituents, @typescript-eslint/no-duplicate-type-constituents */
 
 export const ERROR_CODES: readonly ErrorCode[] = [
   "BAD_MAC",
@@ -85,6 +95,9 @@ export const ERROR_CODES: readonly ErrorCode[] = [
   "UNSUPPORTED_OP",
   "UNSUPPORTED_PROFILE",
   "INTERNAL",
+  ...XEDDSA_ERROR_CODES,
+  ...OMEMO_ERROR_CODES,
+  ...OTR_ERROR_CODES,
 ];
 
 /** An X25519 key pair: the clamped (or unclamped: the adapter clamps) private scalar and the 32-byte public u. */
@@ -276,7 +289,7 @@ export interface RatchetDeserializeResult {
  * Every op: its arguments and its result. An adapter answers the ops it lists in `hello`; a session
  * handle's state changes only when an op succeeds (a failed `ratchet.decrypt` leaves the session as it was).
  */
-export interface Ops {
+export interface Ops extends XeddsaOps, OmemoOps, OtrOps {
   /** First request of every run: who the adapter is and what it supports. */
   hello: { args: HelloArgs; result: HelloResult };
   /** A fresh identity key pair of the profile's type. */
@@ -320,6 +333,9 @@ export const OP_NAMES: readonly OpName[] = [
   "ratchet.inspect",
   "ratchet.serialize",
   "ratchet.deserialize",
+  ...XEDDSA_OP_NAMES,
+  ...OMEMO_OP_NAMES,
+  ...OTR_OP_NAMES,
 ];
 
 /** One line on the adapter's stdin. */

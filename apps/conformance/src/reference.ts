@@ -3,7 +3,7 @@
  * @parley/double-ratchet and @parley/crypto only. The suites use it in-process as the reference peer;
  * `adapters/parley.ts` serves it over stdin/stdout as the reference adapter.
  */
-import { bytesToHex, defaultCrypto, hexToBytes, isCryptoError, type Crypto, type KeyPair } from "@parley/crypto";
+import { bytesToHex, defaultCrypto, isCryptoError, type Crypto, type KeyPair } from "@parley/crypto";
 import {
   acceptSession,
   createInitiatorSession,
@@ -34,7 +34,11 @@ import {
   type SignedPreKey,
   type X3dhProfile,
 } from "@parley/x3dh";
+import { bytes, integer } from "./args.js";
 import { AdapterError } from "./errors.js";
+import { OmemoReference } from "./reference-omemo.js";
+import { OtrReference } from "./reference-otr.js";
+import { XeddsaReference } from "./reference-xeddsa.js";
 import {
   OP_NAMES,
   PROFILES,
@@ -48,6 +52,16 @@ import {
   type OpResult,
   type ProfileName,
 } from "./protocol.js";
+
+/**
+ * One area of the protocol (XEdDSA, OMEMO stanzas, OTR) answered by Parley, with its own state. Its
+ * errors are AdapterErrors with a protocol code (anything else becomes INTERNAL).
+ */
+export interface ReferenceArea {
+  readonly ops: readonly OpName[];
+  /** Answers one of `ops`, synchronously or with a promise. */
+  handle(op: OpName, args: Record<string, unknown>): unknown;
+}
 
 /** Something that answers protocol ops: an adapter process through its client, or an in-process one. */
 export interface Implementation {
@@ -71,21 +85,6 @@ interface Party {
 interface SessionEntry {
   readonly profile: ProfileName;
   session: Session;
-}
-
-/** Arguments are checked as untrusted input: a runner bug or a hand-written request gets INVALID_ARGUMENT. */
-function bytes(value: unknown, name: string): Uint8Array {
-  if (typeof value !== "string" || !/^(?:[0-9a-f]{2})*$/.test(value)) {
-    throw new AdapterError("INVALID_ARGUMENT", `${name} must be a lowercase hex string`);
-  }
-  return hexToBytes(value);
-}
-
-function integer(value: unknown, name: string): number {
-  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < 0) {
-    throw new AdapterError("INVALID_ARGUMENT", `${name} must be a non-negative integer`);
-  }
-  return value;
 }
 
 function profileOf(value: unknown): ProfileName {
@@ -151,10 +150,12 @@ export class ParleyImplementation implements Implementation {
   readonly #crypto: Crypto;
   readonly #parties = new Map<string, Party>();
   readonly #sessions = new Map<string, SessionEntry>();
+  readonly #areas: readonly ReferenceArea[];
   #nextHandle = 1;
 
   constructor(crypto: Crypto = defaultCrypto()) {
     this.#crypto = crypto;
+    this.#areas = [new XeddsaReference(crypto), new OmemoReference(crypto), new OtrReference(crypto)];
   }
 
   call<O extends OpName>(op: O, args: OpArgs<O>): Promise<OpResult<O>> {
@@ -168,6 +169,8 @@ export class ParleyImplementation implements Implementation {
   /** Answers one request; throws {@link AdapterError} with a protocol code. */
   handle<O extends OpName>(op: O, args: OpArgs<O>): OpResult<O> {
     if (typeof args !== "object" || args === null) throw new AdapterError("INVALID_ARGUMENT", "args must be an object");
+    const area = this.#areas.find((a) => a.ops.includes(op));
+    if (area) return this.#areaCall(area, op, args as unknown as Record<string, unknown>) as OpResult<O>;
     const context = op === "x3dh.initiate" || op === "ratchet.initiate" ? "bundle" : "message";
     try {
       return this.#dispatch(op, args as unknown as Record<string, unknown>) as OpResult<O>;
@@ -175,6 +178,18 @@ export class ParleyImplementation implements Implementation {
       if (e instanceof AdapterError) throw e;
       const message = e instanceof Error ? e.message : String(e);
       throw new AdapterError(errorCodeOf(e, context), message);
+    }
+  }
+
+  /** An area's answer; its errors (thrown or rejected) become AdapterErrors (INTERNAL unless they are one). */
+  #areaCall(area: ReferenceArea, op: OpName, args: Record<string, unknown>): unknown {
+    const toAdapterError = (e: unknown): AdapterError =>
+      e instanceof AdapterError ? e : new AdapterError("INTERNAL", e instanceof Error ? e.message : String(e));
+    try {
+      const result = area.handle(op, args);
+      return result instanceof Promise ? result.catch((e: unknown) => Promise.reject(toAdapterError(e))) : result;
+    } catch (e) {
+      throw toAdapterError(e);
     }
   }
 

@@ -5,11 +5,14 @@ import { PROTOCOL_VERSION, type HelloResult, type ProfileName } from "./protocol
 import { ParleyImplementation } from "./reference.js";
 import { traced, type Suite, type TestCase } from "./suite.js";
 import { Mismatch } from "./suites/assert.js";
+import { omemoSuite } from "./suites/omemo.js";
+import { otrSuite } from "./suites/otr.js";
 import { ratchetSuite } from "./suites/ratchet.js";
+import { xeddsaSuite } from "./suites/xeddsa.js";
 import { x3dhSuite } from "./suites/x3dh.js";
 
 /** Every suite, in run order. Add a new one here (README "Adding a suite"). */
-export const SUITES: readonly Suite[] = [x3dhSuite, ratchetSuite];
+export const SUITES: readonly Suite[] = [xeddsaSuite, x3dhSuite, ratchetSuite, omemoSuite, otrSuite];
 
 export type CaseStatus = "passed" | "failed" | "skipped";
 
