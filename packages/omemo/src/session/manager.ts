@@ -758,6 +758,7 @@ export class SessionManager {
       content: elements,
       from: this.jid,
       to: envelopeTo,
+      time: new Date(this.#now()),
       randomBytes: (n) => this.#crypto.randomBytes(n),
     });
     const s = sealV2(this.#crypto, te.encode(envelopeToString(envelope)));

@@ -8,7 +8,7 @@
  * 80 bytes) → AES-256-CBC key, HMAC key, IV; HMAC-SHA-256 over the ciphertext truncated to 16 bytes;
  * the ratchet carries key(32) || mac(16).
  */
-import { concatBytes, isCryptoError, type Crypto } from "@parley/crypto";
+import { concatBytes, defaultCrypto, isCryptoError, type Crypto } from "@parley/crypto";
 import { OmemoError } from "../errors.js";
 import {
   GCM_TAG_BYTES,
@@ -99,4 +99,39 @@ export function openV2(crypto: Crypto, keyMaterial: Uint8Array, payload: Uint8Ar
     if (isCryptoError(cause)) throw failed("the AES-CBC padding is invalid", cause);
     throw cause;
   }
+}
+
+/** Options of the public payload openers. */
+export interface OpenPayloadOptions {
+  /** The crypto provider (default: @parley/crypto's default). */
+  readonly crypto?: Crypto;
+}
+
+/**
+ * Opens a legacy OMEMO payload (`<payload>`, with the `<iv>` of the same message) with the key material
+ * the Double Ratchet delivered from this device's `<key>`: key(16) ‖ tag(16), or a 16-byte key alone
+ * with the tag still at the end of the payload (early Conversations). For tools that hold the ratchet
+ * themselves (test vectors, archive importers); the session manager does this inside `decrypt`.
+ * Throws DECRYPTION_FAILED when the tag does not verify or the key material has another length.
+ */
+export function openLegacyPayload(
+  keyMaterial: Uint8Array,
+  iv: Uint8Array,
+  payload: Uint8Array,
+  options: OpenPayloadOptions = {},
+): Uint8Array {
+  return openLegacy(options.crypto ?? defaultCrypto(), keyMaterial, iv, payload);
+}
+
+/**
+ * Opens an OMEMO 2 payload with the 48 bytes of key material (key(32) ‖ HMAC(16)) the Double Ratchet
+ * delivered: the HMAC is checked before anything is decrypted. The result is the XEP-0420 envelope's
+ * bytes (decode them with `decodeEnvelope`). Throws DECRYPTION_FAILED on a wrong HMAC, padding or length.
+ */
+export function openV2Payload(
+  keyMaterial: Uint8Array,
+  payload: Uint8Array,
+  options: OpenPayloadOptions = {},
+): Uint8Array {
+  return openV2(options.crypto ?? defaultCrypto(), keyMaterial, payload);
 }

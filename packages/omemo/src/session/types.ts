@@ -17,7 +17,7 @@ export interface SessionManagerOptions {
   /** The store namespace to use (default "omemo"): one per account when several share a store. */
   readonly storeNamespace?: string;
   readonly crypto?: Crypto;
-  /** Milliseconds since the epoch; tests inject a clock for rotation. */
+  /** Milliseconds since the epoch: signed-prekey rotation and the `<time>` of OMEMO 2 envelopes (tests inject a clock). */
   readonly now?: () => number;
   /**
    * Answer a normal message from a device we have no session with by starting one (an empty key
