@@ -12,22 +12,35 @@ reply was decrypted, skipped-key limits of 1000) on the same classes.
 
 Run: /usr/bin/python3 adapters/python_x3dh_doubleratchet.py   (JSON lines on stdin/stdout, see ../README.md)
 
-Supports: profiles legacyOmemo and omemo2 (signal and signalHeaderEncrypted are Parley's own wire format,
-which none of these packages implement); every op of protocol 1. Result (runner, all suites): x3dh 20 passed,
-ratchet 36 passed, 0 failed, 43 skipped (the two unsupported profiles); it replays vectors/ratchet-v1.json's
-legacyOmemo and omemo2 conversations byte for byte in both roles.
+The xeddsa ops use Debian's python3-xeddsa (libxeddsa) directly: `libsignal` signs with
+ed25519_priv_sign(k) and puts the sign bit of k·B in bit 7 of byte 63 (libsignal's curve25519_sign);
+`xeddsa` signs with ed25519_priv_sign(a) where a = priv_force_sign(k, False) reduced mod q, the spec's
+scalar (libxeddsa leaves k unreduced when no negation is needed, which gives other, equally valid bytes);
+verify refuses u >= p first (XEdDSA §3 step 1, which libxeddsa's conversion lacks), then ed25519_verify
+against curve25519_pub_to_ed25519_pub(u, sign bit), the bit 0 or, for `libsignal`, taken from byte 63.
 
-Differences from Parley (none fails a case; test/python-adapter.interop.test.ts pins both):
+Supports: profiles legacyOmemo and omemo2 (signal and signalHeaderEncrypted are Parley's own wire format,
+which none of these packages implement); the x3dh, ratchet and xeddsa ops of protocol 1 (not the OMEMO
+stanza or OTR ops). Result (runner, suites xeddsa, x3dh, ratchet): xeddsa 15 passed, x3dh 20 passed,
+ratchet 36 passed, 0 failed, 43 skipped (the two unsupported profiles); it replays vectors/ratchet-v1.json's
+legacyOmemo and omemo2 conversations byte for byte in both roles (scripts/cross_check_ratchet.ts records
+that in the file's provenance), and reproduces every signature of vectors/xeddsa-v1.json byte for byte.
+
+Differences from Parley (none fails a case; test/python-adapter.interop.test.ts pins them):
 - Skipped-key limit: python-doubleratchet with python-omemo's default limits (1000) refuses a message more
   than 1000 ahead of its chain (DoSProtectionException -> TOO_MANY_SKIPPED); Parley reads up to 25,000 ahead.
 - Legacy OMEMO without a one-time prekey: python-x3dh agrees on a 3-DH key exchange (require_pre_key=False),
   so x3dh.initiate/x3dh.respond accept it as Parley does; python-oldmemo builds sessions only with a one-time
   prekey, so ratchet.initiate answers MISSING_ONE_TIME_PRE_KEY where Parley starts the session.
+- Non-canonical s: libxeddsa's ed25519_verify refuses L <= s < 2^253 (RFC 8032), so xeddsa.verify answers
+  valid: false for s + L with or without `strict`; Parley's default accepts it (the spec's bound s < 2^253,
+  as libsignal), and refuses it with strict: true. The suite allows either default.
 
 Error mapping: x3dh.KeyAgreementException -> BAD_SIGNATURE (signature) / MISSING_ONE_TIME_PRE_KEY /
 UNKNOWN_PRE_KEY; AuthenticationFailedException -> BAD_MAC; DuplicateMessageException -> DUPLICATE_MESSAGE;
 DoSProtectionException -> TOO_MANY_SKIPPED; DecryptionFailedException and parse errors (ValueError,
-protobuf DecodeError) -> MALFORMED_MESSAGE; prekey ids the party does not have -> UNKNOWN_(SIGNED_)PRE_KEY.
+protobuf DecodeError) -> MALFORMED_MESSAGE; prekey ids the party does not have -> UNKNOWN_(SIGNED_)PRE_KEY;
+xeddsa: a wrong length or variant -> INVALID_ARGUMENT, an invalid signature -> valid: false.
 """
 import asyncio
 import json
@@ -302,9 +315,9 @@ def get(table, args, key):
 async def hello(args):
     return {
         "implementation": "python-x3dh/python-doubleratchet (Debian, OMEMO configurations of python-oldmemo/-twomemo)",
-        "version": "x3dh %s, doubleratchet %s, oldmemo %s, twomemo %s" % (
+        "version": "x3dh %s, doubleratchet %s, oldmemo %s, twomemo %s, xeddsa %s" % (
             x3dh.__version__["short"], doubleratchet.__version__["short"],
-            oldmemo.__version__["short"], twomemo.__version__["short"]),
+            oldmemo.__version__["short"], twomemo.__version__["short"], xeddsa.__version__["short"]),
         "protocol": 1,
         "profiles": sorted(PROFILES),
         "ops": sorted(OPS),
@@ -561,6 +574,54 @@ async def deserialize(args):
     return {"session": handle}
 
 
+# ----------------------------------------------------------------------------------------------------- xeddsa
+
+Q = 2**252 + 27742317777372353535851937790883648493  # the base point's order (L)
+P = 2**255 - 19
+
+
+def variant_of(args):
+    v = args.get("variant")
+    if v not in ("xeddsa", "libsignal"):
+        raise AdapterError("INVALID_ARGUMENT", f"variant {v!r}")
+    return v
+
+
+async def xeddsa_sign(args):
+    variant = variant_of(args)
+    k = clamp(h(args, "privateKey", 32))
+    msg, nonce = h(args, "message"), h(args, "nonce", 64)
+    if variant == "libsignal":  # curve25519_sign: k as is, the sign bit of k·B in bit 7 of byte 63
+        sig = bytearray(xeddsa.ed25519_priv_sign(k, msg, nonce))
+        sig[63] |= xeddsa.priv_to_ed25519_pub(k)[31] & 0x80
+        return {"signature": bytes(sig).hex()}
+    # The spec's a = ±k mod q: priv_force_sign negates when needed but leaves k unreduced otherwise, which
+    # would put another scalar into the nonce hash (a valid signature, other bytes).
+    a = int.from_bytes(xeddsa.priv_force_sign(k, False), "little") % Q
+    return {"signature": xeddsa.ed25519_priv_sign(a.to_bytes(32, "little"), msg, nonce).hex()}
+
+
+async def xeddsa_verify(args):
+    variant = variant_of(args)
+    pub, msg, sig = h(args, "publicKey", 32), h(args, "message"), h(args, "signature", 64)
+    if not isinstance(args.get("strict", False), bool):
+        raise AdapterError("INVALID_ARGUMENT", "strict must be a boolean")
+    # libxeddsa's ed25519_verify always refuses s >= L, so `strict` changes nothing here.
+    if int.from_bytes(pub, "little") >= P:  # XEdDSA §3 verify, step 1 (libxeddsa's conversion does not check)
+        return {"valid": False}
+    bit = False
+    if variant == "libsignal":
+        bit = bool(sig[63] & 0x80)
+        sig = sig[:63] + bytes([sig[63] & 0x7F])
+    return {"valid": xeddsa.ed25519_verify(sig, xeddsa.curve25519_pub_to_ed25519_pub(pub, bit), msg)}
+
+
+async def xeddsa_to_edwards(args):
+    k = clamp(h(args, "privateKey", 32))
+    ed = xeddsa.priv_to_ed25519_pub(k)
+    return {"publicKey": xeddsa.priv_to_curve25519_pub(k).hex(), "edwardsPublicKey": ed.hex(), "signBit": ed[31] >> 7}
+
+
 OPS = {
     "hello": hello,
     "x3dh.generateIdentity": generate_identity,
@@ -574,6 +635,9 @@ OPS = {
     "ratchet.inspect": inspect,
     "ratchet.serialize": serialize,
     "ratchet.deserialize": deserialize,
+    "xeddsa.sign": xeddsa_sign,
+    "xeddsa.verify": xeddsa_verify,
+    "xeddsa.toEdwards": xeddsa_to_edwards,
 }
 
 

@@ -65,15 +65,15 @@ export async function schemaMarkdown(protocolPath: string): Promise<string> {
     const d = interfaces.get(name);
     if (!d) return code(name);
     const { node: decl, source } = d;
-    if (decl.members.length === 0) return "(none)";
-    return decl.members
-      .filter(ts.isPropertySignature)
-      .map((m) => {
-        const doc = docOf(m, source);
-        const sig = `${m.name.getText(source)}${m.questionToken ? "?" : ""}: ${m.type?.getText(source) ?? "unknown"}`;
-        return `${code(sig)}${doc ? ` ${doc}` : ""}`;
-      })
-      .join("<br>");
+    // Members of the interfaces it extends are not repeated: "…Effects" rows name them.
+    const inherited = (decl.heritageClauses ?? []).flatMap((c) => c.types.map((t) => t.expression.getText(source)));
+    const own = decl.members.filter(ts.isPropertySignature).map((m) => {
+      const doc = docOf(m, source);
+      const sig = `${m.name.getText(source)}${m.questionToken ? "?" : ""}: ${m.type?.getText(source) ?? "unknown"}`;
+      return `${code(sig)}${doc ? ` ${doc}` : ""}`;
+    });
+    const rows = [...own, ...inherited.map((i) => `all of ${code(i)}`)];
+    return rows.length === 0 ? "(none)" : rows.join("<br>");
   };
 
   const lines: string[] = [

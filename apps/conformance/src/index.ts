@@ -1,9 +1,12 @@
 /**
- * @parley/conformance: a conformance kit for X3DH and Double Ratchet implementations (OMEMO, Signal):
+ * @parley/conformance: a conformance kit for XEdDSA, X3DH, Double Ratchet, OMEMO and OTR implementations:
  * the adapter protocol, the suites, the runner and Parley's reference adapter.
  * @packageDocumentation
  */
 export * from "./protocol.js";
+export * from "./protocol-xeddsa.js";
+export * from "./protocol-omemo.js";
+export * from "./protocol-otr.js";
 export { AdapterError, AdapterFailure } from "./errors.js";
 export { AdapterProcess, killAllAdapters } from "./client.js";
 export type { AdapterProcessOptions } from "./client.js";

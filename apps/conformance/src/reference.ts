@@ -153,9 +153,13 @@ export class ParleyImplementation implements Implementation {
   readonly #areas: readonly ReferenceArea[];
   #nextHandle = 1;
 
-  constructor(crypto: Crypto = defaultCrypto()) {
+  /**
+   * @param crypto - every key, nonce and IV comes from its random source (a deterministic one makes runs reproducible)
+   * @param options.now - the clock of the OMEMO devices (their envelopes' `<time>`); fixed for reproducible runs
+   */
+  constructor(crypto: Crypto = defaultCrypto(), options: { now?: () => number } = {}) {
     this.#crypto = crypto;
-    this.#areas = [new XeddsaReference(crypto), new OmemoReference(crypto), new OtrReference(crypto)];
+    this.#areas = [new XeddsaReference(crypto), new OmemoReference(crypto, options.now), new OtrReference(crypto)];
   }
 
   call<O extends OpName>(op: O, args: OpArgs<O>): Promise<OpResult<O>> {

@@ -1,4 +1,5 @@
 /** The formats of the vector files in `vectors/` (made by `scripts/make-vectors.ts`). */
+import type { OmemoDeviceKeys } from "./protocol-omemo.js";
 import type { BundleHex, Hex, KeyExchangeHex, KeyPairHex, ProfileName, RatchetInspectResult } from "./protocol.js";
 
 export interface Provenance {
@@ -80,4 +81,130 @@ export interface RatchetVectorFile {
   version: 1;
   provenance: Provenance;
   vectors: RatchetVector[];
+}
+
+/** An X25519 private key and its public forms, as `xeddsa.toEdwards` must give them. */
+export interface XeddsaKeyVector {
+  name: string;
+  /** The X25519 private key (clamped). */
+  privateKey: Hex;
+  /** Montgomery u. */
+  publicKey: Hex;
+  /** A = k·B with its real sign bit. */
+  edwardsPublicKey: Hex;
+  /** A's sign bit: 1 when XEdDSA negates the scalar. */
+  signBit: 0 | 1;
+  /** Where a key that the generator did not draw comes from (a published test). */
+  source?: string;
+}
+
+/** A signature with a fixed nonce: `xeddsa.sign` must give these bytes, `xeddsa.verify` must accept them. */
+export interface XeddsaSignatureVector {
+  name: string;
+  /** XeddsaVariant of protocol-xeddsa.ts. */
+  variant: "xeddsa" | "libsignal";
+  /** The name of the key in `keys`. */
+  key: string;
+  privateKey: Hex;
+  publicKey: Hex;
+  message: Hex;
+  /** Z, 64 bytes. */
+  nonce: Hex;
+  signature: Hex;
+  /** Where a signature that the generator did not make comes from (a published test; Parley reproduces it). */
+  source?: string;
+  /** Where an independent implementation gives other bytes, and why (checked by the cross-check). */
+  knownDifference?: string;
+}
+
+/** A verification: what `xeddsa.verify` must answer for this key, message and signature. */
+export interface XeddsaVerifyVector {
+  name: string;
+  /** XeddsaVariant of protocol-xeddsa.ts. */
+  variant: "xeddsa" | "libsignal";
+  /** How the signature was made or changed (a flipped bit in R, s + L, a low-order key, ...). */
+  description: string;
+  publicKey: Hex;
+  message: Hex;
+  signature: Hex;
+  /** The specification's answer (s < 2^253; Parley's default and libsignal's). */
+  valid: boolean;
+  /**
+   * L ≤ s < 2^253: valid under the spec's bound, refused by a strict verifier (RFC 8032 §5.1.7, libxeddsa)
+   * and always with `strict: true`. The suite accepts either default and records it.
+   */
+  nonCanonicalS: boolean;
+  /** Where a vector that the generator did not make comes from. */
+  source?: string;
+  /** Where an independent implementation answers otherwise, and why (checked by the cross-check). */
+  knownDifference?: string;
+}
+
+export interface XeddsaVectorFile {
+  version: 1;
+  provenance: Provenance;
+  keys: XeddsaKeyVector[];
+  signatures: XeddsaSignatureVector[];
+  verifications: XeddsaVerifyVector[];
+}
+
+/** A stanza every OMEMO implementation must refuse as MALFORMED_STANZA before any decryption. */
+export interface OmemoMalformedVector {
+  name: string;
+  profile: ProfileName;
+  /** What is wrong with it. */
+  description: string;
+  /** The `<message>` as XML text (the runner stamps `from` and `to` when it delivers it). */
+  stanza: string;
+}
+
+export interface OmemoMalformedFile {
+  version: 1;
+  provenance: Provenance;
+  vectors: OmemoMalformedVector[];
+}
+
+/** A DSA key of `vectors/otr-v1.json` and the fingerprint `otr.createAccount` must report for it. */
+export interface OtrKeyVector {
+  name: string;
+  account: string;
+  protocol: string;
+  /** libotr's private key file (`otr.private_key`) with this one account. */
+  privateKey: string;
+  /** SHA-1 of the public key as OTR encodes it (without the key type), 40 lowercase hex: libotr's fingerprint. */
+  fingerprint: string;
+}
+
+/** A Query message, the receiving session's policy, and the version of the D-H Commit it answers with (null: none). */
+export interface OtrQueryVector {
+  message: string;
+  policy: { v2: boolean; v3: boolean };
+  answer: 2 | 3 | null;
+}
+
+/** `vectors/otr-v1.json`, written by `scripts/vectors-otr.ts`. */
+export interface OtrVectorFile {
+  version: 1;
+  provenance: Provenance;
+  keys: OtrKeyVector[];
+  queries: OtrQueryVector[];
+}
+
+/** Known answers: stanzas a device made of fixed keys must decrypt (`omemo.decryptWithKeys`). */
+export interface OmemoDecryptVector {
+  name: string;
+  profile: ProfileName;
+  description: string;
+  /** The receiving device's fixed keys. */
+  device: OmemoDeviceKeys;
+  /** The `<message>` stanzas, `from` and `to` set, in the order to decrypt them. */
+  stanzas: string[];
+  /** What each must decrypt to. */
+  messages: { body: string | null; senderDeviceId: number; keyExchange: boolean }[];
+}
+
+export interface OmemoVectorFile {
+  version: 1;
+  provenance: Provenance;
+  vectors: OmemoDecryptVector[];
 }

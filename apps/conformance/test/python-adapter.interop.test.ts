@@ -1,36 +1,46 @@
 // The first third-party adapter, adapters/python_x3dh_doubleratchet.py (Debian's python3-x3dh and
 // python3-doubleratchet in python3-oldmemo's and python3-twomemo's OMEMO configurations), run by the runner:
-// every case of the profiles it claims passes, the rest is skipped for the profile alone. Then the
+// every case of the profiles it claims passes, the rest is skipped for the profile alone; with Debian's
+// python3-xeddsa (libxeddsa) it answers the xeddsa ops too, and passes that suite whole. Then the
 // differences the README's interoperability matrix documents, each pinned so that a change is noticed.
 // `pnpm test:interop` installs the Debian packages with apt when missing.
+import { spawnSync } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdapterProcess } from "../src/client.js";
 import { AdapterError } from "../src/errors.js";
 import { OP_NAMES, type ErrorCode, type ProfileName } from "../src/protocol.js";
 import { ParleyImplementation, type Implementation } from "../src/reference.js";
 import { runConformance, selectCases, type RunReport } from "../src/runner.js";
-import { text } from "../src/suites/util.js";
+import { loadVectors } from "../src/suites/util.js";
+import { flipBit, text } from "../src/suites/util.js";
+import type { XeddsaVectorFile } from "../src/vectors.js";
 import { PACKAGE_DIR } from "./helpers.js";
 
 const ADAPTER = "/usr/bin/python3 adapters/python_x3dh_doubleratchet.py";
 const CLAIMED: ProfileName[] = ["legacyOmemo", "omemo2"];
+/** The areas the adapter implements (OMEMO stanzas and OTR are other adapters' work). */
+const AREAS = /^(hello|x3dh\.|ratchet\.|xeddsa\.)/;
+/** The suites of those areas: their counts are pinned below. */
+const SUITES = ["xeddsa", "x3dh", "ratchet"];
 
 describe("adapters/python_x3dh_doubleratchet.py under the runner", () => {
   let report: RunReport;
   beforeAll(async () => {
-    report = await runConformance({ adapter: ADAPTER, cwd: PACKAGE_DIR });
+    report = await runConformance({ adapter: ADAPTER, cwd: PACKAGE_DIR, suites: SUITES });
   });
 
   it("answers hello with the profiles and ops it implements", () => {
     const hello = report.adapter.hello;
     expect(hello?.protocol).toBe(1);
     expect(hello?.profiles).toEqual(CLAIMED);
-    expect([...(hello?.ops ?? [])].sort()).toEqual([...OP_NAMES].sort());
-    expect(hello?.version).toMatch(/^x3dh 1\.0\.\d+, doubleratchet 1\.0\.\d+, oldmemo 1\.0\.\d+, twomemo 1\.0\.\d+$/);
+    expect([...(hello?.ops ?? [])].sort()).toEqual(OP_NAMES.filter((op) => AREAS.test(op)).sort());
+    expect(hello?.version).toMatch(
+      /^x3dh 1\.0\.\d+, doubleratchet 1\.0\.\d+, oldmemo 1\.0\.\d+, twomemo 1\.0\.\d+, xeddsa 1\.0\.\d+$/,
+    );
     expect(report.adapter.restarts).toBe(0);
   });
 
-  it("passes every case of legacyOmemo and omemo2; only the other profiles are skipped", () => {
+  it("passes every case of legacyOmemo and omemo2 and of xeddsa; only the other profiles are skipped", () => {
     const failed = report.results.filter((r) => r.status === "failed");
     expect(failed.map((r) => `${r.name}: ${r.detail ?? ""}`)).toEqual([]);
     const claimed = report.results.filter((r) => r.profile !== null && CLAIMED.includes(r.profile));
@@ -52,8 +62,24 @@ describe("adapters/python_x3dh_doubleratchet.py under the runner", () => {
       failed: count("ratchet", "failed"),
       skipped: count("ratchet", "skipped"),
     }).toEqual({ passed: 36, failed: 0, skipped: 32 });
-    expect(report.summary).toEqual({ passed: 56, failed: 0, skipped: 43, total: 99 });
-    expect(selectCases().length).toBe(99);
+    expect({
+      passed: count("xeddsa", "passed"),
+      failed: count("xeddsa", "failed"),
+      skipped: count("xeddsa", "skipped"),
+    }).toEqual({ passed: 15, failed: 0, skipped: 0 });
+    expect(report.summary).toEqual({ passed: 71, failed: 0, skipped: 43, total: 114 });
+    expect(selectCases(SUITES).length).toBe(114);
+  });
+
+  it("vectors/ratchet-v1.json's provenance records this replay (scripts/cross_check_ratchet.ts --check)", () => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", "scripts/cross_check_ratchet.ts", "--check"], {
+      cwd: PACKAGE_DIR,
+      encoding: "utf8",
+    });
+    expect(r.stderr).toBe("");
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain("legacyOmemo-conversation and omemo2-conversation");
+    expect(r.stdout).toContain("10 of 10 cases passed");
   });
 });
 
@@ -128,5 +154,46 @@ describe("documented differences from Parley (pinned)", () => {
     expect(await codeOf(py.call("ratchet.initiate", args))).toBe("MISSING_ONE_TIME_PRE_KEY");
     expect((await py.call("x3dh.initiate", args)).keyExchange.oneTimePreKeyId).toBeNull();
     expect(await codeOf(ref.call("ratchet.initiate", args))).toBe("no error");
+  });
+
+  it("libxeddsa refuses a non-canonical s (s + L) by default; Parley accepts it unless strict, as the spec does", async () => {
+    const file = loadVectors("xeddsa-v1.json") as XeddsaVectorFile;
+    const nonCanonical = file.verifications.filter((v) => v.nonCanonicalS);
+    expect(nonCanonical.map((v) => v.variant).sort()).toEqual(["libsignal", "libsignal", "xeddsa", "xeddsa"]);
+    for (const v of nonCanonical) {
+      const args = { variant: v.variant, publicKey: v.publicKey, message: v.message, signature: v.signature };
+      expect((await py.call("xeddsa.verify", args)).valid).toBe(false);
+      expect((await ref.call("xeddsa.verify", args)).valid).toBe(true);
+      expect((await ref.call("xeddsa.verify", { ...args, strict: true })).valid).toBe(false);
+      // The same signature with the canonical s (s + L − L) verifies in both: only the bound differs.
+      const canonical = file.verifications.find((c) => c.name === v.name.replace("s + L", "valid"))!;
+      expect(canonical.signature).not.toBe(v.signature);
+      const fixed = { ...args, signature: canonical.signature };
+      expect([(await py.call("xeddsa.verify", fixed)).valid, (await ref.call("xeddsa.verify", fixed)).valid]).toEqual([
+        true,
+        true,
+      ]);
+    }
+  });
+
+  it("the adapter's spec signatures are Parley's byte for byte, also for keys with sign bit 0 (it reduces a = k mod q itself)", async () => {
+    const file = loadVectors("xeddsa-v1.json") as XeddsaVectorFile;
+    const sign0 = file.signatures.filter((s) => s.variant === "xeddsa" && s.knownDifference !== undefined);
+    expect(sign0.length).toBe(8);
+    for (const s of sign0) {
+      const args = { variant: s.variant, privateKey: s.privateKey, message: s.message, nonce: s.nonce };
+      expect((await py.call("xeddsa.sign", args)).signature).toBe(s.signature);
+      // A tampered copy is refused by both, so the equality above is not a constant answer.
+      const bad = {
+        variant: s.variant,
+        publicKey: s.publicKey,
+        message: s.message,
+        signature: flipBit(s.signature, 3),
+      };
+      expect([(await py.call("xeddsa.verify", bad)).valid, (await ref.call("xeddsa.verify", bad)).valid]).toEqual([
+        false,
+        false,
+      ]);
+    }
   });
 });

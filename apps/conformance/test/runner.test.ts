@@ -15,11 +15,14 @@ describe("the reference adapter", () => {
     expect(notPassed.map((r) => `${r.name}: ${r.detail ?? ""}`)).toEqual([
       "signalHeaderEncrypted: vectors: header encryption draws a random nonce per header: no byte-exact vectors",
     ]);
-    expect(report.summary).toEqual({ passed: 98, failed: 0, skipped: 1, total: 99 });
+    expect(report.summary).toEqual({ passed: 172, failed: 0, skipped: 1, total: 173 });
     expect(report.adapter.restarts).toBe(0);
     expect(report.adapter.hello?.implementation).toBe("parley");
+    expect(selectCases(["xeddsa"]).length).toBe(15);
     expect(selectCases(["x3dh"]).length).toBe(31);
     expect(selectCases(["ratchet"]).length).toBe(68);
+    expect(selectCases(["omemo"]).length).toBe(31);
+    expect(selectCases(["otr"]).length).toBe(28);
   });
 
   it("CLI: prints the table, writes JUnit XML and JSON, exits 0; a broken adapter exits 1; bad usage exits 2", () => {
@@ -73,7 +76,7 @@ describe("the reference adapter", () => {
     );
 
     expect(cli("run").status).toBe(2);
-    expect(() => selectCases(["nope"])).toThrow('unknown suite "nope": one of x3dh, ratchet');
+    expect(() => selectCases(["nope"])).toThrow('unknown suite "nope": one of xeddsa, x3dh, ratchet, omemo, otr');
     expect(cli("list", "--suite", "x3dh").stdout.trim().split("\n")).toHaveLength(31);
   });
 });
