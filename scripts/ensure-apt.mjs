@@ -21,11 +21,13 @@ if (!isRoot) {
 const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
 const opts = { stdio: ["ignore", "ignore", "inherit"], env };
 console.log(`[ensure-apt] installing ${missing.join(" ")}`);
-let r = spawnSync("apt-get", ["install", "-y", "--no-install-recommends", ...missing], opts);
+// Another apt (a parallel test run, unattended upgrades) may hold the dpkg lock: wait for it, up to 10 minutes.
+const wait = ["-o", "DPkg::Lock::Timeout=600"];
+let r = spawnSync("apt-get", [...wait, "install", "-y", "--no-install-recommends", ...missing], opts);
 if (r.status !== 0) {
   // A fresh machine has no package lists yet.
-  spawnSync("apt-get", ["update"], opts);
-  r = spawnSync("apt-get", ["install", "-y", "--no-install-recommends", ...missing], opts);
+  spawnSync("apt-get", [...wait, "update"], opts);
+  r = spawnSync("apt-get", [...wait, "install", "-y", "--no-install-recommends", ...missing], opts);
 }
 if (r.status !== 0) {
   console.error(`[ensure-apt] apt-get install ${missing.join(" ")} failed`);
