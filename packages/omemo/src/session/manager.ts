@@ -30,7 +30,7 @@ import { bareJid, bareJidKey, isPlausibleJid, sameBareJid } from "../jid.js";
 import { createEnvelope, decodeEnvelope, envelopeToString, type Envelope } from "../sce.js";
 import type { Bundle } from "../types.js";
 import { assertLabel } from "../v2/device-list.js";
-import { childElements, el, Element, localName, namespaceOf } from "../xml.js";
+import { childElements, cloneElement, el, Element, isElement, localName, namespaceOf } from "../xml.js";
 import {
   DEFAULT_STORE_NAMESPACE,
   DEVICE_ID_ATTEMPTS,
@@ -1056,8 +1056,11 @@ export class SessionManager {
    * affix checks. Replies with an empty message after a key exchange and as a heartbeat. Any error
    * leaves every stored state as it was: a duplicate (MAM, carbons) is DUPLICATE_MESSAGE.
    */
-  async decrypt(stanza: Element, options: DecryptOptions = {}): Promise<DecryptResult> {
-    if (!(stanza instanceof Element)) throw new OmemoError("INVALID_ARGUMENT", "stanza must be an ltx Element");
+  async decrypt(input: Element, options: DecryptOptions = {}): Promise<DecryptResult> {
+    if (!isElement(input)) throw new OmemoError("INVALID_ARGUMENT", "stanza must be an ltx Element");
+    // An element of another copy or subclass of ltx (xmpp.js's @xmpp/xml hands those out) is copied
+    // into ours, so that everything below works on one known class.
+    const stanza = input instanceof Element ? input : cloneElement(input);
     // A group chat stanza comes from room@service/nick (XEP-0045 §7.4): its bare JID is the room, not
     // the sender, so the session lookup, the `<from>` affix check and healing would all go to the room.
     const groupchat = options.groupchat === true || attrOf(stanza, "type") === "groupchat";

@@ -131,6 +131,31 @@ describe.each([
     expect(bob.texts().slice(4)).toEqual(["d", "a", "c"]);
   });
 
+  it("a stanza whose elements are of another ltx class (xmpp.js's @xmpp/xml, or any look-alike) is read too", async () => {
+    const { world, alice, bob } = await pair();
+    await world.send(alice, BOB, "from another ltx");
+    const { stanza } = world.network.queue.splice(0)[0]!;
+    // The same tree as plain objects of another class: name, attrs and children, no ltx prototype.
+    class Foreign {
+      constructor(
+        readonly name: string,
+        readonly attrs: Record<string, string>,
+        readonly children: (Foreign | string)[],
+      ) {}
+    }
+    const foreign = (e: typeof stanza): Foreign =>
+      new Foreign(
+        e.name,
+        { ...(e.attrs as Record<string, string>) },
+        e.children.map((c) => (typeof c === "string" ? c : foreign(c))),
+      );
+    const result = await bob.manager.decrypt(foreign(stanza) as unknown as typeof stanza);
+    expect(result.body).toBe("from another ltx");
+    await expect(bob.manager.decrypt({ name: "message" } as unknown as typeof stanza)).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
+  });
+
   it("duplicates (MAM, carbons, a replayed key exchange) are DUPLICATE_MESSAGE and change no stored byte", async () => {
     const { world, alice, bob } = await pair();
     await world.send(alice, BOB, "kex");
