@@ -38,6 +38,8 @@ export default tseslint.config(
   },
   {
     files: ["**/test/**", "**/bench/**", "**/examples/**", "apps/**", "**/*.test.ts"],
+    // Plain JavaScript (scripts and adapters under apps/) has no type information for this rule.
+    ignores: ["**/*.js", "**/*.mjs", "**/*.cjs"],
     rules: {
       "no-console": "off",
       "@typescript-eslint/no-floating-promises": "error",

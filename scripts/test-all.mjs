@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Every check, in order: build, bundle sizes, lint, typecheck, the API reference (TypeDoc, any warning
 // fails), unit + property tests, the mutation list (docs/MUTATIONS.md: each security check disabled in
-// turn must fail a named test), interop against real peers (installed with apt), browser tests in
-// headless Chromium, the pack check. Each vitest run writes a JSON
+// turn must fail a named test), interop against real peers (installed with apt), PostgreSQL, end to end
+// against a real Prosody (apps/chat), browser tests in headless Chromium, the pack check. Each vitest run writes a JSON
 // report to <package>/.reports/; the last line printed is the total over all of them:
 // "N passed, N failed". A step that fails without a failing test counted (a build or lint error,
 // a crashed runner) counts as one failure, so the total never hides it.
@@ -25,6 +25,7 @@ const steps = [
   ["mutations", ["pnpm", "run", "test:mutations"]],
   ["interop", ["pnpm", "run", "test:interop"]],
   ["postgres", ["pnpm", "run", "test:postgres"]],
+  ["e2e", ["pnpm", "run", "test:e2e"]],
   ["browser", ["pnpm", "run", "test:browser"]],
   ["pack", ["pnpm", "run", "test:pack"]],
 ];
