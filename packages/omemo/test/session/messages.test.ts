@@ -384,7 +384,8 @@ describe("OMEMO 2 specifics", () => {
     expect(envelope.to).toBe(BOB);
     expect(envelope.from).toBe(ALICE);
     expect(envelope.rpad).toBeDefined();
-    expect(envelope.time).toBeInstanceOf(Date);
+    // <time> is the manager's clock (the world's, injected as `now`), not the system's.
+    expect(envelope.time?.getTime()).toBe(world.clock);
     // A server that redirects Alice's next message to Carol (who Alice also encrypted to) is caught.
     const carol = await world.add(CAROL, { namespaces: [NS_V2] });
     const both = await alice.manager.encrypt([BOB, CAROL], { body: "to both" }, { envelopeTo: BOB });
