@@ -11,8 +11,6 @@ export type { DecodeKeysOptions } from "../message.js";
 export { decodeDeviceList, deviceListToString, encodeDeviceList } from "./device-list.js";
 export type { DeviceList } from "./device-list.js";
 export { bundleToString, decodeBundle, encodeBundle } from "./bundle.js";
-export { openLegacyPayload as openPayload } from "../session/payload.js";
-export type { OpenPayloadOptions } from "../session/payload.js";
 export {
   BUNDLE_PUBLISH_OPTIONS,
   DEVICE_LIST_NODE,

@@ -30,6 +30,9 @@ export type { AutomaticMessageReason, SessionManagerEvents } from "./events.js";
 export { MemoryOmemoStore, memoryOmemoStore } from "./memory-store.js";
 export type { MemoryOmemoStoreData } from "./memory-store.js";
 export { formatFingerprint } from "./identity.js";
+// From the main entry only: @parley/omemo/legacy and /v2 stay free of crypto code (bundle budgets).
+export { openLegacyPayload, openV2Payload } from "./payload.js";
+export type { OpenPayloadOptions } from "./payload.js";
 export {
   HEARTBEAT_CHAIN_LENGTH,
   ONE_TIME_PRE_KEYS,

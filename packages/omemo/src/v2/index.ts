@@ -11,8 +11,6 @@ export type { DecodeKeysOptions } from "../message.js";
 export { decodeDeviceList, deviceListToString, encodeDeviceList } from "./device-list.js";
 export type { Device, DeviceList } from "./device-list.js";
 export { bundleToString, decodeBundle, encodeBundle } from "./bundle.js";
-export { openV2Payload as openPayload } from "../session/payload.js";
-export type { OpenPayloadOptions } from "../session/payload.js";
 export {
   BUNDLES_NODE,
   BUNDLES_PUBLISH_OPTIONS,

@@ -246,31 +246,31 @@ describe("no secrets in toString, inspect, JSON or errors", () => {
   });
 });
 
-describe("legacy.openPayload and v2.openPayload (the public openers)", () => {
+describe("openLegacyPayload and openV2Payload (the public openers)", () => {
   const crypto = createCrypto();
   const te = new TextEncoder();
   it("open what the session manager's sealers made, with the default or a given provider", async () => {
-    const { legacy, v2 } = await import("../../src/index.js");
+    const { openLegacyPayload, openV2Payload } = await import("../../src/index.js");
     const l = sealLegacy(crypto, te.encode("legacy text"));
-    expect(new TextDecoder().decode(legacy.openPayload(l.keyMaterial, l.iv, l.payload))).toBe("legacy text");
+    expect(new TextDecoder().decode(openLegacyPayload(l.keyMaterial, l.iv, l.payload))).toBe("legacy text");
     const n = sealV2(crypto, te.encode("<envelope/>"));
-    expect(new TextDecoder().decode(v2.openPayload(n.keyMaterial, n.payload, { crypto }))).toBe("<envelope/>");
+    expect(new TextDecoder().decode(openV2Payload(n.keyMaterial, n.payload, { crypto }))).toBe("<envelope/>");
   });
 
   it("refuse tampered payloads and wrong key material with DECRYPTION_FAILED", async () => {
-    const { legacy, v2 } = await import("../../src/index.js");
+    const { openLegacyPayload, openV2Payload } = await import("../../src/index.js");
     const l = sealLegacy(crypto, te.encode("legacy text"));
     const badPayload = Uint8Array.from(l.payload);
     badPayload[0]! ^= 1;
-    expect(() => legacy.openPayload(l.keyMaterial, l.iv, badPayload)).toThrow(
+    expect(() => openLegacyPayload(l.keyMaterial, l.iv, badPayload)).toThrow(
       expect.objectContaining({ code: "DECRYPTION_FAILED" }),
     );
-    expect(() => legacy.openPayload(l.keyMaterial.subarray(0, 20), l.iv, l.payload)).toThrow(
+    expect(() => openLegacyPayload(l.keyMaterial.subarray(0, 20), l.iv, l.payload)).toThrow(
       expect.objectContaining({ code: "DECRYPTION_FAILED" }),
     );
     const n = sealV2(crypto, te.encode("<envelope/>"));
     const badMac = Uint8Array.from(n.keyMaterial);
     badMac[47]! ^= 1;
-    expect(() => v2.openPayload(badMac, n.payload)).toThrow(expect.objectContaining({ code: "DECRYPTION_FAILED" }));
+    expect(() => openV2Payload(badMac, n.payload)).toThrow(expect.objectContaining({ code: "DECRYPTION_FAILED" }));
   });
 });
