@@ -1,5 +1,5 @@
 // The two OTR interop peers of @parley/otr, spoken to in JSON lines (protocol in README.md):
-//   - libotr 4.1.1 (Debian libotr5-dev) through interop/libotr_peer.c, compiled on first use into
+//   - libotr 4.1.1 (Debian libotr5-dev) through interop/libotr_peer.c, compiled on first use (build-libotr-peer.mjs) into
 //     interop/.build/ (git-ignored), rebuilt when the source changes (the binary's name carries the source hash);
 //   - python-potr 1.0.2 (Debian python3-potr, OTR v2 only) through interop/potr_peer.py, which carries the
 //     pycryptodome 3.11 compatibility shim.
@@ -7,11 +7,11 @@
 // another party to the same process, e.g. a second instance of the same account. Nothing is sent anywhere: every
 // answer lists what the party wants on the wire (`outgoing`) and what its library reported (`events`); the test
 // routes the messages, for example with `Network` below.
-import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
+import { buildLibotrPeer as buildHarness } from "./build-libotr-peer.mjs";
 
 /** Debian's python3: the `python3` on PATH may be another one without the Debian packages. */
 export const DEBIAN_PYTHON = "/usr/bin/python3";
@@ -24,28 +24,17 @@ export function ensureApt(...packages: string[]): void {
   if (r.status !== 0) throw new Error(`ensure-apt ${packages.join(" ")} failed`);
 }
 
-/** Compiles interop/libotr_peer.c against libotr when no binary for this exact source exists; returns its path. */
+/**
+ * Compiles interop/libotr_peer.c against libotr when no binary for this exact source exists (installing the Debian
+ * packages it needs first); returns its path. The build itself is build-libotr-peer.mjs, shared with
+ * apps/conformance's libotr adapter.
+ */
 export function buildLibotrPeer(): string {
-  const source = here("./libotr_peer.c");
-  const hash = createHash("sha256").update(readFileSync(source)).digest("hex").slice(0, 16);
-  const outDir = here("./.build");
-  const binary = `${outDir}/libotr_peer-${hash}`;
-  if (existsSync(binary)) return binary;
-  ensureApt("libotr5-dev", "libgcrypt20-dev", "pkg-config", "gcc", "libc6-dev");
-  mkdirSync(outDir, { recursive: true });
-  const flags = execFileSync("pkg-config", ["--cflags", "--libs", "libotr", "libgcrypt"], { encoding: "utf8" })
-    .trim()
-    .split(/\s+/)
-    .filter((f) => f !== "");
-  // -rdynamic: the harness's time() must interpose on the libc symbol libotr calls.
-  const tmp = `${binary}.${process.pid}.tmp`;
-  execFileSync("gcc", ["-O2", "-Wall", "-Wextra", "-rdynamic", "-o", tmp, source, ...flags], { stdio: "inherit" });
-  renameSync(tmp, binary);
-  // Binaries of earlier versions of the source are of no further use.
-  for (const f of readdirSync(outDir)) {
-    if (f.startsWith("libotr_peer-") && f !== `libotr_peer-${hash}` && !f.endsWith(".tmp")) rmSync(`${outDir}/${f}`);
-  }
-  return binary;
+  return buildHarness({
+    beforeBuild: () => {
+      ensureApt("libotr5-dev", "libgcrypt20-dev", "pkg-config", "gcc", "libc6-dev");
+    },
+  });
 }
 
 export function ensurePotr(): void {

@@ -47,5 +47,7 @@ export {
   TLV_SMP_ABORT,
 } from "./wire.js";
 export type { OtrVersion, Tlv } from "./wire.js";
+export { deriveSessionKeys } from "./keys.js";
+export type { DeriveSessionKeysOptions, OtrSessionKeys } from "./keys.js";
 export { MODP_P, MODP_G } from "./group.js";
 export * as limits from "./consts.js";
