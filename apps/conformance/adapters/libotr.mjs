@@ -1,26 +1,32 @@
 #!/usr/bin/env node
-/* eslint @typescript-eslint/no-floating-promises: "off" -- needs type information, which plain .mjs files do not get (root eslint.config.js) */
 /**
  * An adapter for libotr 4.1.1 (Debian libotr5-dev; the OTR library of Pidgin, irssi, profanity, mcabber):
  * the conformance protocol's otr ops translated to the JSON-lines harness of @parley/otr's interop tests,
  * packages/otr/interop/libotr_peer.c (one OtrlUserState per account, libotr's callbacks as events, an
- * outbox instead of a network). The harness is compiled from the workspace on first use, exactly as
- * packages/otr/interop/peers.ts does it (same directory, same binary name: the source's hash), so both
- * share one build. Run from apps/conformance: `node adapters/libotr.mjs`.
+ * outbox instead of a network). The harness is compiled from the workspace on first use by
+ * packages/otr/interop/build-libotr-peer.mjs, the build peers.ts uses too (same directory, same binary name:
+ * the source's hash), so both share one build. Run from apps/conformance: `node adapters/libotr.mjs`.
  *
  * Mapping: an account is a harness party; a session is (party, contact, policy, fragment size), applied
  * with the harness's `configure` before each op (libotr keeps policy and max_message_size per account).
  * libotr announces the peer's end of the conversation only as TLV 1 among the TLVs otrl_message_receiving
- * returns (clients such as pidgin-otr look for it): the adapter makes it the `finished` event.
+ * returns (clients such as pidgin-otr look for it): the adapter makes it the `finished` event. libotr's
+ * gone_insecure callback ("A ConnContext has left a secure state", message.h) is a local state change, not
+ * the peer's end, and the protocol has no event for it (the receive result's `state` says it): not reported.
  * Sending in MSGSTATE_FINISHED: libotr reports OTRL_MSGEVENT_CONNECTION_ENDED and sends nothing; the
  * adapter answers INVALID_STATE. libotr's message events become the protocol's `error` kinds
  * (RCVDMSG_UNREADABLE: unreadable, RCVDMSG_MALFORMED: malformed, ...).
+ *
+ * otr.sessionKeys runs libotr's own toolkit (Debian libotr5-bin): `otr_sesskeys x g^y` for our public key,
+ * the high end and the four keys, and `otr_mackey` on each AES key for its MAC key (which must be the one
+ * otr_sesskeys printed). The toolkit checks no ranges: the adapter refuses a g^y outside 2..p-2 (as libotr's
+ * otrl_dh_is_inrange does for every received D-H key) and an x outside 1..p-1 or whose g^x is outside
+ * 2..p-2. otr_sesskeys also prints a "Session id": OTR v1's SHA-1(0x00 ‖ MPI(s)), not v2/v3's SSID, so
+ * the op does not carry it.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from "node:fs";
 import { createInterface } from "node:readline";
-import { fileURLToPath } from "node:url";
+import { buildLibotrPeer } from "../../../packages/otr/interop/build-libotr-peer.mjs";
 
 const OPS = [
   "otr.createAccount",
@@ -32,32 +38,16 @@ const OPS = [
   "otr.smpRespond",
   "otr.end",
   "otr.status",
+  "otr.sessionKeys",
 ];
 
-const SOURCE = fileURLToPath(new URL("../../../packages/otr/interop/libotr_peer.c", import.meta.url));
-const BUILD_DIR = fileURLToPath(new URL("../../../packages/otr/interop/.build", import.meta.url));
-
-/** Compiles libotr_peer.c when no binary for this exact source exists (as peers.ts's buildLibotrPeer). */
-function buildPeer() {
-  const hash = createHash("sha256").update(readFileSync(SOURCE)).digest("hex").slice(0, 16);
-  const binary = `${BUILD_DIR}/libotr_peer-${hash}`;
-  if (existsSync(binary)) return binary;
-  mkdirSync(BUILD_DIR, { recursive: true });
-  const flags = execFileSync("pkg-config", ["--cflags", "--libs", "libotr", "libgcrypt"], { encoding: "utf8" })
-    .trim()
-    .split(/\s+/)
-    .filter((f) => f !== "");
-  const tmp = `${binary}.${process.pid}.tmp`;
-  // -rdynamic: the harness's time() must interpose on the libc symbol libotr calls. Compiler output to stderr.
-  execFileSync("gcc", ["-O2", "-Wall", "-Wextra", "-rdynamic", "-o", tmp, SOURCE, ...flags], {
-    stdio: ["ignore", 2, 2],
-  });
-  renameSync(tmp, binary);
-  for (const f of readdirSync(BUILD_DIR)) {
-    if (f.startsWith("libotr_peer-") && f !== `libotr_peer-${hash}` && !f.endsWith(".tmp")) rmSync(`${BUILD_DIR}/${f}`);
-  }
-  return binary;
-}
+/** The 1536-bit MODP group's prime (RFC 3526 §2), for the range checks the toolkit does not make. */
+const MODP_P = BigInt(
+  "0xFFFFFFFFFFFFFFFFC90FDAA22168C234C4C6628B80DC1CD129024E088A67CC74020BBEA63B139B22514A08798E3404DD" +
+    "EF9519B3CD3A431B302B0A6DF25F14374FE1356D6D51C245E485B576625E7EC6F44C42E9A637ED6B0BFF5CB6F406B7ED" +
+    "EE386BFB5A899FA5AE9F24117C4B1FE649286651ECE45B3DC2007CB8A163BF0598DA48361C55D39A69163FA8FD24CF5F" +
+    "83655D23DCA3AD961C62F356208552BB9ED529077096966D670C354E4ABC9804F1746C08CA237327FFFFFFFFFFFFFFFF",
+);
 
 class AdapterError extends Error {
   constructor(code, message) {
@@ -66,22 +56,29 @@ class AdapterError extends Error {
   }
 }
 
-/** The harness process: one request at a time. */
+/** The harness answered a request with an error (as opposed to not answering at all). */
+class HarnessRefused extends Error {}
+
+/**
+ * The harness process: one request at a time. When it cannot be started, has exited, or its stdin is
+ * broken (EPIPE), every waiting and later call fails (the op answers INTERNAL) instead of waiting forever.
+ */
 class Peer {
   #child;
   #waiting = [];
   #next = 1;
   #stderr = "";
+  /** Why the harness can no longer answer, once it cannot. */
+  #dead = null;
   constructor(binary) {
     this.#child = spawn(binary, [], { stdio: ["pipe", "pipe", "pipe"] });
     this.#child.stderr.on("data", (d) => {
       this.#stderr = (this.#stderr + d.toString("utf8")).slice(-4000);
       process.stderr.write(d);
     });
-    this.#child.on("exit", (code, signal) => {
-      const e = new Error(`libotr_peer exited (${code ?? signal}): ${this.#stderr}`);
-      for (const w of this.#waiting.splice(0)) w.reject(e);
-    });
+    this.#child.on("error", (e) => this.#fail(`libotr_peer failed: ${e.message}`));
+    this.#child.stdin.on("error", (e) => this.#fail(`libotr_peer's stdin: ${e.message}`));
+    this.#child.on("exit", (code, signal) => this.#fail(`libotr_peer exited (${code ?? signal})`));
     createInterface({ input: this.#child.stdout }).on("line", (line) => {
       const w = this.#waiting.shift();
       if (!w) return;
@@ -93,20 +90,27 @@ class Peer {
     });
   }
 
+  #fail(reason) {
+    this.#dead ??= `${reason}${this.#stderr === "" ? "" : `: ${this.#stderr}`}`;
+    const e = new Error(this.#dead);
+    for (const w of this.#waiting.splice(0)) w.reject(e);
+  }
+
   /** One harness request; a failed answer throws an Error with the harness's message. */
   async call(op, args = {}) {
+    if (this.#dead !== null) throw new Error(this.#dead);
     const id = this.#next++;
     const answer = await new Promise((resolve, reject) => {
       this.#waiting.push({ resolve, reject });
       this.#child.stdin.write(`${JSON.stringify({ id, op, ...args })}\n`);
     });
     if (answer.id !== id) throw new Error(`libotr_peer answered ${answer.id} to ${id}`);
-    if (answer.ok !== true) throw new Error(`libotr_peer ${op}: ${answer.error}`);
+    if (answer.ok !== true) throw new HarnessRefused(`libotr_peer ${op}: ${answer.error}`);
     return answer;
   }
 
   close() {
-    this.#child.stdin.end();
+    if (this.#dead === null) this.#child.stdin.end();
   }
 }
 
@@ -132,13 +136,68 @@ const MSG_ERRORS = {
   rcvdmsg_unrecognized: "other",
 };
 
+/** A D-H value or exponent: lowercase hex of 1 to 192 unsigned big-endian bytes. */
+const dhHex = (v, name) => {
+  if (typeof v !== "string" || !/^(?:[0-9a-f]{2}){1,192}$/.test(v))
+    throw new AdapterError("INVALID_ARGUMENT", `${name} must be lowercase hex of 1 to 192 bytes`);
+  return BigInt(`0x${v}`);
+};
+const evenHex = (n) => {
+  const h = n.toString(16);
+  return h.length % 2 ? `0${h}` : h;
+};
+
+/** One of libotr's toolkit programs (libotr5-bin); its stdout. */
+function toolkit(name, args) {
+  try {
+    return execFileSync(name, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch (e) {
+    throw new Error(`${name} failed (is libotr5-bin installed?): ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** otr.sessionKeys through otr_sesskeys and otr_mackey. */
+function sessionKeys(a) {
+  const x = dhHex(a.ourPrivateKey, "ourPrivateKey");
+  const gy = dhHex(a.theirPublicKey, "theirPublicKey");
+  if (x < 1n || x >= MODP_P) throw new AdapterError("INVALID_ARGUMENT", "ourPrivateKey must be in 1..p-1");
+  if (gy < 2n || gy > MODP_P - 2n) throw new AdapterError("INVALID_ARGUMENT", "theirPublicKey is outside 2..p-2");
+  const out = toolkit("otr_sesskeys", [evenHex(x), evenHex(gy)]);
+  const field = (label) => {
+    const m = new RegExp(`^${label}: ([0-9a-f]+)$`, "m").exec(out);
+    if (!m) throw new Error(`otr_sesskeys printed no "${label}": ${out.slice(0, 200)}`);
+    return m[1];
+  };
+  const high = /We are the high end/.test(out);
+  if (!high && !/We are the low end/.test(out)) throw new Error(`otr_sesskeys printed no end: ${out.slice(0, 200)}`);
+  const gx = BigInt(`0x${field("Our public key")}`);
+  if (gx < 2n || gx > MODP_P - 2n)
+    throw new AdapterError("INVALID_ARGUMENT", "ourPrivateKey gives a public key outside 2..p-2");
+  const keys = {
+    ourPublicKey: evenHex(gx),
+    high,
+    sendingAesKey: field("Sending {3}AES key"),
+    sendingMacKey: field("Sending {3}MAC key"),
+    receivingAesKey: field("Receiving AES key"),
+    receivingMacKey: field("Receiving MAC key"),
+  };
+  for (const [aes, mac] of [
+    [keys.sendingAesKey, keys.sendingMacKey],
+    [keys.receivingAesKey, keys.receivingMacKey],
+  ]) {
+    const m = /^MAC key: ([0-9a-f]+)$/m.exec(toolkit("otr_mackey", [aes]));
+    if (m?.[1] !== mac) throw new Error(`otr_mackey ${aes} gives ${m?.[1] ?? "nothing"}, otr_sesskeys ${mac}`);
+  }
+  return keys;
+}
+
 let peerProcess;
 const accounts = new Map(); // handle -> { party, account, instag }
 const sessions = new Map(); // handle -> { account, peer, policy, mms }
 let nextHandle = 1;
 
 function peer() {
-  peerProcess ??= new Peer(buildPeer());
+  peerProcess ??= new Peer(buildLibotrPeer());
   return peerProcess;
 }
 
@@ -166,8 +225,6 @@ async function events(s, list) {
   for (const e of list) {
     if (e.type === "gone_secure" || e.type === "still_secure") {
       out.push({ type: "secure", version: e.protocolVersion, peerFingerprint: await peerFingerprint(s) });
-    } else if (e.type === "gone_insecure") {
-      out.push({ type: "finished" });
     } else if (e.type === "smp") {
       if (e.event === "ask_for_secret" || e.event === "ask_for_answer")
         out.push({ type: "smpRequest", question: e.event === "ask_for_answer" ? (e.question ?? "") : null });
@@ -203,6 +260,7 @@ async function handle(op, a) {
         protocol: 1,
         profiles: [],
         ops: OPS,
+        otrVersions: [2, 3],
       };
     }
     case "otr.createAccount": {
@@ -224,7 +282,9 @@ async function handle(op, a) {
           maxMessageSize: 0,
         });
       } catch (e) {
-        throw new AdapterError("INVALID_ARGUMENT", e.message);
+        // The harness refused the key file or instance tag; a harness that is gone stays INTERNAL.
+        if (e instanceof HarnessRefused) throw new AdapterError("INVALID_ARGUMENT", e.message);
+        throw e;
       }
       accounts.set(party, { party, account, instag: r.instag });
       return { account: party, fingerprint: hexFingerprint(r.fingerprint), instanceTag: r.instag };
@@ -307,6 +367,8 @@ async function handle(op, a) {
     }
     case "otr.status":
       return status(sessionOf(a.session));
+    case "otr.sessionKeys":
+      return sessionKeys(a);
     default:
       throw new AdapterError("UNSUPPORTED_OP", `unknown op ${JSON.stringify(op)}`);
   }

@@ -15,7 +15,8 @@ Run: /usr/bin/python3 adapters/python_x3dh_doubleratchet.py   (JSON lines on std
 The xeddsa ops use Debian's python3-xeddsa (libxeddsa) directly: `libsignal` signs with
 ed25519_priv_sign(k) and puts the sign bit of k·B in bit 7 of byte 63 (libsignal's curve25519_sign);
 `xeddsa` signs with ed25519_priv_sign(a) where a = priv_force_sign(k, False) reduced mod q, the spec's
-scalar (libxeddsa leaves k unreduced when no negation is needed, which gives other, equally valid bytes);
+scalar (libxeddsa leaves k unreduced when no negation is needed, which gives other, equally valid bytes:
+without this reduction the suite's byte-exact case would fail for keys of sign bit 0);
 verify refuses u >= p first (XEdDSA §3 step 1, which libxeddsa's conversion lacks), then ed25519_verify
 against curve25519_pub_to_ed25519_pub(u, sign bit), the bit 0 or, for `libsignal`, taken from byte 63.
 
@@ -35,6 +36,10 @@ Differences from Parley (none fails a case; test/python-adapter.interop.test.ts 
 - Non-canonical s: libxeddsa's ed25519_verify refuses L <= s < 2^253 (RFC 8032), so xeddsa.verify answers
   valid: false for s + L with or without `strict`; Parley's default accepts it (the spec's bound s < 2^253,
   as libsignal), and refuses it with strict: true. The suite allows either default.
+- Low-order keys: libxeddsa's ed25519_verify (libsodium's crypto_sign_verify_detached) refuses small-order
+  keys, so xeddsa.verify answers valid: false for the vectors' forgeries (R = the identity, s = 0), which the
+  spec's algorithm, Parley and libsignal-protocol-c accept. The suite allows either answer, the same for every
+  low-order key.
 
 Error mapping: x3dh.KeyAgreementException -> BAD_SIGNATURE (signature) / MISSING_ONE_TIME_PRE_KEY /
 UNKNOWN_PRE_KEY; AuthenticationFailedException -> BAD_MAC; DuplicateMessageException -> DUPLICATE_MESSAGE;

@@ -3,14 +3,17 @@
  * answers (ParleyImplementation), for both variants (`xeddsa`: the spec; `libsignal`: curve25519_sign):
  * keys with either Edwards sign bit, signatures with fixed nonces over messages of 0, 1, 32 and 1000
  * bytes, the published vectors of libsignal-protocol-c, and verifications that must fail (flipped bits,
- * wrong key, s ≥ 2^253, low-order and non-canonical u, the wrong sign bit) or that only the spec's bound
- * accepts (s + L). Every key, message and nonce comes from a named deterministic source, so a rerun gives
+ * wrong key, s ≥ 2^253, u + p for a key with u < 19, the wrong sign bit) or that only the spec's bound
+ * accepts (s + L), and forged signatures (R = the identity, s = 0) for the low-order keys, which the spec's
+ * equation accepts and a verifier with a small-order check refuses. Every key, message and nonce comes from a named deterministic source, so a rerun gives
  * the same file. Run: `pnpm exec tsx scripts/vectors-xeddsa.ts`; then `/usr/bin/python3
  * scripts/cross_check_xeddsa.py` records the cross-check. A published version (v1) is never rewritten
  * with other values: change the script, bump the version.
  */
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { bytesToHex, createCrypto, hexToBytes } from "@parley/crypto";
 import { deterministicRandom } from "@parley/crypto/testing";
 import type { Hex, OpArgs, OpName, OpResult } from "../src/protocol.js";
@@ -36,13 +39,16 @@ const cryptoVersion = (
     version: string;
   }
 ).version;
+/** What the vectors depend on: Parley's crypto, and this kit's ops and generator. */
+const SOURCES = ["packages/crypto/src", "apps/conformance/src", "apps/conformance/scripts"];
+const ROOT = fileURLToPath(new URL("../../../", import.meta.url));
 let commit = "unknown";
 try {
-  commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { encoding: "utf8" }).trim();
-  const changed = execFileSync("git", ["status", "--porcelain", "--", "../../packages/crypto/src"], {
-    encoding: "utf8",
-  }).trim();
-  if (changed !== "") commit += " with uncommitted changes in packages/crypto";
+  commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], { cwd: ROOT, encoding: "utf8" }).trim();
+  const dirty = SOURCES.filter(
+    (dir) => execFileSync("git", ["status", "--porcelain", "--", dir], { cwd: ROOT, encoding: "utf8" }).trim() !== "",
+  );
+  if (dirty.length > 0) commit += ` with uncommitted changes in ${dirty.join(", ")}`;
 } catch {
   // not a git checkout
 }
@@ -97,7 +103,12 @@ keys.push(
     `${SIGNATURE_TEST}: aliceIdentityPrivate`,
   ),
 );
+// A clamped private key whose public key is u = 9, the base point's u: k = 5q − 1 ≡ −1 (mod q) is a multiple of
+// 8 with bit 254 set, so k·B = −B (sign bit 1). Only a key with u < 19 has u + p < 2^255: a non-canonical
+// encoding with bit 255 clear, which masking bit 255 (convert_mont) does not change.
+keys.push(key("u9", toHex(5n * L - 1n)));
 const keyByName = new Map(keys.map((k) => [k.name, k]));
+if (keyByName.get("u9")!.publicKey !== toHex(9n)) throw new Error("u9: u is not 9");
 if (
   keyByName.get("libsignal-c-alice-identity")!.publicKey !==
   "ab7e717d4a163b7d9a1d8071dfe9dcf8cdcd1cea3339b6356be84d887e322c64"
@@ -177,6 +188,17 @@ for (const [variant, expected, source] of published) {
   signatures.push(v);
 }
 
+const u9 = keyByName.get("u9")!;
+signatures.push(
+  sign(
+    "xeddsa u9 32-byte message",
+    "xeddsa",
+    u9,
+    messages.get(32)!,
+    bytesToHex(random("nonce xeddsa u9 32-byte message")(64)),
+  ),
+);
+
 // ------------------------------------------------------------------------------------- verifications
 
 const verifications: XeddsaVerifyVector[] = [];
@@ -231,14 +253,49 @@ const STRICT_NOTE =
   "libxeddsa (python3-xeddsa) refuses s ≥ L (ed25519_verify checks s < L, as RFC 8032 §5.1.7); the spec bounds s by 2^253 only, " +
   "as Parley's default and libsignal do.";
 
-// Low-order points of Curve25519 (u = 0, 1, the two of order 8, p − 1), and non-canonical encodings.
-const LOW_ORDER_U: [string, Hex][] = [
-  ["u = 0 (order 2)", toHex(0n)],
-  ["u = 1 (order 4)", toHex(1n)],
-  ["u of order 8", "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"],
-  ["u of order 8 (the other)", "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"],
-  ["u = p − 1", toHex(P - 1n)],
+// Low-order points of Curve25519 (u = 0, 1, the two of order 8, p − 1) and the order of convert_mont(u).
+const LOW_ORDER_U: [string, bigint, bigint][] = [
+  ["u = 0 (order 2)", 0n, 2n],
+  ["u = 1 (order 4)", 1n, 4n],
+  ["u of order 8", toInt("e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800"), 8n],
+  ["u of order 8 (the other)", toInt("5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157"), 8n],
+  ["u = p − 1 (order 4: convert_mont gives y = 0 as for u = 1)", P - 1n, 4n],
 ];
+const modPow = (b: bigint, e: bigint, m: bigint): bigint => {
+  let r = 1n;
+  for (b %= m; e > 0n; e >>= 1n, b = (b * b) % m) if (e & 1n) r = (r * b) % m;
+  return r;
+};
+/** convert_mont(u) (spec §2.3) encoded: y = (u − 1)·inv(u + 1) with inv(0) = 0, sign bit 0. */
+const convertMont = (u: bigint): Hex => {
+  const m = u % 2n ** 255n;
+  return toHex((((m - 1n + P) % P) * modPow(m + 1n, P - 2n, P)) % P);
+};
+/** h = hash(R ‖ A ‖ M) mod q (spec §3). */
+const hashH = (R: Hex, A: Hex, M: Hex): bigint =>
+  toInt(
+    bytesToHex(
+      createHash("sha512")
+        .update(hexToBytes(R + A + M))
+        .digest(),
+    ),
+  ) % L;
+/** R = the identity point's encoding (y = 1), s = 0: sB − hA = −hA, the identity when ord(A) divides h. */
+const FORGED = toHex(1n) + toHex(0n);
+/** The first message "low-order <i>" (UTF-8) whose h is (`multiple`) or is not a multiple of `order`. */
+function forgedMessage(A: Hex, order: bigint, multiple: boolean): Hex {
+  for (let i = 0; ; i++) {
+    const M = bytesToHex(new TextEncoder().encode(`low-order ${i}`));
+    if ((hashH(FORGED.slice(0, 64), A, M) % order === 0n) === multiple) return M;
+  }
+}
+const LOW_ORDER_NOTE =
+  "A forgery (R = the identity, s = 0; no private key made it): the spec's xeddsa_verify (§3) has no small-order check, " +
+  "and sB − hA = −hA is the identity because h is a multiple of the key's order, so it answers true, as Parley does, and as " +
+  "libsignal-protocol-c 2.3.3's curve25519_verify and xed25519_verify do (ref10's crypto_sign_open and crypto_sign_open_modified, " +
+  "no small-order check; run once through a harness built from its src/curve25519, not in CI). " +
+  "libxeddsa answers false: its ed25519_verify is libsodium's crypto_sign_verify_detached, which refuses a small-order key " +
+  "(and R). The suite accepts either answer, the same for every such key.";
 
 for (const variant of XEDDSA_VARIANTS) {
   const others = variant === "xeddsa" ? "libsignal" : "xeddsa";
@@ -347,14 +404,6 @@ for (const variant of XEDDSA_VARIANTS) {
         message,
         flip(signature, 63, 7),
       );
-      verification(
-        `${at}: u + p`,
-        variant,
-        `${base.name}, verified with u + p (a non-canonical encoding of the key: the spec refuses u ≥ p)`,
-        toHex(toInt(publicKey) + P),
-        message,
-        signature,
-      );
     }
     // The other variant's signature of the same key and message.
     const cross = find(`${others} ${k.name} 32-byte message`);
@@ -372,18 +421,52 @@ for (const variant of XEDDSA_VARIANTS) {
       cross.signature,
     );
   }
-  const base = find(`${variant} ${keys[2]!.name} 32-byte message`);
-  for (const [what, u] of LOW_ORDER_U) {
+  for (const [what, u, order] of LOW_ORDER_U) {
+    const A = convertMont(u);
+    const message = forgedMessage(A, order, true);
     verification(
-      `${variant}: low-order key, ${what}`,
+      `${variant}: low-order key, ${what}: forged signature`,
       variant,
-      `${base.name}, verified with the low-order key ${what}`,
-      u,
-      base.message,
-      base.signature,
+      `R = the identity, s = 0, over "${new TextDecoder().decode(hexToBytes(message))}", whose h is a multiple of ${order}: ` +
+        `the spec's equation R = sB − hA holds for the low-order key ${what}`,
+      toHex(u),
+      message,
+      FORGED,
+      { knownDifference: LOW_ORDER_NOTE },
+    );
+    const other = forgedMessage(A, order, false);
+    verification(
+      `${variant}: low-order key, ${what}: forged signature, other message`,
+      variant,
+      `the same forgery over "${new TextDecoder().decode(hexToBytes(other))}", whose h is not a multiple of ${order}: ` +
+        "sB − hA = −hA is not the identity, refused by the spec and by a verifier with a small-order check alike",
+      toHex(u),
+      other,
+      FORGED,
     );
   }
 }
+
+// XEdDSA §3 verify, step 1: u ≥ p is invalid. Only u + p < 2^255 tests that step alone (for larger u, bit 255
+// is set and convert_mont's masking already changes u): the key with u = 9.
+const u9Signature = find("xeddsa u9 32-byte message");
+verification(
+  "xeddsa u9: valid",
+  "xeddsa",
+  `${u9Signature.name}, unchanged`,
+  u9.publicKey,
+  u9Signature.message,
+  u9Signature.signature,
+);
+verification(
+  "xeddsa u9: u + p",
+  "xeddsa",
+  `${u9Signature.name}, verified with u + p = 9 + p (< 2^255: bit 255 clear, convert_mont's masking changes nothing): ` +
+    "the spec refuses u ≥ p (§3 verify, first step); a verifier without that check reads u mod p = 9 and accepts",
+  toHex(9n + P),
+  u9Signature.message,
+  u9Signature.signature,
+);
 
 // libsignal-protocol-c's test_curve25519_signature: a signature with a random nonce (verify only), and
 // each of its 64 bytes with bit 0 flipped refused; here the first of R and of s.
@@ -446,6 +529,7 @@ const file: XeddsaVectorFile = {
     keys:
       `private keys, messages and nonces drawn from deterministicRandom(seed) of @parley/crypto/testing: seed "${SEED} keys" (clamped; the first two of each Edwards sign bit), ` +
       `"${SEED} messages" (one message of each length, shared), "${SEED} nonce <signature name>"; ` +
+      `the key u9, k = 5q − 1 (u = 9); the low-order forgeries' messages "low-order <i>", the first i whose h is (or is not) a multiple of the key's order; ` +
       `published vectors (source fields): ${LIBSIGNAL_C} src/curve25519/ed25519/tests/internal_fast_tests.c (curvesigs_fast_test, xeddsa_fast_test: reproduced byte for byte) and tests/test_curve25519.c (test_curve25519_signature: verified)`,
     crossChecked,
     generatedAt: new Date().toISOString().slice(0, 10),

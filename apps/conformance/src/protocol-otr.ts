@@ -11,6 +11,8 @@
  * @packageDocumentation
  */
 
+import type { Hex } from "./protocol.js";
+
 /** Error codes only the OTR ops use (they also use the shared ones of protocol.ts). */
 export type OtrErrorCode =
   /** `otr.session` was asked for a policy that allows no protocol version the implementation speaks. */
@@ -183,6 +185,33 @@ export interface OtrStatusResult {
   theirInstanceTag: number;
 }
 
+export interface OtrSessionKeysArgs {
+  /**
+   * Our D-H private key x: unsigned big-endian bytes (not an MPI: no length prefix), 1 to 192 bytes, x in
+   * 1..p-1 (OTR draws 320 bits). Otherwise INVALID_ARGUMENT.
+   */
+  ourPrivateKey: Hex;
+  /**
+   * Their D-H public key g^y: unsigned big-endian bytes (not an MPI: no length prefix), 1 to 192 bytes. A
+   * value outside 2..p-2 is INVALID_ARGUMENT (the check every received D-H key gets).
+   */
+  theirPublicKey: Hex;
+}
+export interface OtrSessionKeysResult {
+  /** Our D-H public key g^x mod p: minimal unsigned big-endian bytes (no leading zero byte). */
+  ourPublicKey: Hex;
+  /** Whether we are the "high" end: our public key is numerically larger than theirs (we send with 0x01). */
+  high: boolean;
+  /** The sending AES key: the first 16 bytes of SHA-1(sendbyte ‖ MPI(g^xy)), sendbyte 0x01 for the high end, else 0x02. */
+  sendingAesKey: Hex;
+  /** The sending MAC key: SHA-1 of the sending AES key (20 bytes). */
+  sendingMacKey: Hex;
+  /** The receiving AES key: the first 16 bytes of SHA-1(rcvbyte ‖ MPI(g^xy)), rcvbyte 0x02 for the high end, else 0x01. */
+  receivingAesKey: Hex;
+  /** The receiving MAC key: SHA-1 of the receiving AES key (20 bytes). */
+  receivingMacKey: Hex;
+}
+
 /** The OTR ops: arguments and results. */
 export interface OtrOps {
   /** An account: the long-term DSA key (imported or generated) and an instance tag. */
@@ -203,6 +232,11 @@ export interface OtrOps {
   "otr.end": { args: OtrEndArgs; result: OtrMessagesResult };
   /** The session's state, version, fingerprints and instance tags. */
   "otr.status": { args: OtrStatusArgs; result: OtrStatusResult };
+  /**
+   * The data-message keys of one D-H pair (spec "Computing AES keys, MAC keys"), from fixed keys, no
+   * session: what libotr's `otr_sesskeys` and `otr_mackey` print.
+   */
+  "otr.sessionKeys": { args: OtrSessionKeysArgs; result: OtrSessionKeysResult };
 }
 
 export const OTR_OP_NAMES: readonly (keyof OtrOps)[] = [
@@ -215,4 +249,5 @@ export const OTR_OP_NAMES: readonly (keyof OtrOps)[] = [
   "otr.smpRespond",
   "otr.end",
   "otr.status",
+  "otr.sessionKeys",
 ];

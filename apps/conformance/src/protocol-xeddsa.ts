@@ -50,8 +50,9 @@ export interface XeddsaVerifyArgs {
   /** 64 bytes. */
   signature: Hex;
   /**
-   * true: refuse a non-canonical s (L ≤ s < 2^253; RFC 8032 §5.1.7, libxeddsa). Absent or false: the
-   * implementation's default, which may be the spec's bound s < 2^253 (Parley, libsignal) or s < L.
+   * A kit option, not in the XEdDSA spec (which bounds s by 2^253 only). true: refuse a non-canonical s
+   * (L ≤ s < 2^253; RFC 8032 §5.1.7, libxeddsa). Absent or false: the implementation's default, which may
+   * be the spec's bound s < 2^253 (Parley, libsignal) or s < L.
    */
   strict?: boolean;
 }

@@ -147,6 +147,11 @@ export interface HelloResult {
   profiles: ProfileName[];
   /** Ops it supports; cases that need another op are skipped. */
   ops: OpName[];
+  /**
+   * The OTR protocol versions the adapter speaks (2, 3); cases that need another version are skipped.
+   * Default [2, 3] when it lists otr ops.
+   */
+  otrVersions?: number[];
 }
 
 export interface GenerateIdentityArgs {

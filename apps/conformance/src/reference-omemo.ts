@@ -16,6 +16,8 @@ import {
   decodeEnvelope,
   isOmemoError,
   legacy,
+  openLegacyPayload,
+  openV2Payload,
   v2,
   memoryOmemoStore,
   NS_LEGACY,
@@ -162,6 +164,11 @@ class Device {
   }
 }
 
+/**
+ * The omemo ops answered by Parley: devices (`omemo.createDevice`) are @parley/omemo SessionManagers on
+ * in-memory stores, with blind trust and a transport that records their publications and automatic
+ * messages; `omemo.decryptWithKeys` builds a device from fixed keys with the public codecs and ratchet.
+ */
 export class OmemoReference implements ReferenceArea {
   readonly ops: readonly OpName[] = OMEMO_OP_NAMES;
   readonly #crypto: Crypto;
@@ -227,7 +234,7 @@ export class OmemoReference implements ReferenceArea {
         open = (km) =>
           m.payload === undefined
             ? null
-            : new TextDecoder().decode(legacy.openPayload(km, m.iv, m.payload, { crypto }));
+            : new TextDecoder().decode(openLegacyPayload(km, m.iv, m.payload, { crypto }));
       } else {
         const m = v2.decodeEncryptedMessage(encrypted);
         sid = m.sid;
@@ -235,7 +242,7 @@ export class OmemoReference implements ReferenceArea {
         key = found && { data: found.data, keyExchange: found.kex };
         open = (km) => {
           if (m.payload === undefined) return null;
-          const envelope = decodeEnvelope(new TextDecoder().decode(v2.openPayload(km, m.payload, { crypto })), {
+          const envelope = decodeEnvelope(new TextDecoder().decode(openV2Payload(km, m.payload, { crypto })), {
             to,
             from,
           });

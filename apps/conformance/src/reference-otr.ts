@@ -4,8 +4,9 @@
  * (`importLibotrPrivateKeys`). Randomness (DSA keys, instance tags, DH keys, SMP) comes from the Crypto
  * the implementation was made with, so a deterministic Crypto makes the whole area deterministic.
  */
-import type { Crypto } from "@parley/crypto";
+import { bytesToHex, type Crypto } from "@parley/crypto";
 import {
+  deriveSessionKeys,
   generateDsaKey,
   importLibotrPrivateKeys,
   isOtrError,
@@ -14,7 +15,7 @@ import {
   type OtrEvent,
   type OtrErrorCode as ParleyOtrErrorCode,
 } from "@parley/otr";
-import { integer } from "./args.js";
+import { bytes, integer } from "./args.js";
 import { AdapterError } from "./errors.js";
 import type { OpArgs, OpName, OpResult } from "./protocol.js";
 import { OTR_OP_NAMES, type OtrEventJson, type OtrPolicyJson } from "./protocol-otr.js";
@@ -87,6 +88,12 @@ function eventOf(e: OtrEvent): OtrEventJson | undefined {
   }
 }
 
+/**
+ * The otr ops answered by Parley: accounts (a DSA key and an instance tag) and sessions (one `OtrSession`
+ * with a contact each) live in this object under string handles (`otr-account-<n>`, `otr-session-<n>`), so
+ * the runner and the vector scripts can drive it exactly as they drive an adapter. `@parley/otr`'s errors
+ * become `AdapterError`s with protocol codes; its events become the protocol's `OtrEventJson`s.
+ */
 export class OtrReference implements ReferenceArea {
   readonly ops: readonly OpName[] = OTR_OP_NAMES;
   readonly #accounts = new Map<string, Account>();
@@ -242,6 +249,23 @@ export class OtrReference implements ReferenceArea {
           ourInstanceTag: s.ourInstanceTag,
           theirInstanceTag: s.theirInstanceTag,
         } satisfies OpResult<"otr.status">;
+      }
+
+      case "otr.sessionKeys": {
+        const x = bytes(a["ourPrivateKey"], "ourPrivateKey");
+        const gy = bytes(a["theirPublicKey"], "theirPublicKey");
+        // OtrErrors (x out of range, g^y outside 2..p-2: INVALID_GROUP_ELEMENT) become INVALID_ARGUMENT in handle.
+        const k = deriveSessionKeys(x, gy);
+        let ourPublicKey = k.ourPublic.toString(16);
+        if (ourPublicKey.length % 2) ourPublicKey = `0${ourPublicKey}`;
+        return {
+          ourPublicKey,
+          high: k.high,
+          sendingAesKey: bytesToHex(k.sendingAesKey),
+          sendingMacKey: bytesToHex(k.sendingMacKey),
+          receivingAesKey: bytesToHex(k.receivingAesKey),
+          receivingMacKey: bytesToHex(k.receivingMacKey),
+        } satisfies OpResult<"otr.sessionKeys">;
       }
 
       default:

@@ -241,6 +241,7 @@ export class ParleyImplementation implements Implementation {
           protocol: PROTOCOL_VERSION,
           profiles: [...PROFILES],
           ops: [...OP_NAMES],
+          otrVersions: [2, 3],
         } satisfies OpResult<"hello">;
 
       case "x3dh.generateIdentity": {

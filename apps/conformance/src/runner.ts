@@ -97,6 +97,12 @@ async function startAdapter(
     if (!Array.isArray(hello.ops) || !Array.isArray(hello.profiles)) {
       throw new AdapterFailure("hello must return ops and profiles arrays");
     }
+    if (
+      hello.otrVersions !== undefined &&
+      (!Array.isArray(hello.otrVersions) || !hello.otrVersions.every((v) => Number.isSafeInteger(v)))
+    ) {
+      throw new AdapterFailure("hello's otrVersions must be an array of integers");
+    }
     if (hello.protocol !== PROTOCOL_VERSION) {
       throw new AdapterFailure(`the adapter speaks protocol ${String(hello.protocol)}, the runner ${PROTOCOL_VERSION}`);
     }
@@ -167,6 +173,11 @@ export async function runConformance(options: RunOptions): Promise<RunReport> {
         durationMs: 0,
         detail: `the adapter does not support ${missing.join(", ")}`,
       });
+      continue;
+    }
+    const unmet = c.requires?.(adapter.hello);
+    if (unmet !== undefined) {
+      record({ ...base, status: "skipped", durationMs: 0, detail: unmet });
       continue;
     }
     const t0 = Date.now();

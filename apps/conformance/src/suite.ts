@@ -1,6 +1,6 @@
 /** What a suite is: named cases, each needing some ops and run against the implementation under test. */
 import { AdapterError, AdapterFailure } from "./errors.js";
-import type { OpArgs, OpName, OpResult, ProfileName } from "./protocol.js";
+import type { HelloResult, OpArgs, OpName, OpResult, ProfileName } from "./protocol.js";
 import type { Implementation } from "./reference.js";
 
 export interface CaseContext {
@@ -20,6 +20,11 @@ export interface TestCase {
   readonly ops: readonly OpName[];
   /** A reason to skip the case whatever the adapter supports. */
   readonly skip?: string;
+  /**
+   * What else the case needs of the adapter, judged from its `hello` (after its ops and profile): a reason
+   * to skip the case, or undefined to run it (e.g. an OTR protocol version the adapter does not speak).
+   */
+  readonly requires?: (hello: HelloResult) => string | undefined;
   run(ctx: CaseContext): Promise<void>;
 }
 

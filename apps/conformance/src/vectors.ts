@@ -1,6 +1,14 @@
 /** The formats of the vector files in `vectors/` (made by `scripts/make-vectors.ts`). */
 import type { OmemoDeviceKeys } from "./protocol-omemo.js";
-import type { BundleHex, Hex, KeyExchangeHex, KeyPairHex, ProfileName, RatchetInspectResult } from "./protocol.js";
+import type {
+  BundleHex,
+  ErrorCode,
+  Hex,
+  KeyExchangeHex,
+  KeyPairHex,
+  ProfileName,
+  RatchetInspectResult,
+} from "./protocol.js";
 
 export interface Provenance {
   /** The script that wrote the file. */
@@ -156,6 +164,11 @@ export interface OmemoMalformedVector {
   description: string;
   /** The `<message>` as XML text (the runner stamps `from` and `to` when it delivers it). */
   stanza: string;
+  /**
+   * Other refusals the specifications allow, when the malformation removes the key for the receiving
+   * device (v0.3.0 §5: a message with no key for us MUST be silently discarded: NO_KEY_FOR_US).
+   */
+  alsoAccepted?: ErrorCode[];
 }
 
 export interface OmemoMalformedFile {
@@ -182,12 +195,35 @@ export interface OtrQueryVector {
   answer: 2 | 3 | null;
 }
 
+/**
+ * Known answers of `otr.sessionKeys`: fixed D-H keys (unsigned big-endian hex, not MPIs) and the data-message
+ * keys of that pair, as libotr's `otr_sesskeys` / `otr_mackey` print them.
+ */
+export interface OtrSessionKeysVector {
+  name: string;
+  /** Which draw it is and which end (vectors come in pairs: each end of one exchange). */
+  description: string;
+  /** x, our D-H private key. */
+  ourPrivateKey: string;
+  /** g^y, their D-H public key. */
+  theirPublicKey: string;
+  /** g^x, minimal big-endian. */
+  ourPublicKey: string;
+  /** Whether g^x > g^y (the high end sends with 0x01). */
+  high: boolean;
+  sendingAesKey: string;
+  sendingMacKey: string;
+  receivingAesKey: string;
+  receivingMacKey: string;
+}
+
 /** `vectors/otr-v1.json`, written by `scripts/vectors-otr.ts`. */
 export interface OtrVectorFile {
   version: 1;
   provenance: Provenance;
   keys: OtrKeyVector[];
   queries: OtrQueryVector[];
+  sessionKeys: OtrSessionKeysVector[];
 }
 
 /** Known answers: stanzas a device made of fixed keys must decrypt (`omemo.decryptWithKeys`). */

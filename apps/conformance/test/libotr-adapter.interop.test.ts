@@ -4,6 +4,8 @@
 // libotr's otr_parse, and the differences the README's interoperability matrix documents, each pinned so
 // that a change is noticed. `pnpm test:interop` installs libotr5-dev, libotr5-bin and gcc with apt.
 import { spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { deriveSessionKeys, MODP_P } from "@parley/otr";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AdapterProcess } from "../src/client.js";
 import { AdapterError } from "../src/errors.js";
@@ -31,6 +33,7 @@ describe("adapters/libotr.mjs under the runner", () => {
     expect(hello?.version).toMatch(/^libotr 4\.1\.1, libgcrypt 1\.\d+\.\d+$/);
     expect(hello?.profiles).toEqual([]);
     expect([...(hello?.ops ?? [])].sort()).toEqual([...OTR_OP_NAMES].sort());
+    expect(hello?.otrVersions).toEqual([2, 3]);
     expect(report.adapter.restarts).toBe(0);
   });
 
@@ -38,13 +41,13 @@ describe("adapters/libotr.mjs under the runner", () => {
     expect(report.results.filter((r) => r.status === "failed").map((r) => `${r.name}: ${r.detail ?? ""}`)).toEqual([]);
     const count = (status: string) => report.results.filter((r) => r.suite === "otr" && r.status === status).length;
     expect({ passed: count("passed"), failed: count("failed"), skipped: count("skipped") }).toEqual({
-      passed: 28,
+      passed: 29,
       failed: 0,
       skipped: 0,
     });
     const others = report.results.filter((r) => r.suite !== "otr");
     expect(others.filter((r) => r.status !== "skipped").map((r) => r.name)).toEqual([]);
-    expect(report.summary.passed).toBe(28);
+    expect(report.summary.passed).toBe(29);
   });
 });
 
@@ -111,8 +114,34 @@ describe("vectors/otr-v1.json and the suite's parser against libotr", () => {
     expect([fingerprints, answers]).toEqual([3, 20]);
     expect(file.provenance.crossChecked).toHaveLength(1);
     expect(file.provenance.crossChecked[0]).toMatch(
-      /^libotr 4\.1\.1, .*: 3 of 3 fingerprints equal .*, 20 of 20 Query-message answers equal/,
+      /^libotr 4\.1\.1, .*: 3 of 3 fingerprints equal .*, 20 of 20 Query-message answers equal .*, 6 of 6 session-key derivations equal \(libotr5-bin's otr_sesskeys and otr_mackey/,
     );
+  });
+
+  it("every session-key vector is what libotr's otr_sesskeys / otr_mackey derive, at both ends of each exchange", async () => {
+    let derived = 0;
+    for (const v of file.sessionKeys) {
+      const { ourPublicKey, high, sendingAesKey, sendingMacKey, receivingAesKey, receivingMacKey } = v;
+      expect(
+        await libotr.call("otr.sessionKeys", { ourPrivateKey: v.ourPrivateKey, theirPublicKey: v.theirPublicKey }),
+        v.name,
+      ).toEqual({ ourPublicKey, high, sendingAesKey, sendingMacKey, receivingAesKey, receivingMacKey });
+      derived++;
+    }
+    expect(derived).toBe(6);
+    expect(file.sessionKeys.filter((v) => v.high)).toHaveLength(3);
+    const codeOf = async (theirPublicKey: string, ourPrivateKey = file.sessionKeys[0]!.ourPrivateKey) => {
+      try {
+        await libotr.call("otr.sessionKeys", { ourPrivateKey, theirPublicKey });
+      } catch (e) {
+        if (e instanceof AdapterError) return e.code;
+        throw e;
+      }
+      return "no error";
+    };
+    expect(await codeOf("01")).toBe("INVALID_ARGUMENT");
+    expect(await codeOf((MODP_P - 1n).toString(16))).toBe("INVALID_ARGUMENT");
+    expect(await codeOf("02", "00")).toBe("INVALID_ARGUMENT");
   });
 
   it("refuses bad requests with protocol codes", async () => {
@@ -227,6 +256,29 @@ describe("documented differences between libotr and Parley (pinned)", () => {
     expect(st.state).toBe("finished");
     expect(st.version).toBe(3);
     expect(st.peerFingerprint).toMatch(/^[0-9a-f]{40}$/);
+  });
+
+  it("otr_sesskeys' \"Session id\" is OTR v1's SHA-1(0x00 ‖ MPI(s)), not the SSID of v2/v3 (deriveSessionKeys' ssid)", () => {
+    const v = loadVectors("otr-v1.json") as OtrVectorFile;
+    const k = v.sessionKeys[0]!;
+    const out = spawnSync("otr_sesskeys", [k.ourPrivateKey, k.theirPublicKey], { encoding: "utf8" });
+    expect(out.status).toBe(0);
+    const sessionId = /^Session id: ([0-9a-f]+)$/m.exec(out.stdout)?.[1];
+    let s = 1n;
+    for (
+      let b = BigInt(`0x${k.theirPublicKey}`), e = BigInt(`0x${k.ourPrivateKey}`);
+      e > 0n;
+      e >>= 1n, b = (b * b) % MODP_P
+    )
+      if (e & 1n) s = (s * b) % MODP_P;
+    const hex = s.toString(16).padStart(Math.ceil(s.toString(16).length / 2) * 2, "0");
+    const mpi = Buffer.concat([Buffer.alloc(4), Buffer.from(hex, "hex")]);
+    mpi.writeUInt32BE(hex.length / 2, 0);
+    const digest = (alg: string, b: number) => createHash(alg).update(Buffer.of(b)).update(mpi).digest("hex");
+    expect(sessionId).toBe(digest("sha1", 0x00));
+    const ours = deriveSessionKeys(BigInt(`0x${k.ourPrivateKey}`), BigInt(`0x${k.theirPublicKey}`));
+    expect(Buffer.from(ours.ssid).toString("hex")).toBe(digest("sha256", 0x00).slice(0, 16));
+    expect(sessionId).not.toContain(Buffer.from(ours.ssid).toString("hex"));
   });
 
   it("libotr's Query message carries an explanatory text; Parley's is the bare query", async () => {

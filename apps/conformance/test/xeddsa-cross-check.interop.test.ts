@@ -53,18 +53,25 @@ describe("vectors/xeddsa-v1.json against python3-xeddsa (libxeddsa)", () => {
       failures: 0,
     });
     expect(out.slice(0, -1).every((l) => l.ok === true)).toBe(true);
-    // Known differences: libxeddsa refuses s + L (4 vectors), and its own XEdDSA signing hashes the
-    // unreduced k for keys of sign bit 0 (8 signatures, which verify).
+    // Known differences: libxeddsa refuses s + L (4 vectors) and the forgeries for low-order keys (10), and
+    // its own XEdDSA signing hashes the unreduced k for keys of sign bit 0 (8 signatures, which verify).
     const known = out.filter((l) => l.knownDifference !== undefined);
     expect(known.filter((l) => "verification" in l).map((l) => l["verification"])).toEqual(
-      file.verifications.filter((v) => v.nonCanonicalS).map((v) => v.name),
+      file.verifications.filter((v) => v.knownDifference !== undefined).map((v) => v.name),
     );
+    // The spec's u >= p step decides u + p for the key with u = 9: libxeddsa alone would accept it.
+    expect(out.filter((l) => "withoutUCheck" in l).map((l) => l["verification"])).toEqual(["xeddsa u9: u + p"]);
     expect(known.filter((l) => "signature" in l).map((l) => l["signature"])).toEqual(
       file.signatures.filter((s) => s.knownDifference !== undefined).map((s) => s.name),
     );
-    expect(summary).toMatchObject({ signaturesOwnSigning: "26 of 34", knownDifferences: 4 });
-    expect(file.signatures).toHaveLength(34);
-    expect(file.verifications).toHaveLength(68);
+    expect(summary).toMatchObject({
+      signaturesOwnSigning: "27 of 35",
+      knownDifferences: 14,
+      lowOrderForgeriesRefused: 10,
+      decidedByUCheck: 1,
+    });
+    expect(file.signatures).toHaveLength(35);
+    expect(file.verifications).toHaveLength(78);
   });
 
   it("the file's provenance.crossChecked records this result (rerun with --record after a change)", () => {
@@ -97,6 +104,18 @@ describe("vectors/xeddsa-v1.json against python3-xeddsa (libxeddsa)", () => {
         "s + L without its knownDifference",
         (f) => {
           delete f.verifications.find((x) => x.nonCanonicalS)!.knownDifference;
+        },
+      ],
+      [
+        "a low-order forgery without its knownDifference",
+        (f) => {
+          delete f.verifications.find((x) => x.knownDifference !== undefined && !x.nonCanonicalS)!.knownDifference;
+        },
+      ],
+      [
+        "no u + p vector (the u >= p step untested)",
+        (f) => {
+          f.verifications = f.verifications.filter((x) => x.name !== "xeddsa u9: u + p");
         },
       ],
       [

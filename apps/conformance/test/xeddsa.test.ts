@@ -68,7 +68,7 @@ describe("the xeddsa suite", () => {
       }),
     );
     expect(failedNames(outcomes)).toEqual([
-      "xeddsa: vectors: every signature is reproduced byte for byte with its fixed nonce",
+      "xeddsa: vectors: every signature is reproduced byte for byte with its fixed nonce and the spec's a = ±k mod q",
       "xeddsa: live: the IUT signs random messages with fresh keys, Parley verifies",
       "libsignal: vectors: every signature is reproduced byte for byte with its fixed nonce",
       "libsignal: live: the IUT signs random messages with fresh keys, Parley verifies",
@@ -94,7 +94,7 @@ describe("the xeddsa suite", () => {
       }),
     );
     expect(failedNames(outcomes)).toEqual([
-      "xeddsa: vectors: every signature is reproduced byte for byte with its fixed nonce",
+      "xeddsa: vectors: every signature is reproduced byte for byte with its fixed nonce and the spec's a = ±k mod q",
     ]);
     expect(outcomes.find((o) => o.status === "failed")!.what).toMatch(
       /^xeddsa sign0-a 0-byte message \(see the vector's knownDifference\): signature byte \d+ of 64$/,
@@ -118,7 +118,7 @@ describe("the xeddsa suite", () => {
       "libsignal: live: tampered signatures are refused (a flipped bit in R, in s, in the message; another key)",
     ];
     expect(failedNames(noSignBit).filter((n) => !liveCases.includes(n))).toEqual([
-      "libsignal: vectors: every signature verifies, every other verification is answered as recorded",
+      "libsignal: vectors: every signature verifies, every other verification is answered as recorded (low-order forgeries: either answer, the same for all)",
       "libsignal: vectors: non-canonical s (s + L) is refused with strict: true; by default either bound, the same every time",
     ]);
     expect(noSignBit.find((o) => o.name.startsWith("libsignal: vectors: every signature verifies"))!.detail).toMatch(
@@ -129,14 +129,14 @@ describe("the xeddsa suite", () => {
       broken((op, _args, answer) => (op === "xeddsa.verify" ? Promise.resolve({ valid: true }) : answer())),
     );
     expect(failedNames(acceptsAll)).toEqual([
-      "xeddsa: vectors: every signature verifies, every other verification is answered as recorded",
+      "xeddsa: vectors: every signature verifies, every other verification is answered as recorded (low-order forgeries: either answer, the same for all)",
       "xeddsa: vectors: non-canonical s (s + L) is refused with strict: true; by default either bound, the same every time",
       "xeddsa: live: tampered signatures are refused (a flipped bit in R, in s, in the message; another key)",
-      "xeddsa: wrong lengths are INVALID_ARGUMENT (a 33-byte 0x05 ‖ u key, a 63-byte signature, a 32-byte nonce)",
-      "libsignal: vectors: every signature verifies, every other verification is answered as recorded",
+      "xeddsa: wrong lengths are INVALID_ARGUMENT (a 33-byte 0x05 ‖ u key, a 63-byte signature, a 32-byte nonce, a 31-byte private key)",
+      "libsignal: vectors: every signature verifies, every other verification is answered as recorded (low-order forgeries: either answer, the same for all)",
       "libsignal: vectors: non-canonical s (s + L) is refused with strict: true; by default either bound, the same every time",
       "libsignal: live: tampered signatures are refused (a flipped bit in R, in s, in the message; another key)",
-      "libsignal: wrong lengths are INVALID_ARGUMENT (a 33-byte 0x05 ‖ u key, a 63-byte signature, a 32-byte nonce)",
+      "libsignal: wrong lengths are INVALID_ARGUMENT (a 33-byte 0x05 ‖ u key, a 63-byte signature, a 32-byte nonce, a 31-byte private key)",
     ]);
     expect(acceptsAll.find((o) => o.name.startsWith("xeddsa: live: tampered"))!.detail).toBe(
       "verify with a flipped bit in R (byte 0): expected false, got true",
@@ -185,6 +185,65 @@ describe("the xeddsa suite", () => {
     expect(nonCanonical.map((o) => o.status)).toEqual(["failed", "failed"]);
     expect(nonCanonical[0]!.what).toBe(
       "verify xeddsa sign0-a: s + L by default (as xeddsa sign1-a: s + L, the same bound every time)",
+    );
+  });
+});
+
+describe("the xeddsa suite's low-order and u + p vectors", () => {
+  const P = 2n ** 255n - 19n;
+  const toInt = (hex: string) => BigInt(`0x${hex.match(/../g)!.reverse().join("")}`);
+  const toHex = (n: bigint) => n.toString(16).padStart(64, "0").match(/../g)!.reverse().join("");
+  const LOW_ORDER = new Set([
+    toHex(0n),
+    toHex(1n),
+    "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800",
+    "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157",
+    toHex(P - 1n),
+  ]);
+  const recorded = (variant: string) =>
+    `${variant}: vectors: every signature verifies, every other verification is answered as recorded (low-order forgeries: either answer, the same for all)`;
+  /** A verifier that answers `answer(publicKey)` for the keys it picks, Parley otherwise. */
+  const verifier = (answer: (publicKey: string) => boolean | undefined) =>
+    broken((op, args, parley) => {
+      const a = op === "xeddsa.verify" ? answer(args["publicKey"] as string) : undefined;
+      return a === undefined ? parley() : Promise.resolve({ valid: a });
+    });
+
+  it("a verifier with a small-order check (refusing every low-order key, as libxeddsa) passes", async () => {
+    expect(failedNames(await runSuite(verifier((u) => (LOW_ORDER.has(u) ? false : undefined))))).toEqual([]);
+  });
+
+  it("one that refuses only u = 0 fails (not the same answer for every low-order key)", async () => {
+    const outcomes = await runSuite(verifier((u) => (u === toHex(0n) ? false : undefined)));
+    expect(failedNames(outcomes)).toEqual([recorded("xeddsa"), recorded("libsignal")]);
+    expect(outcomes.find((o) => o.status === "failed")!.what).toBe(
+      "verify xeddsa: low-order key, u = 1 (order 4): forged signature (as xeddsa: low-order key, u = 0 (order 2): forged signature: the same answer for every low-order key)",
+    );
+  });
+
+  it("one that accepts every signature for a low-order key fails on the forgery over the other message", async () => {
+    const outcomes = await runSuite(verifier((u) => (LOW_ORDER.has(u) ? true : undefined)));
+    expect(failedNames(outcomes)).toEqual([recorded("xeddsa"), recorded("libsignal")]);
+    expect(outcomes.find((o) => o.status === "failed")!.detail).toMatch(
+      /^verify xeddsa: low-order key, u = 0 \(order 2\): forged signature, other message .*: expected false, got true$/,
+    );
+  });
+
+  it("one without the spec's u ≥ p check (u read mod p) fails on u + p for the key with u = 9", async () => {
+    const outcomes = await runSuite(
+      broken((op, args, answer) => {
+        const key = args["publicKey"];
+        if (op !== "xeddsa.verify" || typeof key !== "string" || key.length !== 64 || toInt(key) < P) return answer();
+        const u = toInt(key);
+        return new ParleyImplementation().call("xeddsa.verify", {
+          ...asArgs<"xeddsa.verify">(args),
+          publicKey: toHex((u % 2n ** 255n) % P),
+        });
+      }),
+    );
+    expect(failedNames(outcomes)).toEqual([recorded("xeddsa")]);
+    expect(outcomes.find((o) => o.status === "failed")!.detail).toMatch(
+      /^verify xeddsa u9: u \+ p .*: expected false, got true$/,
     );
   });
 });

@@ -77,19 +77,28 @@ export function same(what: string, expected: unknown, got: unknown): void {
   if (d) throw new Mismatch(d[0] === "" ? what : `${what}: ${d[0]}`, d[1], d[2]);
 }
 
-/** Expects the call to fail with `code`; anything else is a {@link Mismatch}. Adapter failures pass through. */
-export async function expectError(what: string, code: ErrorCode, call: Promise<unknown>): Promise<void> {
+/**
+ * Expects the call to fail with `code` (or one of several codes, where the specifications allow more than
+ * one answer); anything else is a {@link Mismatch}. Adapter failures pass through. Resolves to the code.
+ */
+export async function expectError(
+  what: string,
+  code: ErrorCode | readonly ErrorCode[],
+  call: Promise<unknown>,
+): Promise<ErrorCode> {
+  const codes: readonly ErrorCode[] = typeof code === "string" ? [code] : code;
+  const expected = `error ${codes.join(" or ")}`;
   let result: unknown;
   try {
     result = await call;
   } catch (e) {
     if (e instanceof AdapterError) {
-      if (e.code === code) return;
-      throw new Mismatch(what, `error ${code}`, `error ${e.code} (${short(e.message)})`);
+      if (codes.includes(e.code)) return e.code;
+      throw new Mismatch(what, expected, `error ${e.code} (${short(e.message)})`);
     }
     throw e;
   }
-  throw new Mismatch(what, `error ${code}`, `success ${render(result)}`);
+  throw new Mismatch(what, expected, `success ${render(result)}`);
 }
 
 export function check(what: string, condition: boolean, expected: string, got: string): void {

@@ -1,10 +1,13 @@
 /**
  * XEdDSA, both variants (`xeddsa`: the spec; `libsignal`: curve25519_sign/verify): the keys, signatures
  * and verifications of `vectors/xeddsa-v1.json` come out as recorded (signatures byte for byte with the
- * fixed nonce), the implementation under test and Parley verify each other's signatures for fresh keys
+ * fixed nonce; `xeddsa` with the spec's a = ±k mod q in the nonce hash, so a signer that hashes k
+ * unreduced, as libxeddsa's own XEdDSA signing and libsignal-protocol-c's xed25519_sign do, fails for keys
+ * of sign bit 0), the implementation under test and Parley verify each other's signatures for fresh keys
  * and random messages, tampered signatures are refused, a non-canonical s (s + L) is refused with
- * `strict: true` and answered the same way every time without it (either bound is allowed), and wrong
- * lengths are INVALID_ARGUMENT.
+ * `strict: true` and answered the same way every time without it (either bound is allowed), a forgery
+ * for a low-order key (R = the identity, s = 0) is answered as the spec does (true) or as a verifier with a
+ * small-order check does (false), the same for every such key, and wrong lengths are INVALID_ARGUMENT.
  */
 import { bytesToHex, defaultCrypto } from "@parley/crypto";
 import type { Hex, OpName } from "../protocol.js";
@@ -42,10 +45,16 @@ async function expectValid(
   same(what, valid, r.valid);
 }
 
+/**
+ * A forged signature for a low-order key (vectors-xeddsa.ts): the one kind of vector with a knownDifference
+ * that is not a non-canonical s. The spec answers true; a verifier with a small-order check false.
+ */
+const isLowOrderForgery = (v: XeddsaVerifyVector) => v.knownDifference !== undefined && !v.nonCanonicalS;
+
 export const xeddsaSuite: Suite = {
   name: "xeddsa",
   description:
-    "XEdDSA, the spec's and libsignal's variant: known keys, signatures and verdicts, both directions against Parley, tampering, non-canonical s.",
+    "XEdDSA, the spec's and libsignal's variant: known keys, signatures and verdicts, both directions against Parley, tampering, non-canonical s, low-order keys, u + p.",
   cases() {
     const file = loadVectors("xeddsa-v1.json") as XeddsaVectorFile;
     const cases: TestCase[] = [];
@@ -73,7 +82,9 @@ export const xeddsaSuite: Suite = {
       const verifications = file.verifications.filter((v) => v.variant === variant);
 
       add(
-        `${variant}: vectors: every signature is reproduced byte for byte with its fixed nonce`,
+        variant === "xeddsa"
+          ? "xeddsa: vectors: every signature is reproduced byte for byte with its fixed nonce and the spec's a = ±k mod q"
+          : "libsignal: vectors: every signature is reproduced byte for byte with its fixed nonce",
         ["xeddsa.sign"],
         async ({ iut }) => {
           for (const s of signatures) {
@@ -91,13 +102,23 @@ export const xeddsaSuite: Suite = {
       );
 
       add(
-        `${variant}: vectors: every signature verifies, every other verification is answered as recorded`,
+        `${variant}: vectors: every signature verifies, every other verification is answered as recorded (low-order forgeries: either answer, the same for all)`,
         ["xeddsa.verify"],
         async ({ iut }) => {
           for (const s of signatures) await expectValid(iut, `verify signature ${s.name}`, true, s);
           // Non-canonical s has its own case: either default is allowed there.
-          for (const v of verifications.filter((x) => !x.nonCanonicalS)) {
+          for (const v of verifications.filter((x) => !x.nonCanonicalS && !isLowOrderForgery(x))) {
             await expectValid(iut, `verify ${v.name} (${v.description})`, v.valid, v);
+          }
+          // The spec accepts these forgeries (no small-order check); refusing them is a stricter verifier.
+          const forgeries = verifications.filter(isLowOrderForgery);
+          check("forgeries for low-order keys", forgeries.length > 0, "some", "none");
+          let first: { name: string; valid: boolean } | undefined;
+          for (const v of forgeries) {
+            const args = { variant, publicKey: v.publicKey, message: v.message, signature: v.signature };
+            const { valid } = await iut.call("xeddsa.verify", args);
+            first ??= { name: v.name, valid };
+            same(`verify ${v.name} (as ${first.name}: the same answer for every low-order key)`, first.valid, valid);
           }
         },
       );
@@ -203,7 +224,7 @@ export const xeddsaSuite: Suite = {
       );
 
       add(
-        `${variant}: wrong lengths are INVALID_ARGUMENT (a 33-byte 0x05 ‖ u key, a 63-byte signature, a 32-byte nonce)`,
+        `${variant}: wrong lengths are INVALID_ARGUMENT (a 33-byte 0x05 ‖ u key, a 63-byte signature, a 32-byte nonce, a 31-byte private key)`,
         ["xeddsa.sign", "xeddsa.verify"],
         async ({ iut }) => {
           const s = signatures[0]!;
