@@ -232,9 +232,7 @@ export class OmemoReference implements ReferenceArea {
         const found = m.keys.find((x) => x.rid === deviceId);
         key = found && { data: found.data, keyExchange: found.prekey };
         open = (km) =>
-          m.payload === undefined
-            ? null
-            : new TextDecoder().decode(openLegacyPayload(km, m.iv, m.payload, { crypto }));
+          m.payload === undefined ? null : new TextDecoder().decode(openLegacyPayload(km, m.iv, m.payload, { crypto }));
       } else {
         const m = v2.decodeEncryptedMessage(encrypted);
         sid = m.sid;
