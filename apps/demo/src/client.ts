@@ -20,9 +20,8 @@ import {
 import { DsaPrivateKey, generateDsaKey, OtrSession, type OtrEvent } from "@parley/otr";
 import { EncryptedStore, type CreateStoreOptions } from "@parley/storage";
 import { openSqliteBackend } from "@parley/storage/sqlite";
-import { createTrustStore, type TrustStorage, type TrustStore } from "@parley/trust";
+import { createTrustStore, omemoTrustDecider, type TrustStorage, type TrustStore } from "@parley/trust";
 import { attr, element, type Connection, type Router, type Stanza } from "./router.js";
-import { trustDecider } from "./trust-decider.js";
 
 /** Demo-cheap scrypt (1 MiB, a few ms). The package default is N = 2^17, r = 8, p = 2: 128 MiB, about half a second. */
 export const DEMO_KDF: NonNullable<CreateStoreOptions["kdf"]> = { N: 2 ** 10, r: 8, p: 1, dkLen: 32 };
@@ -120,7 +119,7 @@ export class Client {
       jid: this.jid,
       store: db,
       transport: this.connection.transport,
-      trust: trustDecider(this.#trust, this.jid),
+      trust: omemoTrustDecider(this.#trust, this.jid),
     });
     this.deviceId = this.#omemo.deviceId;
   }

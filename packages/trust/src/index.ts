@@ -8,6 +8,8 @@ export { createTrustStore, TrustStore } from "./store.js";
 export type { SeenKey, TrustEvents, TrustStoreOptions, UriApplyOptions, UserAction } from "./store.js";
 export { btbvPolicy, decideAccept, decideEncrypt, manualPolicy, tofuPolicy } from "./policy.js";
 export type { PolicyContext, TrustDecision, TrustPolicy, TrustReason } from "./policy.js";
+export { omemoTrustDecider } from "./omemo.js";
+export type { OmemoDevice, OmemoTrustDecider } from "./omemo.js";
 export { memoryTrustStorage } from "./storage.js";
 export type { TrustStorage, TrustStorageTransaction } from "./storage.js";
 export { normalizeJid } from "./jid.js";
