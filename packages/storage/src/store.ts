@@ -547,6 +547,12 @@ export class EncryptedStore {
     await keystoreCall(() => keystore.set(keystoreEntry(this.#header.storeId), passphrase));
   }
 
+  /** Whether `keystore` holds a passphrase for this store (so it opens without asking; a settings screen shows this). */
+  async isPassphraseInKeystore(keystore: Keystore): Promise<boolean> {
+    this.#assertOpen();
+    return (await keystoreCall(() => keystore.get(keystoreEntry(this.#header.storeId)))) !== undefined;
+  }
+
   /** Removes the passphrase from `keystore`: from now on it must be entered at every start. */
   async removePassphraseFromKeystore(keystore: Keystore): Promise<void> {
     this.#assertOpen();

@@ -210,12 +210,15 @@ for (const kind of BACKENDS) {
       await db.namespace("n").put("k", bytes("v"));
       await db.close();
       const a = await EncryptedStore.open(await loc.open(), { keystore });
+      expect(await a.isPassphraseInKeystore(keystore)).toBe(true);
+      expect(await a.isPassphraseInKeystore(new MemoryKeystore())).toBe(false);
       await a.changePassphrase("p1", "p2", { keystore });
       expect(keystore.entries()).toHaveLength(1);
       await a.close();
       const b = await EncryptedStore.open(await loc.open(), { keystore });
       await b.removePassphraseFromKeystore(keystore);
       expect(keystore.entries()).toHaveLength(0);
+      expect(await b.isPassphraseInKeystore(keystore)).toBe(false);
       await b.close();
       await openFails(loc, { keystore }, "KEYSTORE_EMPTY");
       const c = await EncryptedStore.open(await loc.open(), { passphrase: "p2" });
