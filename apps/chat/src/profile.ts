@@ -1,0 +1,219 @@
+/**
+ * The client's state on disk, all of it in one @parley/storage store (SQLite, every record encrypted):
+ * the OMEMO account and sessions, the trust store, the OTR key, the message history and received
+ * files. The passphrase is kept in a keystore by default (SimpleX Chat's model: the app starts
+ * unattended), or removed from it so it is asked at every start; it can be changed.
+ *
+ * Layout of a profile directory (one per account): `parley.db` (the store), `keystore.json` (the
+ * passphrase, mode 0600, while it is remembered).
+ */
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+import { bytesToHex, createCrypto } from "@parley/crypto";
+import { EncryptedStore, isStorageError, type Keystore } from "@parley/storage";
+import { FileKeystore } from "@parley/storage/file-keystore";
+import { openSqliteBackend } from "@parley/storage/sqlite";
+import { createTrustStore, type TrustStorage, type TrustStore } from "@parley/trust";
+
+/** scrypt parameters (see @parley/storage's DEFAULT_SCRYPT, used unless given). */
+export interface KdfParams {
+  readonly N: number;
+  readonly r: number;
+  readonly p: number;
+  readonly dkLen: number;
+}
+
+export type ProfileErrorCode =
+  /** The passphrase does not open the store (nothing was changed). */
+  | "WRONG_PASSPHRASE"
+  /** The store exists, its passphrase is not in the keystore and none was given: ask the user. */
+  | "PASSPHRASE_REQUIRED"
+  /** The store's bytes were altered or it cannot be read. */
+  | "STORE_DAMAGED"
+  | "INVALID_ARGUMENT";
+
+/** A typed error of the profile; its message never holds a passphrase. */
+export class ProfileError extends Error {
+  readonly code: ProfileErrorCode;
+  constructor(code: ProfileErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ProfileError";
+    this.code = code;
+  }
+}
+
+export const isProfileError = (e: unknown, code?: ProfileErrorCode): e is ProfileError =>
+  e instanceof ProfileError && (code === undefined || e.code === code);
+
+export interface OpenProfileOptions {
+  /** The profile's directory (created if missing). */
+  readonly dir: string;
+  /**
+   * The passphrase. At creation: the store's passphrase (default: 32 random bytes in hex, kept in the
+   * keystore). At a later start: leave it out to take the one the keystore holds.
+   */
+  readonly passphrase?: string;
+  /** At creation: keep the passphrase in the keystore (default true; false: asked at every start). */
+  readonly remember?: boolean;
+  /** Default: a FileKeystore at `<dir>/keystore.json`. */
+  readonly keystore?: Keystore;
+  /** scrypt cost (tests pass a small N). */
+  readonly kdf?: KdfParams;
+}
+
+/** One message of the history, as stored (encrypted, like everything else in the store). */
+export interface HistoryEntry {
+  /** Bare JID of the contact (or the room) the conversation is with. */
+  readonly peer: string;
+  readonly direction: "in" | "out";
+  /** Sender's bare JID (ours for "out"). */
+  readonly from: string;
+  readonly body: string;
+  /** "omemo2", "legacy", "otr", or "none". */
+  readonly encryption: string;
+  /** Milliseconds since the epoch. */
+  readonly at: number;
+}
+
+const te = new TextEncoder();
+const td = new TextDecoder();
+const MAX_HISTORY_PAGE = 1000;
+
+/** The store's "trust" namespace as @parley/trust's storage, transactions included. */
+function trustStorageIn(db: EncryptedStore): TrustStorage {
+  const ns = db.namespace("trust");
+  return {
+    get: (key) => ns.get(key),
+    put: (key, value) => ns.put(key, value),
+    delete: (key) => ns.delete(key),
+    scan: (options) => ns.scan(options),
+    transaction: (fn) => db.transaction((tx) => fn(tx.namespace("trust"))),
+  };
+}
+
+export class Profile {
+  readonly dir: string;
+  readonly db: EncryptedStore;
+  readonly trust: TrustStore;
+  readonly keystore: Keystore;
+  /** Whether this start created the store. */
+  readonly created: boolean;
+  #seq = 0;
+
+  private constructor(dir: string, db: EncryptedStore, keystore: Keystore, created: boolean) {
+    this.dir = dir;
+    this.db = db;
+    this.keystore = keystore;
+    this.created = created;
+    this.trust = createTrustStore({ storage: trustStorageIn(db) });
+  }
+
+  /** Opens the profile in `dir`, creating it on first use. */
+  static async open(options: OpenProfileOptions): Promise<Profile> {
+    if (typeof options.dir !== "string" || options.dir === "") {
+      throw new ProfileError("INVALID_ARGUMENT", "a profile directory is required");
+    }
+    if (options.passphrase !== undefined && (typeof options.passphrase !== "string" || options.passphrase === "")) {
+      throw new ProfileError("INVALID_ARGUMENT", "the passphrase must be a non-empty string");
+    }
+    mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+    const keystore = options.keystore ?? new FileKeystore(join(options.dir, "keystore.json"), { warn: false });
+    const backend = await openSqliteBackend(join(options.dir, "parley.db"));
+    if (!(await EncryptedStore.exists(backend))) {
+      const passphrase = options.passphrase ?? bytesToHex(createCrypto().randomBytes(32));
+      const remember = options.remember ?? true;
+      if (!remember && options.passphrase === undefined) {
+        await backend.close();
+        throw new ProfileError("INVALID_ARGUMENT", "a profile that does not remember its passphrase needs one");
+      }
+      const db = await EncryptedStore.create(backend, {
+        passphrase,
+        ...(options.kdf ? { kdf: options.kdf } : {}),
+        ...(remember ? { keystore } : {}),
+      });
+      return new Profile(options.dir, db, keystore, true);
+    }
+    try {
+      const db = await EncryptedStore.open(
+        backend,
+        options.passphrase !== undefined ? { passphrase: options.passphrase } : { keystore },
+      );
+      return new Profile(options.dir, db, keystore, false);
+    } catch (e) {
+      throw profileError(e);
+    }
+  }
+
+  /** Changes the passphrase (O(1): the data key is rewrapped); the keystore follows if it held the old one. */
+  async changePassphrase(current: string, next: string, options: { kdf?: KdfParams } = {}): Promise<void> {
+    if (typeof next !== "string" || next.length < 1) {
+      throw new ProfileError("INVALID_ARGUMENT", "the new passphrase must be a non-empty string");
+    }
+    const remembered = await this.remembersPassphrase();
+    try {
+      await this.db.changePassphrase(current, next, {
+        ...(options.kdf ? { kdf: options.kdf } : {}),
+        ...(remembered ? { keystore: this.keystore } : {}),
+      });
+    } catch (e) {
+      throw profileError(e);
+    }
+  }
+
+  /** Whether the keystore holds the passphrase (the app starts without asking). */
+  async remembersPassphrase(): Promise<boolean> {
+    return this.db.isPassphraseInKeystore(this.keystore);
+  }
+
+  /** Removes the passphrase from the keystore: from the next start on it is asked. */
+  async forgetPassphrase(): Promise<void> {
+    await this.db.removePassphraseFromKeystore(this.keystore);
+  }
+
+  /** Keeps the passphrase in the keystore (checked first: WRONG_PASSPHRASE if it does not open this store). */
+  async rememberPassphrase(passphrase: string): Promise<void> {
+    try {
+      await this.db.storePassphraseInKeystore(this.keystore, passphrase);
+    } catch (e) {
+      throw profileError(e);
+    }
+  }
+
+  /** Appends a message to the history of its conversation. */
+  async record(entry: HistoryEntry): Promise<void> {
+    const key = `${entry.peer}/${String(entry.at).padStart(15, "0")}-${String(this.#seq++).padStart(6, "0")}`;
+    await this.db.namespace("history").put(key, te.encode(JSON.stringify(entry)));
+  }
+
+  /** The last `limit` messages with `peer` (bare JID), oldest first. */
+  async history(peer: string, limit = 50): Promise<HistoryEntry[]> {
+    const n = Math.max(0, Math.min(MAX_HISTORY_PAGE, Math.floor(limit)));
+    const all = await this.db.namespace("history").scan({ prefix: `${peer}/` });
+    return all.slice(Math.max(0, all.length - n)).map((e) => JSON.parse(td.decode(e.value)) as HistoryEntry);
+  }
+
+  /** Deletes every received or sent file kept in the store (messages stay). */
+  async deleteAllMedia(): Promise<void> {
+    await this.db.deleteAllMedia();
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}
+
+function profileError(e: unknown): unknown {
+  if (isStorageError(e, "WRONG_PASSPHRASE")) {
+    return new ProfileError("WRONG_PASSPHRASE", "wrong passphrase: the store was not opened and nothing was changed");
+  }
+  if (isStorageError(e, "KEYSTORE_EMPTY")) {
+    return new ProfileError(
+      "PASSPHRASE_REQUIRED",
+      "the passphrase is not kept in the keystore: enter it (--ask-passphrase, or PARLEY_CHAT_PASSPHRASE)",
+    );
+  }
+  if (isStorageError(e, "TAMPERED") || isStorageError(e, "CORRUPTED")) {
+    return new ProfileError("STORE_DAMAGED", "the store was altered or is damaged; it was not opened", { cause: e });
+  }
+  return e;
+}
