@@ -131,6 +131,9 @@ export class ChatAccount {
     await this.xmpp.send(
       xml("presence", {}, xml("c", { xmlns: NS_CAPS, hash: "sha-1", node: CAPS_NODE, ver: capsVer() })),
     );
+    // A round trip: once answered, the server has processed the presence (a session's stanzas are handled in
+    // order), so messages to the bare JID reach this resource from now on.
+    await this.xmpp.iqCaller.request(xml("iq", { type: "get" }, xml("ping", { xmlns: "urn:xmpp:ping" })));
   }
 
   onMessage(listener: Listener<IncomingMessage>): () => void {
@@ -173,6 +176,8 @@ export class ChatAccount {
       return;
     }
     if (!stanza.getChild("encrypted", NS_V2) && !stanza.getChild("encrypted", NS_LEGACY)) return;
+    // Group chat messages (room@service/nick) belong to GroupChats (src/muc.ts): they need the occupant's real JID.
+    if (stanza.attrs["type"] === "groupchat") return;
     try {
       const result = await this.omemo.decrypt(stanza);
       if (result.kind !== "message") return;
