@@ -94,6 +94,8 @@ Component "conference.${DOMAIN}" "muc"
   modules_enabled = { "muc_mam" }
 Component "upload.${DOMAIN}" "http_file_share"
   http_file_share_size_limit = 10485760
+  -- upload.localhost does not resolve outside Prosody: serve (and name in slots) the files as 127.0.0.1
+  http_host = "127.0.0.1"
 `;
 }
 
