@@ -17,7 +17,22 @@ for (const ws of [0x20, 0x09, 0x0a, 0x0c, 0x0d]) DECODE[ws] = -2;
 
 const PAD = 0x3d; // "="
 
+/** Node's Buffer where there is one (its encoder is native: one string, no concatenation). */
+const NodeBuffer = (
+  globalThis as {
+    Buffer?: { from(buffer: ArrayBufferLike, byteOffset: number, length: number): { toString(enc: "base64"): string } };
+  }
+).Buffer;
+
 export function encodeBase64(bytes: Uint8Array): string {
+  // Node's base64 is RFC 4648 §4 with padding, canonical: the same string as the loop below.
+  if (NodeBuffer !== undefined)
+    return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
+  return encodeBase64Portable(bytes);
+}
+
+/** The encoder without Node's Buffer (browsers); exported for tests only. */
+export function encodeBase64Portable(bytes: Uint8Array): string {
   let out = "";
   let i = 0;
   for (; i + 2 < bytes.length; i += 3) {

@@ -2,7 +2,7 @@ import type { Element } from "ltx";
 import { decodeBase64 } from "./base64.js";
 import { MAX_DEVICE_ID, MAX_PRE_KEY_ID, MAX_UNSIGNED_INT, MIN_DEVICE_ID } from "./consts.js";
 import { OmemoError } from "./errors.js";
-import { attr, childrenNamed, localName, namespaceOf, textOf } from "./xml.js";
+import { attr, isElement, localName, namespaceOf, textOf } from "./xml.js";
 
 /** Shared pieces of the per-namespace codecs: attributes, ids, flags and base64 fields. */
 
@@ -78,18 +78,25 @@ export function decodeFixedBase64(el: Element, where: string, ...lengths: number
 
 /** The one child with this name; none or several is MALFORMED_STANZA. */
 export function exactlyOne(parent: Element, name: string, ns: string, where: string): Element {
-  const found = childrenNamed(parent, name, ns);
-  if (found.length !== 1) {
-    throw malformed(found.length === 0 ? `${where} has no <${name}>` : `${where} has more than one <${name}>`);
-  }
-  return found[0]!;
+  const found = firstNamed(parent, name, ns, where);
+  if (found === undefined) throw malformed(`${where} has no <${name}>`);
+  return found;
 }
 
 /** The child with this name if there is one; several is MALFORMED_STANZA. */
 export function atMostOne(parent: Element, name: string, ns: string, where: string): Element | undefined {
-  const found = childrenNamed(parent, name, ns);
-  if (found.length > 1) throw malformed(`${where} has more than one <${name}>`);
-  return found[0];
+  return firstNamed(parent, name, ns, where);
+}
+
+/** Like `childrenNamed(...)[0]`, throwing for a second one, in one pass and without arrays. */
+function firstNamed(parent: Element, name: string, ns: string, where: string): Element | undefined {
+  let found: Element | undefined;
+  for (const c of parent.children as unknown[]) {
+    if (!isElement(c) || localName(c) !== name || namespaceOf(c) !== ns) continue;
+    if (found !== undefined) throw malformed(`${where} has more than one <${name}>`);
+    found = c;
+  }
+  return found;
 }
 
 // ---------------------------------------------------------------------------------------------------

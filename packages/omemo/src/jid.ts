@@ -17,7 +17,13 @@ export function bareJid(jid: string): string {
  * normalized); it is not a full PRECIS implementation.
  */
 export function bareJidKey(jid: string): string {
-  return bareJid(jid).normalize("NFC").toLowerCase();
+  const bare = bareJid(jid);
+  // ASCII is NFC already, and without A-Z lower case already: most JIDs need no new string.
+  for (let i = 0; i < bare.length; i++) {
+    const c = bare.charCodeAt(i);
+    if (c >= 0x80 || (c >= 0x41 && c <= 0x5a)) return bare.normalize("NFC").toLowerCase();
+  }
+  return bare;
 }
 
 /** Same account? Compares the bare JIDs after Unicode NFC and lower-casing (not a full PRECIS comparison). */

@@ -173,6 +173,7 @@ export interface CreateEnvelopeOptions {
 
 /** 64 symbols, none special in XML, so a random byte & 63 picks one uniformly. */
 const RPAD_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const RPAD_CODES = Array.from(RPAD_ALPHABET, (c) => c.charCodeAt(0));
 
 function randomPadding(randomBytes: RandomSource, fixed: number): string {
   let length = -1;
@@ -183,8 +184,11 @@ function randomPadding(randomBytes: RandomSource, fixed: number): string {
   }
   const total = fixed + length;
   const bytes = drawRandom(randomBytes, total);
+  // One string from the character codes, not one concatenation per character.
+  const codes = new Array<number>(total);
+  for (let i = 0; i < total; i++) codes[i] = RPAD_CODES[bytes[i]! & 63]!;
   let out = "";
-  for (let i = 0; i < total; i++) out += RPAD_ALPHABET[bytes[i]! & 63]!;
+  for (let i = 0; i < total; i += 4096) out += String.fromCharCode(...codes.slice(i, i + 4096));
   return out;
 }
 

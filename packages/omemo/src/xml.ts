@@ -448,7 +448,11 @@ export function childElements(el: Element): Element[] {
 
 /** Child elements with this local name in this namespace. */
 export function childrenNamed(el: Element, name: string, ns: string): Element[] {
-  return childElements(el).filter((c) => localName(c) === name && namespaceOf(c) === ns);
+  const out: Element[] = [];
+  for (const c of el.children as unknown[]) {
+    if (isElement(c) && localName(c) === name && namespaceOf(c) === ns) out.push(c);
+  }
+  return out;
 }
 
 /** All text directly inside the element (child elements are skipped). */
@@ -509,7 +513,11 @@ function write(el: Element, depth: number, out: string[]): void {
   if (depth > MAX_XML_DEPTH) throw new OmemoError("INVALID_ARGUMENT", `element nests deeper than ${MAX_XML_DEPTH}`);
   checkName(el.name, "element name");
   out.push("<", el.name);
-  for (const [k, v] of Object.entries<unknown>(el.attrs)) {
+  const attrs = el.attrs as Record<string, unknown>;
+  // Own enumerable properties in Object.entries' order, without its arrays.
+  for (const k in attrs) {
+    if (!Object.hasOwn(attrs, k)) continue;
+    const v = attrs[k];
     if (v === null || v === undefined) continue; // ltx skips these too
     const value = typeof v === "number" && Number.isFinite(v) ? String(v) : v;
     if (typeof value !== "string") throw new OmemoError("INVALID_ARGUMENT", "attribute value is not a string");
@@ -517,13 +525,14 @@ function write(el: Element, depth: number, out: string[]): void {
     checkChars(value, "attribute value");
     out.push(" ", k, '="', escapeAttr(value), '"');
   }
-  const children = el.children.filter((c) => c !== null && c !== undefined && c !== "");
-  if (children.length === 0) {
+  const children = el.children as unknown[];
+  if (!children.some((c) => c !== null && c !== undefined && c !== "")) {
     out.push("/>");
     return;
   }
   out.push(">");
   for (const child of children) {
+    if (child === null || child === undefined || child === "") continue;
     if (typeof child === "string" || typeof child === "number") {
       const text = typeof child === "number" ? String(child) : child;
       checkChars(text, "text");

@@ -1,6 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { OmemoError, decodeBase64, encodeBase64, isOmemoError } from "../src/index.js";
+import { encodeBase64Portable } from "../src/base64.js";
 import { FUZZ_RUNS, PROPERTY_RUNS, errorCode } from "./helpers.js";
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -25,6 +26,12 @@ describe("RFC 4648 §10 base64 as the XEPs use it (xs:base64Binary)", () => {
       fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {
         const encoded = encodeBase64(bytes);
         expect(encoded).toBe(Buffer.from(bytes).toString("base64"));
+        // The encoder browsers use (no Buffer) gives the same string.
+        expect(encodeBase64Portable(bytes)).toBe(encoded);
+        // A view into a larger buffer encodes only its own bytes.
+        const padded = new Uint8Array(bytes.length + 7);
+        padded.set(bytes, 3);
+        expect(encodeBase64(padded.subarray(3, 3 + bytes.length))).toBe(encoded);
         expect(decode(encoded)).toEqual(bytes);
       }),
       { numRuns: PROPERTY_RUNS },

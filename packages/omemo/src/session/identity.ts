@@ -49,17 +49,42 @@ export function wireIdentityKey(identity: OwnIdentity, namespace: OmemoNamespace
  */
 export function fingerprintOf(crypto: Crypto, namespace: OmemoNamespace, identityKey: Uint8Array): string {
   // The Edwards-to-Montgomery map costs a field inversion and a point decode (bigint arithmetic,
-  // about a fifth of a decrypt): the keys are public and few, so remember them.
-  const cacheKey = `${namespace === NS_LEGACY ? "l" : "2"}${bytesToHex(identityKey)}`;
-  const cached = FINGERPRINTS.get(cacheKey);
-  if (cached !== undefined) return cached;
+  // about a fifth of a decrypt): the keys are public and few, so remember them. Looked up without
+  // building a string: by a number made of the key's last bytes, then compared in full.
+  const legacy = namespace === NS_LEGACY;
+  const n = identityKey.length;
+  const hash =
+    n < 6
+      ? n
+      : ((identityKey[n - 1]! * 256 + identityKey[n - 2]!) * 256 + identityKey[n - 3]!) * 65536 +
+        (identityKey[n - 4]! * 256 + identityKey[n - 5]!) +
+        (legacy ? 2 ** 48 : 0);
+  const bucket = FINGERPRINTS.get(hash);
+  if (bucket !== undefined) {
+    for (const e of bucket) if (e.legacy === legacy && equalKeys(e.key, identityKey)) return e.fingerprint;
+  }
   const fingerprint = computeFingerprint(crypto, namespace, identityKey);
-  if (FINGERPRINTS.size >= FINGERPRINT_CACHE_SIZE) FINGERPRINTS.delete(FINGERPRINTS.keys().next().value!);
-  FINGERPRINTS.set(cacheKey, fingerprint);
+  if (cachedFingerprints >= FINGERPRINT_CACHE_SIZE) {
+    FINGERPRINTS.clear();
+    cachedFingerprints = 0;
+  }
+  const entry = { legacy, key: identityKey.slice(), fingerprint };
+  const again = FINGERPRINTS.get(hash);
+  if (again === undefined) FINGERPRINTS.set(hash, [entry]);
+  else again.push(entry);
+  cachedFingerprints++;
   return fingerprint;
 }
 
-const FINGERPRINTS = new Map<string, string>();
+/** Public keys: no constant-time comparison needed. */
+function equalKeys(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+const FINGERPRINTS = new Map<number, Array<{ legacy: boolean; key: Uint8Array; fingerprint: string }>>();
+let cachedFingerprints = 0;
 
 function computeFingerprint(crypto: Crypto, namespace: OmemoNamespace, identityKey: Uint8Array): string {
   if (namespace === NS_LEGACY) {

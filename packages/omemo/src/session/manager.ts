@@ -362,6 +362,13 @@ export class SessionManager {
     }
   }
 
+  /** False when no namespace can need a republication (its `unpublished` flag is known to be clear). */
+  #mayRepublish(): boolean {
+    if (this.#catchUps > 0) return false;
+    for (const ns of this.namespaces) if (this.#unpublished.get(ns) !== false) return true;
+    return false;
+  }
+
   /**
    * Retries the publication of every bundle whose prekeys changed since the server last got them
    * (XEP-0384 v0.8.3 §5.6: a consumed prekey MUST be removed from the bundle; peers that still see it
@@ -627,7 +634,7 @@ export class SessionManager {
     const recipients = this.#recipients(to);
     checkContent(content);
     const namespaces = this.#namespacesFor(options.namespaces);
-    await this.#republishPending();
+    if (this.#mayRepublish()) await this.#republishPending();
     const targets = await this.#targets(recipients, namespaces);
     const sealed = new Map<OmemoNamespace, Sealed>();
     for (const ns of new Set(targets.map((t) => t.namespace))) {
@@ -651,7 +658,7 @@ export class SessionManager {
       throw new OmemoError("INVALID_ARGUMENT", "keyMaterial must be 1 to 64 bytes");
     }
     const namespaces = this.#namespacesFor(options.namespaces);
-    await this.#republishPending();
+    if (this.#mayRepublish()) await this.#republishPending();
     const targets = await this.#targets(recipients, namespaces);
     // One key (and, in legacy, one IV) per namespace, shared by every device: the KeyTransportElement
     // (v0.3.0 §4.6) hands the same key/IV pair to all of them. Pass `keyMaterial` to know the key.
@@ -853,7 +860,8 @@ export class SessionManager {
             continue;
           }
           const device = this.#deviceIdentity(t.namespace, t.jid, t.deviceId, loaded.session.remoteIdentityKey);
-          const trust = await this.#decide(device, "encrypt");
+          const decided = this.#decide(device, "encrypt");
+          const trust = typeof decided === "string" ? decided : await decided;
           const step =
             trust === "trusted"
               ? ratchetEncrypt(loaded.session, keyMaterialFor(t.namespace), { crypto: this.#crypto })
@@ -1279,7 +1287,8 @@ export class SessionManager {
     const inSession = async (index: number, session: Session, kind: "message" | "keyExchange") => {
       const step = this.#ratchet(() => ratchetDecrypt(session, key.data, { kind, crypto: this.#crypto }));
       const device = this.#deviceIdentity(adapter.namespace, sender, wire.sid, session.remoteIdentityKey);
-      const trust = await this.#decideToAccept(device);
+      const decided = this.#decideToAccept(device);
+      const trust = typeof decided === "string" ? decided : await decided;
       return { index, device, trust, step };
     };
     const finishIn = (r: Awaited<ReturnType<typeof inSession>>) =>
@@ -1421,7 +1430,7 @@ export class SessionManager {
     // peer repeats the key exchange on every message until it reads one from us (§4.3), so a MAM
     // catch-up of N such messages would otherwise send N empty messages. python-omemo stops
     // repeating as soon as it decrypts our one reply.
-    const answeredKey = keys.answered(adapter.tag, bareJidKey(sender), wire.sid);
+    const answeredKey = key.keyExchange ? keys.answered(adapter.tag, bareJidKey(sender), wire.sid) : "";
     let answerKeyExchange = false;
     if (key.keyExchange) {
       const answered = await io("loading a session", () => this.#kv.get(answeredKey));
@@ -1499,6 +1508,8 @@ export class SessionManager {
 
   /** Sends the automatic messages and republishes bundles; failures are reported as `error` events. */
   async #followUp(follow: FollowUp): Promise<void> {
+    // The usual case, nothing to send and every bundle published: no further awaits.
+    if (follow.send.length === 0 && follow.republish.size === 0 && !this.#mayRepublish()) return;
     for (const ns of follow.republish) {
       await this.#publishBundle(ns).catch((error: unknown) => {
         this.#events.emit("error", asOmemoError(error, "IO_FAILED", "republishing the bundle"));
@@ -1560,23 +1571,28 @@ export class SessionManager {
     return { jid, deviceId, namespace, identityKey, fingerprint: fingerprintOf(this.#crypto, namespace, identityKey) };
   }
 
-  async #decide(device: DeviceIdentity, purpose: "encrypt" | "decrypt"): Promise<TrustLevel> {
+  /**
+   * The trust decider's answer, checked. A decider that answers synchronously (one that reads a
+   * trust store kept in memory) gets a synchronous answer: no promise, no hop per device.
+   */
+  #decide(device: DeviceIdentity, purpose: "encrypt" | "decrypt"): TrustLevel | Promise<TrustLevel> {
     let level: unknown;
     try {
-      level = await this.#trust.decide(device, purpose);
+      level = this.#trust.decide(device, purpose);
     } catch (cause) {
       throw new OmemoError("IO_FAILED", "the trust decider failed", { cause });
     }
-    if (level !== "trusted" && level !== "untrusted" && level !== "undecided") {
-      throw new OmemoError("INVALID_ARGUMENT", "the trust decider must answer trusted, untrusted or undecided");
+    if (typeof (level as PromiseLike<unknown> | undefined)?.then === "function") {
+      return Promise.resolve(level as PromiseLike<unknown>).then(checkedTrustLevel, (cause: unknown) => {
+        throw new OmemoError("IO_FAILED", "the trust decider failed", { cause });
+      });
     }
-    return level;
+    return checkedTrustLevel(level);
   }
 
-  async #decideToAccept(device: DeviceIdentity): Promise<TrustLevel> {
-    const level = await this.#decide(device, "decrypt");
-    if (level === "untrusted") throw new OmemoError("UNTRUSTED_DEVICE", "the sending device is not trusted");
-    return level;
+  #decideToAccept(device: DeviceIdentity): TrustLevel | Promise<TrustLevel> {
+    const level = this.#decide(device, "decrypt");
+    return typeof level === "string" ? acceptable(level) : level.then(acceptable);
   }
 
   /**
@@ -1724,6 +1740,18 @@ export class SessionManager {
       throw asOmemoError(error, "DECRYPTION_FAILED", "the Double Ratchet refused the message");
     }
   }
+}
+
+function checkedTrustLevel(level: unknown): TrustLevel {
+  if (level !== "trusted" && level !== "untrusted" && level !== "undecided") {
+    throw new OmemoError("INVALID_ARGUMENT", "the trust decider must answer trusted, untrusted or undecided");
+  }
+  return level;
+}
+
+function acceptable(level: TrustLevel): TrustLevel {
+  if (level === "untrusted") throw new OmemoError("UNTRUSTED_DEVICE", "the sending device is not trusted");
+  return level;
 }
 
 interface Target {

@@ -77,30 +77,36 @@ export class MemoryOmemoStore implements OmemoStore {
         }
         return w;
       };
+      const views = new Map<string, OmemoKeyValue>();
+      const view = (name: string): OmemoKeyValue => ({
+        get: (key) => {
+          const w = writes(name);
+          if (w.has(key)) return Promise.resolve(w.get(key)?.slice() ?? undefined);
+          return Promise.resolve(this.#space(name).get(key)?.slice());
+        },
+        put: (key, value) => {
+          writes(name).set(key, value.slice());
+          return Promise.resolve();
+        },
+        delete: (key) => {
+          writes(name).set(key, null);
+          return Promise.resolve();
+        },
+        scan: (options) => {
+          const merged = new Map(this.#space(name));
+          for (const [k, v] of writes(name)) {
+            if (v === null) merged.delete(k);
+            else merged.set(k, v);
+          }
+          return Promise.resolve(sortedScan(merged, options?.prefix ?? ""));
+        },
+      });
       const tx: OmemoStoreTransaction = {
-        namespace: (name) => ({
-          get: (key) => {
-            const w = writes(name);
-            if (w.has(key)) return Promise.resolve(w.get(key)?.slice() ?? undefined);
-            return Promise.resolve(this.#space(name).get(key)?.slice());
-          },
-          put: (key, value) => {
-            writes(name).set(key, value.slice());
-            return Promise.resolve();
-          },
-          delete: (key) => {
-            writes(name).set(key, null);
-            return Promise.resolve();
-          },
-          scan: (options) => {
-            const merged = new Map(this.#space(name));
-            for (const [k, v] of writes(name)) {
-              if (v === null) merged.delete(k);
-              else merged.set(k, v);
-            }
-            return Promise.resolve(sortedScan(merged, options?.prefix ?? ""));
-          },
-        }),
+        namespace: (name) => {
+          let v = views.get(name);
+          if (v === undefined) views.set(name, (v = view(name)));
+          return v;
+        },
       };
       let result: T;
       try {
