@@ -1,12 +1,13 @@
 // Two parley-chat accounts talk OMEMO through a real Prosody (Debian's, started by scripts/prosody.mjs):
 // OMEMO 2 and legacy OMEMO both ways, a contact offline and then online (Prosody's offline storage), and
 // the server's own records (its log and its stored messages) hold ciphertext, never a plaintext.
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { memoryOmemoStore, NS_LEGACY, NS_V2, type OmemoNamespace, type OmemoStore } from "@parley/omemo";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startProsody, type ProsodyServer } from "../scripts/prosody.mjs";
 import { ChatAccount, type IncomingMessage } from "../src/account.js";
+import { filesUnder } from "./support.js";
 
 let server: ProsodyServer;
 const open: ChatAccount[] = [];
@@ -55,16 +56,6 @@ function nextMessage(account: ChatAccount): Promise<IncomingMessage> {
       reject(e instanceof Error ? e : new Error(String(e)));
     });
   });
-}
-
-/** Every file under `dir`, as text. */
-function filesUnder(dir: string): string {
-  let out = "";
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    out += statSync(path).isDirectory() ? filesUnder(path) : readFileSync(path, "latin1");
-  }
-  return out;
 }
 
 describe("parley-chat accounts on Prosody", () => {

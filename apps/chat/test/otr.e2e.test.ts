@@ -1,7 +1,7 @@
 // Two parley-chat accounts talk OTR through a real Prosody (Debian's, started by scripts/prosody.mjs):
 // alice starts OTR with bob's full JID, messages go both ways, SMP verifies, alice ends; Prosody saw the
 // OTR data messages (`?OTR:`) and never a plaintext, in its log or in what it stored.
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { xml } from "@xmpp/client";
 import type { Element } from "@parley/omemo";
@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startProsody, type ProsodyServer } from "../scripts/prosody.mjs";
 import { ChatAccount } from "../src/account.js";
 import { NS_CARBONS, OtrChat, type OtrChatEvents, type OtrKeyValueStore } from "../src/otr.js";
+import { filesUnder } from "./support.js";
 
 let server: ProsodyServer;
 const open: { account: ChatAccount; otr: OtrChat }[] = [];
@@ -79,15 +80,6 @@ function next<K extends keyof OtrChatEvents>(
             reject(new Error(`OTR error ${e.code}: ${e.message}`));
           });
   });
-}
-
-function filesUnder(dir: string): string {
-  let out = "";
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    out += statSync(path).isDirectory() ? filesUnder(path) : readFileSync(path, "latin1");
-  }
-  return out;
 }
 
 describe("OTR between two parley-chat accounts on Prosody", () => {

@@ -4,7 +4,7 @@
 // python-omemo, and python-omemo's accepted by a fresh parley-chat device; then several messages each way in
 // the established sessions. Neither the server's log nor its archive holds a plaintext.
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
@@ -13,6 +13,7 @@ import { xml } from "@xmpp/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startProsody, type ProsodyServer } from "../scripts/prosody.mjs";
 import { ChatAccount, type IncomingMessage } from "../src/account.js";
+import { filesUnder } from "./support.js";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ENSURE_APT = join(HERE, "..", "..", "..", "scripts", "ensure-apt.mjs");
@@ -108,6 +109,7 @@ class Inbox {
 
   constructor(readonly account: ChatAccount) {
     account.onMessage((m) => {
+      if (m.direction === "out") return; // a carbon of our own message from another device
       this.messages.push(m);
       this.#wake?.();
     });
@@ -170,15 +172,6 @@ async function login(resource: string): Promise<{ account: ChatAccount; inbox: I
   // (one session's stanzas are handled in order), so a message to alice's bare JID now reaches this resource.
   await account.xmpp.iqCaller.request(xml("iq", { type: "get" }, xml("ping", { xmlns: "urn:xmpp:ping" })));
   return { account, inbox };
-}
-
-function filesUnder(dir: string): string {
-  let out = "";
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    out += statSync(path).isDirectory() ? filesUnder(path) : readFileSync(path, "latin1");
-  }
-  return out;
 }
 
 beforeAll(async () => {

@@ -1,0 +1,13 @@
+// Helpers shared by the end-to-end tests.
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+/** Every file under `dir`, concatenated as text (Prosody's data: accounts, archives, offline messages). */
+export function filesUnder(dir: string): string {
+  let out = "";
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    out += statSync(path).isDirectory() ? filesUnder(path) : readFileSync(path, "latin1");
+  }
+  return out;
+}
