@@ -138,6 +138,8 @@ export async function startProsody(options = {}) {
     child.kill("SIGKILL");
     throw new Error(`${e.message}\n${stderr}\n${readFileSync(join(dir, "prosody.log"), "utf8").slice(-2000)}`);
   }
+  // Prosody runs on its own: neither it nor its stderr pipe keeps this process (the `start` command) alive.
+  child.stderr.unref();
   const info = {
     dir,
     pid: child.pid,

@@ -1,65 +1,132 @@
 #!/usr/bin/env node
 /**
- * parley-chat: a terminal XMPP client on the Parley packages (early: OMEMO messages in both namespaces).
- *
- *   parley-chat --service xmpp://127.0.0.1:5222 --jid alice@localhost     (password from PARLEY_CHAT_PASSWORD or --password)
- *   parley-chat ... --json     non-interactive: commands as JSON lines on stdin, events as JSON lines on stdout
- *
- * Interactive commands: `/msg <jid> <text>` (OMEMO 2, or legacy OMEMO for a contact without OMEMO 2),
- * `/legacy <jid> <text>`, `/omemo2 <jid> <text>`, `/fingerprint`, `/help`, `/quit`.
- * JSON commands: {"cmd": "send", "to": "...", "body": "...", "namespace"?: "omemo2" | "legacy"}, {"cmd": "quit"}.
- * JSON events: ready {jid, deviceId, fingerprint}, sent {to, body?: never, devices}, message {from,
- * namespace, deviceId, body}, error {code, message} (never a plaintext, key or password in an error).
+ * parley-chat: a terminal XMPP client on the Parley packages. Everything it does is a command of
+ * src/protocol.ts run by src/client.ts; this file only reads arguments, opens the profile, and turns
+ * `/commands` (or JSON lines with --json) into commands and events into lines.
  */
-import { createInterface } from "node:readline";
-import { isOmemoError, NS_LEGACY, NS_V2, formatFingerprint, type OmemoNamespace } from "@parley/omemo";
-import { ChatAccount } from "./account.js";
-
-const HELP = `parley-chat: an XMPP client with OMEMO (both namespaces), on the Parley packages.
-
-Usage: parley-chat --service <xmpp://host:port> --jid <bare JID> [--password <password>] [--resource <r>] [--json]
-
-  --service   the server's address, e.g. xmpp://127.0.0.1:5222 (xmpps:// for direct TLS)
-  --jid       your account, e.g. alice@localhost
-  --password  your password (default: the PARLEY_CHAT_PASSWORD environment variable)
-  --resource  this client's resource (default: parley-chat)
-  --json      non-interactive: commands as JSON lines on stdin, events as JSON lines on stdout
-  --help      this text
-
-Commands: /msg <jid> <text>   /omemo2 <jid> <text>   /legacy <jid> <text>   /fingerprint   /help   /quit
-State is kept in memory for now: each start is a new OMEMO device.`;
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { createInterface, type Interface } from "node:readline";
+import { Writable } from "node:stream";
+import { ChatClient, describeError } from "./client.js";
+import { serveApi, type ApiServer } from "./server.js";
+import { isProfileError, Profile } from "./profile.js";
+import { parseRequestText, requestIdOf, type Command, type Reply } from "@parley/sdk";
+import { HELP, parseLine, render, show } from "./ui.js";
 
 interface Options {
-  service: string;
-  jid: string;
-  password: string;
-  resource: string;
-  json: boolean;
-}
-
-function parseArgs(argv: readonly string[]): Options | "help" {
-  const value = (name: string): string | undefined => {
-    const i = argv.indexOf(`--${name}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  if (argv.includes("--help") || argv.includes("-h")) return "help";
-  const service = value("service");
-  const jid = value("jid");
-  const password = value("password") ?? process.env["PARLEY_CHAT_PASSWORD"];
-  if (!service || !jid || !password) throw new UsageError("--service, --jid and a password are required");
-  if (!/^[^@/\s]+@[^@/\s]+$/.test(jid)) throw new UsageError("--jid must be a bare JID like alice@example.org");
-  return { service, jid, password, resource: value("resource") ?? "parley-chat", json: argv.includes("--json") };
+  readonly service: string;
+  readonly jid: string;
+  readonly password: string;
+  readonly resource: string;
+  readonly profile: string;
+  readonly askPassphrase: boolean;
+  readonly autoApprove: boolean;
+  readonly insecureHttpHosts: string[];
+  readonly json: boolean;
+  /** The WebSocket API (-p): port, token, host, allowed browser origins. */
+  readonly api?: { port: number; token: string; host?: string; origins: string[] };
 }
 
 class UsageError extends Error {}
 
-const NAMESPACES: Record<string, OmemoNamespace> = { omemo2: NS_V2, legacy: NS_LEGACY };
+function parseArgs(argv: readonly string[]): Options | "help" {
+  if (argv.includes("--help") || argv.includes("-h")) return "help";
+  const values = new Map<string, string[]>();
+  const flags = new Set<string>();
+  const FLAGS = new Set(["json", "ask-passphrase", "auto-approve"]);
+  const VALUES = new Set([
+    "service",
+    "jid",
+    "password",
+    "resource",
+    "profile",
+    "insecure-http-host",
+    "port",
+    "api-token",
+    "api-host",
+    "api-origin",
+  ]);
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const name = arg === "-p" ? "port" : arg.startsWith("--") ? arg.slice(2) : undefined;
+    if (name !== undefined && FLAGS.has(name)) flags.add(name);
+    else if (name !== undefined && VALUES.has(name)) {
+      const value = argv[++i];
+      if (value === undefined) throw new UsageError(`--${name} needs a value`);
+      values.set(name, [...(values.get(name) ?? []), value]);
+    } else throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
+  }
+  const one = (name: string) => values.get(name)?.at(-1);
+  const service = one("service");
+  const jid = one("jid")?.toLowerCase();
+  const password = one("password") ?? process.env["PARLEY_CHAT_PASSWORD"];
+  if (!service || !jid || !password) throw new UsageError("--service, --jid and a password are required");
+  if (!/^[^@/\s]+@[^@/\s]+$/.test(jid)) throw new UsageError("--jid must be a bare JID like alice@example.org");
+  let api: Options["api"];
+  const port = one("port");
+  if (port !== undefined) {
+    if (!/^[0-9]{1,5}$/.test(port) || Number(port) > 65535)
+      throw new UsageError("-p needs a port number (0: any free)");
+    const token = one("api-token") ?? process.env["PARLEY_CHAT_API_TOKEN"];
+    if (!token) throw new UsageError("-p needs an access token: PARLEY_CHAT_API_TOKEN (or --api-token)");
+    const host = one("api-host");
+    api = { port: Number(port), token, ...(host ? { host } : {}), origins: values.get("api-origin") ?? [] };
+  }
+  return {
+    ...(api ? { api } : {}),
+    service,
+    jid,
+    password,
+    resource: one("resource") ?? "parley-chat",
+    profile: one("profile") ?? join(homedir(), ".parley-chat", jid),
+    askPassphrase: flags.has("ask-passphrase"),
+    autoApprove: flags.has("auto-approve"),
+    insecureHttpHosts: values.get("insecure-http-host") ?? [],
+    json: flags.has("json"),
+  };
+}
 
-/** What an error may show: its code and message (OmemoErrors never carry content), nothing else. */
-function describe(e: unknown): { code: string; message: string } {
-  if (isOmemoError(e)) return { code: e.code, message: e.message };
-  if (e instanceof UsageError) return { code: "USAGE", message: e.message };
-  return { code: "ERROR", message: e instanceof Error ? e.message : String(e) };
+/** Reads a line without echoing it (a passphrase), from the terminal; undefined without one. */
+async function askHidden(prompt: string): Promise<string | undefined> {
+  if (!process.stdin.isTTY) return undefined;
+  let muted = false;
+  const output = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      if (!muted) process.stdout.write(chunk);
+      callback();
+    },
+  });
+  const rl = createInterface({ input: process.stdin, output, terminal: true });
+  const answer = new Promise<string>((resolve) => {
+    rl.question(prompt, resolve);
+  });
+  muted = true;
+  const value = await answer;
+  rl.close();
+  process.stdout.write("\n");
+  return value;
+}
+
+async function openProfile(options: Options): Promise<Profile> {
+  const fromEnv = process.env["PARLEY_CHAT_PASSPHRASE"];
+  const ask = async (): Promise<string> => {
+    const p = fromEnv ?? (await askHidden("passphrase: "));
+    if (p === undefined || p === "")
+      throw new UsageError("the store's passphrase is needed: set PARLEY_CHAT_PASSPHRASE or run in a terminal");
+    return p;
+  };
+  if (options.askPassphrase) {
+    return Profile.open({ dir: options.profile, passphrase: await ask(), remember: false });
+  }
+  try {
+    return await Profile.open({ dir: options.profile });
+  } catch (e) {
+    // Not kept in the keystore (the user chose so earlier): ask for it.
+    if (isProfileError(e, "PASSPHRASE_REQUIRED"))
+      return Profile.open({ dir: options.profile, passphrase: await ask() });
+    throw e;
+  }
 }
 
 async function main(): Promise<void> {
@@ -75,85 +142,169 @@ async function main(): Promise<void> {
     return;
   }
   const { json } = options;
-  const emit = (event: Record<string, unknown>): void => {
-    process.stdout.write(`${JSON.stringify(event)}\n`);
+  const out = (value: unknown): void => {
+    process.stdout.write(`${JSON.stringify(value)}\n`);
   };
-  const say = (line: string): void => {
-    process.stdout.write(`${line}\n`);
+  const say = (line: string | undefined): void => {
+    if (line !== undefined && line !== "") process.stdout.write(`${line}\n`);
   };
 
-  const account = await ChatAccount.connect(options);
-  account.onMessage((m) => {
-    const namespace = m.namespace === NS_V2 ? "omemo2" : "legacy";
-    if (json) emit({ event: "message", from: m.from, namespace, deviceId: m.deviceId, body: m.body ?? null });
-    else say(`[${m.from}] ${m.body ?? ""}   (${namespace === "omemo2" ? "OMEMO 2" : "legacy OMEMO"})`);
-  });
-  account.onError((e) => {
-    if (json) emit({ event: "error", ...describe(e) });
-    else say(`! ${describe(e).code}: ${describe(e).message}`);
-  });
-  await account.online();
-  if (json) {
-    emit({
-      event: "ready",
-      jid: account.jid,
-      deviceId: account.omemo.deviceId,
-      fingerprint: account.omemo.fingerprint,
+  let profile: Profile;
+  try {
+    profile = await openProfile(options);
+  } catch (e) {
+    const info = describeError(e);
+    if (json) out({ type: "event", event: "error", error: info });
+    else process.stderr.write(`parley-chat: ${info.message}\n`);
+    process.exit(1);
+  }
+
+  let client: ChatClient;
+  try {
+    client = await ChatClient.start({
+      service: options.service,
+      jid: options.jid,
+      password: options.password,
+      resource: options.resource,
+      profile,
+      autoApprove: options.autoApprove,
+      insecureHttpHosts: options.insecureHttpHosts,
     });
-  } else {
-    say(`connected as ${account.jid}, OMEMO device ${account.omemo.deviceId}; /help for commands`);
+  } catch (e) {
+    await profile.close().catch(() => undefined);
+    const info = describeError(e);
+    if (json) out({ type: "event", event: "error", error: info });
+    else process.stderr.write(`parley-chat: could not connect: ${info.message}\n`);
+    process.exit(1);
+  }
+  client.on((event) => {
+    if (json) out({ type: "event", ...event });
+    else say(render(event));
+  });
+  const ready = client.readyEvent();
+  if (json) out({ type: "event", ...ready });
+  else say(render(ready));
+
+  let api: ApiServer | undefined;
+  if (options.api) {
+    try {
+      api = await serveApi(client, {
+        port: options.api.port,
+        token: options.api.token,
+        describe: describeError,
+        allowedOrigins: options.api.origins,
+        ...(options.api.host ? { host: options.api.host } : {}),
+      });
+    } catch (e) {
+      const info = describeError(e);
+      if (json) out({ type: "event", event: "error", error: info });
+      else process.stderr.write(`parley-chat: the WebSocket API could not start: ${info.message}\n`);
+      await client.close().catch(() => undefined);
+      await profile.close().catch(() => undefined);
+      process.exit(1);
+    }
+    if (json) out({ type: "event", event: "api", url: api.url });
+    else say(`WebSocket API on ${api.url} (the token is the one you gave)`);
+  }
+  try {
+    await client.online();
+  } catch (e) {
+    const info = describeError(e);
+    if (json) out({ type: "event", event: "error", error: info });
+    else say(`! could not go online: ${info.message}`);
   }
 
-  const send = async (to: string, body: string, ns?: OmemoNamespace): Promise<void> => {
-    try {
-      const r = await account.send(to, body, ns ? { namespace: ns } : {});
-      const devices = r.devices.map((d) => ({ jid: d.jid, deviceId: d.deviceId, status: d.status }));
-      if (json) emit({ event: "sent", to, devices });
-      else say(`(sent to ${devices.filter((d) => d.status === "encrypted").length} device(s))`);
-    } catch (e) {
-      if (json) emit({ event: "error", ...describe(e) });
-      else say(`! ${describe(e).code}: ${describe(e).message}`);
+  // One reader for commands and for hidden prompts (a passphrase typed while the output is muted).
+  let muted = false;
+  const output = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      if (!muted) process.stdout.write(chunk);
+      callback();
+    },
+  });
+  const lines: Interface = createInterface({
+    input: process.stdin,
+    output,
+    terminal: !json && process.stdin.isTTY,
+    crlfDelay: Infinity,
+  });
+  let prompt: ((line: string) => void) | undefined;
+  const ask = (text: string): Promise<string | undefined> =>
+    new Promise((resolve) => {
+      process.stdout.write(text);
+      muted = process.stdin.isTTY;
+      prompt = (line) => {
+        muted = false;
+        if (process.stdin.isTTY) process.stdout.write("\n");
+        resolve(line);
+      };
+    });
+
+  const handle = async (line: string): Promise<boolean> => {
+    if (json) {
+      let reply: Reply;
+      let quit = false;
+      try {
+        const request = parseRequestText(line);
+        const { id, ...command } = request;
+        quit = command.cmd === "quit";
+        try {
+          const result = await client.execute(command as Command);
+          reply = { type: "reply", ...(id === undefined ? {} : { id }), ok: true, result: result ?? null };
+        } catch (e) {
+          reply = { type: "reply", ...(id === undefined ? {} : { id }), ok: false, error: describeError(e) };
+        }
+      } catch (e) {
+        const id = requestIdOf(line);
+        reply = { type: "reply", ...(id === undefined ? {} : { id }), ok: false, error: describeError(e) };
+      }
+      out(reply);
+      return quit;
     }
+    const trimmed = line.trim();
+    if (trimmed === "/help") {
+      say(HELP);
+      return false;
+    }
+    if (!trimmed.startsWith("/")) {
+      say("? commands start with /; /msg <jid> <text> sends a message, /help lists the others");
+      return false;
+    }
+    try {
+      const command = await parseLine(trimmed, ask);
+      if (command.cmd === "quit") return true;
+      say(show(command, await client.execute(command)));
+    } catch (e) {
+      const info = describeError(e);
+      say(`! ${info.detail ?? info.code}: ${info.message}`);
+    }
+    return false;
   };
 
-  const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
-  for await (const line of lines) {
-    if (line.trim() === "") continue;
-    if (json) {
-      let cmd: { cmd?: unknown; to?: unknown; body?: unknown; namespace?: unknown };
-      try {
-        cmd = JSON.parse(line) as typeof cmd;
-      } catch {
-        emit({ event: "error", code: "BAD_COMMAND", message: "not JSON" });
-        continue;
+  await new Promise<void>((resolve) => {
+    let chain = Promise.resolve(false);
+    lines.on("line", (line) => {
+      if (prompt !== undefined) {
+        const answer = prompt;
+        prompt = undefined;
+        answer(line);
+        return;
       }
-      if (cmd.cmd === "quit") break;
-      if (cmd.cmd === "send" && typeof cmd.to === "string" && typeof cmd.body === "string") {
-        const ns = typeof cmd.namespace === "string" ? NAMESPACES[cmd.namespace] : undefined;
-        if (cmd.namespace !== undefined && ns === undefined) {
-          emit({ event: "error", code: "BAD_COMMAND", message: 'namespace must be "omemo2" or "legacy"' });
-          continue;
-        }
-        await send(cmd.to, cmd.body, ns);
-        continue;
-      }
-      emit({
-        event: "error",
-        code: "BAD_COMMAND",
-        message: 'expected {"cmd": "send", "to", "body"} or {"cmd": "quit"}',
+      if (line.trim() === "") return;
+      chain = chain.then((done) => (done ? true : handle(line)));
+      void chain.then((done) => {
+        if (done) lines.close();
       });
-      continue;
-    }
-    const [command, to, ...rest] = line.trim().split(/\s+/);
-    const text = rest.join(" ");
-    if (command === "/quit") break;
-    else if (command === "/help") say(HELP);
-    else if (command === "/fingerprint") say(formatFingerprint(account.omemo.fingerprint));
-    else if ((command === "/msg" || command === "/omemo2" || command === "/legacy") && to && text) {
-      await send(to, text, command === "/omemo2" ? NS_V2 : command === "/legacy" ? NS_LEGACY : undefined);
-    } else say("? /msg <jid> <text>, /omemo2 <jid> <text>, /legacy <jid> <text>, /fingerprint, /help, /quit");
-  }
-  await account.close();
+    });
+    lines.on("close", () => {
+      void chain.then(() => {
+        resolve();
+      });
+    });
+  });
+  await api?.close();
+  await client.close();
+  await profile.close();
 }
 
 await main();

@@ -140,6 +140,7 @@ export class Profile {
       );
       return new Profile(options.dir, db, keystore, false);
     } catch (e) {
+      await backend.close().catch(() => undefined);
       throw profileError(e);
     }
   }

@@ -40,6 +40,8 @@ declare module "@xmpp/client" {
 
   export interface Client {
     readonly jid: Jid | null;
+    /** "online" once the session is established; "offline", "connecting", "disconnect", ... otherwise. */
+    readonly status: string;
     readonly iqCaller: IqCaller;
     readonly iqCallee: IqCallee;
     start(): Promise<Jid>;
