@@ -10,6 +10,7 @@ export default defineConfig({
       "test/model.test.ts",
       "test/media.test.ts",
       "test/bindings.test.ts",
+      "test/verification.test.ts",
       "test/**/*.postgres.test.ts",
     ],
     globalSetup: ["test/postgres-setup.ts"],

@@ -24,7 +24,7 @@ export async function main(
     await created.close();
   }
 
-  // In every worker process: open (verifies the integrity digest in one snapshot while others write).
+  // In every worker process: open (the integrity check then runs in the background, over one snapshot, while others write).
   const db = await EncryptedStore.open(await backend(), { passphrase: "bot secret" });
 
   // Work on one conversation under its lock: workers naming the same lock take turns, others run in

@@ -48,6 +48,8 @@ export interface BackendTransaction {
   /** The rows among `keys` that exist (one round trip for a whole commit's worth). */
   getMany(keys: readonly string[]): Promise<Map<string, Uint8Array>>;
   scanPrefix(prefix: string): Promise<RawEntry[]>;
+  /** As {@link StorageBackend.scanAfter}, inside this transaction (its snapshot). */
+  scanAfter?(after: string | undefined, limit: number, head?: number): Promise<RawEntry[]>;
   /** Applies the writes inside the transaction: they become durable when it commits, all or none. */
   write(write: RawWrite): Promise<void>;
 }
@@ -57,8 +59,17 @@ export interface StorageBackend {
   readonly kind: string;
   getMeta(name: string): Promise<Uint8Array | undefined>;
   get(key: string): Promise<Uint8Array | undefined>;
+  /** Optional: the rows among `keys` that exist, in one call (a commit reads the old version of each row it writes). */
+  getMany?(keys: readonly string[]): Promise<Map<string, Uint8Array>>;
   /** Every row whose key starts with `prefix`, in any order. */
   scanPrefix(prefix: string): Promise<RawEntry[]>;
+  /**
+   * Up to `limit` rows whose key is greater than `after` (every row when `after` is undefined), in
+   * ascending key order (row keys are ASCII, so code-unit and byte order agree). Lets the store verify
+   * its integrity digest in bounded slices after opening; a backend without it is verified in one slice.
+   * With `head`, each value may be cut to its first `head` bytes (the check reads only a record's nonce).
+   */
+  scanAfter?(after: string | undefined, limit: number, head?: number): Promise<RawEntry[]>;
   /** Applies puts, deletes and meta atomically; resolves once durable. */
   commit(write: RawWrite): Promise<void>;
   /** Removes every row and meta row (used by the media wipe and archive import into an empty store). */

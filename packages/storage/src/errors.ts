@@ -21,7 +21,12 @@ export type StorageErrorCode =
   /** The keystore itself failed (unreadable file, wrong permissions, OS keychain error). */
   | "KEYSTORE_FAILED"
   /** The backend (SQLite, IndexedDB, file system) failed; `cause` has its error. */
-  | "BACKEND_FAILED";
+  | "BACKEND_FAILED"
+  /**
+   * A write, transaction, passphrase change or close through the store, called inside one of its own
+   * transaction bodies (which would wait for that body forever). Detected in Node; use `tx` in the body.
+   */
+  | "DEADLOCK";
 
 /**
  * The one error class of @parley/storage. Messages say what to do; they never contain a

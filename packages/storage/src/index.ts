@@ -15,6 +15,8 @@ export type {
   Transaction,
   TransactionOptions,
   TxNamespace,
+  VerificationStatus,
+  VerifyProgress,
 } from "./store.js";
 export type { MediaStore, MediaInfo } from "./media.js";
 export type { ByteSource } from "./stream.js";

@@ -67,11 +67,32 @@ class IndexedDbBackend implements StorageBackend {
   async get(key: string): Promise<Uint8Array | undefined> {
     return bytes(await this.#read("records", (s) => s.get(key)));
   }
+  async getMany(keys: readonly string[]): Promise<Map<string, Uint8Array>> {
+    // One read transaction, every request in flight at once.
+    const store = this.#db.transaction("records", "readonly").objectStore("records");
+    const values = await Promise.all(keys.map((key) => request(store.get(key))));
+    const out = new Map<string, Uint8Array>();
+    keys.forEach((key, i) => {
+      const value = bytes(values[i]);
+      if (value) out.set(key, value);
+    });
+    return out;
+  }
   async scanPrefix(prefix: string): Promise<RawEntry[]> {
     const range = IDBKeyRange.bound(prefix, `${prefix}\uffff`);
     const tx = this.#db.transaction("records", "readonly");
     const store = tx.objectStore("records");
     const [keys, values] = await Promise.all([request(store.getAllKeys(range)), request(store.getAll(range))]);
+    return keys.map((k, i) => ({ key: k as string, value: bytes(values[i])! }));
+  }
+  async scanAfter(after: string | undefined, limit: number): Promise<RawEntry[]> {
+    const range = after === undefined ? undefined : IDBKeyRange.lowerBound(after, true);
+    const tx = this.#db.transaction("records", "readonly");
+    const store = tx.objectStore("records");
+    const [keys, values] = await Promise.all([
+      request(store.getAllKeys(range, limit)),
+      request(store.getAll(range, limit)),
+    ]);
     return keys.map((k, i) => ({ key: k as string, value: bytes(values[i])! }));
   }
   async commit(write: RawWrite): Promise<void> {

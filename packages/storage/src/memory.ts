@@ -17,10 +17,23 @@ export class MemoryBackend implements StorageBackend {
   get(key: string): Promise<Uint8Array | undefined> {
     return Promise.resolve(this.rows.get(key)?.slice());
   }
+  getMany(keys: readonly string[]): Promise<Map<string, Uint8Array>> {
+    const out = new Map<string, Uint8Array>();
+    for (const key of keys) {
+      const value = this.rows.get(key);
+      if (value) out.set(key, value.slice());
+    }
+    return Promise.resolve(out);
+  }
   scanPrefix(prefix: string): Promise<RawEntry[]> {
     const out: RawEntry[] = [];
     for (const [key, value] of this.rows) if (key.startsWith(prefix)) out.push({ key, value: value.slice() });
     return Promise.resolve(out);
+  }
+  scanAfter(after: string | undefined, limit: number, head?: number): Promise<RawEntry[]> {
+    // A test backend: sorting per slice is fine here.
+    const keys = [...this.rows.keys()].filter((key) => after === undefined || key > after).sort();
+    return Promise.resolve(keys.slice(0, limit).map((key) => ({ key, value: this.rows.get(key)!.slice(0, head) })));
   }
   commit(write: RawWrite): Promise<void> {
     for (const key of write.deletes) this.rows.delete(key);

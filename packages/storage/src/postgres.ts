@@ -125,6 +125,16 @@ class Statements {
     ]);
     return r.rows.map((row) => ({ key: row.k, value: bytes(row.v)! }));
   }
+  async scanAfter(db: Queryable, after: string | undefined, limit: number, head?: number): Promise<RawEntry[]> {
+    // The column sorts bytewise ("C"), as the store's cursor compares row keys.
+    const r = await db.query<{ k: string; v: Buffer }>(
+      head === undefined
+        ? `SELECT k, v FROM ${this.records} WHERE k > $1 ORDER BY k LIMIT $2`
+        : `SELECT k, substring(v from 1 for $3) AS v FROM ${this.records} WHERE k > $1 ORDER BY k LIMIT $2`,
+      head === undefined ? [after ?? "", limit] : [after ?? "", limit, head],
+    );
+    return r.rows.map((row) => ({ key: row.k, value: bytes(row.v)! }));
+  }
   /**
    * Deletes, puts and meta rows in one statement (one round trip). Its parts see one snapshot, so a key
    * both deleted and put is only put, and of a key put twice the last value is kept: the same results
@@ -213,6 +223,7 @@ class PostgresBackendImpl implements PostgresBackend {
           get: (key) => guard(() => sql.get(client, key)),
           getMany: (keys) => guard(() => sql.getMany(client, keys)),
           scanPrefix: (prefix) => guard(() => sql.scanPrefix(client, prefix)),
+          scanAfter: (after, limit, head) => guard(() => sql.scanAfter(client, after, limit, head)),
           write: (write) => guard(() => sql.write(client, write)),
         });
       } catch (error) {

@@ -17,6 +17,12 @@ export interface SqliteBackendOptions {
   readonly synchronous?: "FULL" | "NORMAL";
   /** Directory for encrypted media; `<path>.media` by default. */
   readonly mediaDir?: string;
+  /**
+   * SQLite's page cache for this store, in KiB (default 16384: 16 MiB, allocated as pages are read).
+   * Row keys are MACs, so reads and writes land all over the file; SQLite's own default of 2 MiB makes
+   * a store of a few hundred thousand records read the disk for most of them.
+   */
+  readonly cacheKiB?: number;
 }
 
 function sqliteError(error: unknown): StorageError {
@@ -62,6 +68,8 @@ class SqliteBackendImpl implements SqliteBackend {
   readonly #get: BetterSqlite3.Statement<[string], { v: Uint8Array }>;
   readonly #getMeta: BetterSqlite3.Statement<[string], { v: Uint8Array }>;
   readonly #scan: BetterSqlite3.Statement<[string, string], { k: string; v: Uint8Array }>;
+  readonly #after: BetterSqlite3.Statement<[string, number], { k: string; v: Uint8Array }>;
+  readonly #afterHead: BetterSqlite3.Statement<[number, string, number], { k: string; v: Uint8Array }>;
   readonly #put: BetterSqlite3.Statement<[string, Uint8Array]>;
   readonly #del: BetterSqlite3.Statement<[string]>;
   readonly #putMeta: BetterSqlite3.Statement<[string, Uint8Array]>;
@@ -74,12 +82,18 @@ class SqliteBackendImpl implements SqliteBackend {
     this.#get = db.prepare("SELECT v FROM records WHERE k = ?");
     this.#getMeta = db.prepare("SELECT v FROM meta WHERE name = ?");
     this.#scan = db.prepare("SELECT k, v FROM records WHERE k >= ? AND k < ?");
+    // "" sorts before every row key, so it stands for "from the start".
+    this.#after = db.prepare("SELECT k, v FROM records WHERE k > ? ORDER BY k LIMIT ?");
+    this.#afterHead = db.prepare("SELECT k, substr(v, 1, ?) AS v FROM records WHERE k > ? ORDER BY k LIMIT ?");
     this.#put = db.prepare("INSERT OR REPLACE INTO records (k, v) VALUES (?, ?)");
     this.#del = db.prepare("DELETE FROM records WHERE k = ?");
     this.#putMeta = db.prepare("INSERT OR REPLACE INTO meta (name, v) VALUES (?, ?)");
     this.#apply = db.transaction((write: RawWrite) => {
       for (const key of write.deletes) this.#del.run(key);
-      for (const { key, value } of write.puts) this.#put.run(key, value);
+      // Row keys are MACs, so a big commit lands all over the B-tree: in key order it touches each page
+      // once. (A stable sort: of two puts of one key the later still wins.)
+      const puts = write.puts.length > 16 ? [...write.puts].sort(byKey) : write.puts;
+      for (const { key, value } of puts) this.#put.run(key, value);
       for (const { key, value } of write.meta) this.#putMeta.run(key, value);
     });
   }
@@ -90,9 +104,26 @@ class SqliteBackendImpl implements SqliteBackend {
   get(key: string): Promise<Uint8Array | undefined> {
     return guard(() => bytes(this.#get.get(key)?.v));
   }
+  getMany(keys: readonly string[]): Promise<Map<string, Uint8Array>> {
+    return guard(() => {
+      const out = new Map<string, Uint8Array>();
+      for (const key of keys) {
+        const row = this.#get.get(key);
+        if (row) out.set(key, bytes(row.v)!);
+      }
+      return out;
+    });
+  }
   scanPrefix(prefix: string): Promise<RawEntry[]> {
     // Row keys are ASCII below 0x7f, so prefix + DEL bounds every key with that prefix.
     return guard(() => this.#scan.all(prefix, `${prefix}\u007f`).map((row) => ({ key: row.k, value: bytes(row.v)! })));
+  }
+  scanAfter(after: string | undefined, limit: number, head?: number): Promise<RawEntry[]> {
+    return guard(() =>
+      (head === undefined ? this.#after.all(after ?? "", limit) : this.#afterHead.all(head, after ?? "", limit)).map(
+        (row) => ({ key: row.k, value: bytes(row.v)! }),
+      ),
+    );
   }
   commit(write: RawWrite): Promise<void> {
     return guard(() => {
@@ -113,9 +144,14 @@ class SqliteBackendImpl implements SqliteBackend {
   }
 }
 
-/** better-sqlite3 returns Buffers; hand out plain Uint8Arrays that own their memory. */
+const byKey = (a: RawEntry, b: RawEntry): number => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+
+/**
+ * better-sqlite3 returns a Buffer per value, with memory of its own (copied out of SQLite, never
+ * Node's shared pool): hand out a plain Uint8Array over the same memory, without a second copy.
+ */
 function bytes(value: Uint8Array | undefined): Uint8Array | undefined {
-  return value === undefined ? undefined : new Uint8Array(value);
+  return value === undefined ? undefined : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
 }
 
 /** Opens (or creates) the SQLite file at `path`. Needs the optional peer dependency better-sqlite3. */
@@ -133,6 +169,9 @@ export async function openSqliteBackend(path: string, options: SqliteBackendOpti
   const synchronous = options.synchronous ?? "FULL";
   if (synchronous !== "FULL" && synchronous !== "NORMAL")
     throw new StorageError("INVALID_ARGUMENT", 'synchronous must be "FULL" or "NORMAL"');
+  const cacheKiB = options.cacheKiB ?? 16384;
+  if (!Number.isSafeInteger(cacheKiB) || cacheKiB < 0)
+    throw new StorageError("INVALID_ARGUMENT", "cacheKiB must be a non-negative integer");
   let db: BetterSqlite3.Database | undefined;
   try {
     db = new Database(path, { timeout: 1000 });
@@ -140,6 +179,7 @@ export async function openSqliteBackend(path: string, options: SqliteBackendOpti
     db.pragma("journal_mode = WAL");
     db.pragma(`synchronous = ${synchronous}`);
     db.pragma("secure_delete = ON");
+    db.pragma(`cache_size = -${cacheKiB}`);
     db.exec("CREATE TABLE IF NOT EXISTS records (k TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID");
     db.exec("CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID");
     const backend = new SqliteBackendImpl(db, options.mediaDir ?? `${path}.media`);

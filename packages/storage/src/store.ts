@@ -2,17 +2,9 @@
  * The encrypted store: record-level XChaCha20-Poly1305 under a random data key, lookup keys MACed per
  * '/'-separated segment, an O(1)-updatable integrity digest over all records, atomic transactions.
  */
-import {
-  bytesToHex,
-  concatBytes,
-  defaultCrypto,
-  hexToBytes,
-  isCryptoError,
-  type Crypto,
-  type ScryptParams,
-} from "@parley/crypto";
+import { bytesToHex, concatBytes, defaultCrypto, hexToBytes, type Crypto, type ScryptParams } from "@parley/crypto";
 import { INSPECT_CUSTOM } from "@parley/crypto/internal";
-import type { BackendLocks, BackendTransaction, RawEntry, RawWrite, StorageBackend } from "./backend.js";
+import type { BackendLocks, RawEntry, RawWrite, StorageBackend } from "./backend.js";
 import {
   DEFAULT_SCRYPT,
   KEY_TOKEN_BYTES,
@@ -30,7 +22,6 @@ import {
   fromUtf8,
   readU32be,
   sub256,
-  u32be,
   u64be,
   utf8,
 } from "./encoding.js";
@@ -45,6 +36,7 @@ import {
 } from "./header.js";
 import type { Keystore } from "./keystore.js";
 import { MediaStore } from "./media.js";
+import { recordCryptoFor, type RecordCrypto } from "./record-crypto.js";
 
 /**
  * The key-value handle every Parley package's store interface is satisfied by (structurally):
@@ -108,11 +100,41 @@ export interface OpenStoreOptions {
   readonly keystore?: Keystore;
   readonly crypto?: Crypto;
   /**
-   * Check every record against the integrity digest while opening (default true): detects records
-   * deleted, replayed from an older copy or added while the store was closed. O(records).
+   * When to check every record against the integrity digest (which detects records deleted, replayed
+   * from an older copy or added while the store was closed; O(records)):
+   * - `"background"` (default): open returns after the KDF and O(1) work; the check then runs in
+   *   bounded slices between the store's own operations. `db.verification` settles when it is done; a
+   *   mismatch makes it reject with TAMPERED, and every later operation on the store too.
+   * - `"full"` or `true`: the check runs before open returns (TAMPERED from open).
+   * - `false`: no check (only each record's own authentication, at every read).
    */
-  readonly verify?: boolean;
+  readonly verify?: boolean | "background" | "full";
+  /** Called after each slice of the integrity check: rows checked so far, and the rows the state counts. */
+  readonly onVerifyProgress?: (progress: VerifyProgress) => void;
 }
+
+export interface VerifyProgress {
+  readonly checked: number;
+  readonly total: number;
+}
+
+/**
+ * Where the integrity check of an open store stands: `"off"` (opened with `verify: false`), `"running"`,
+ * `"verified"`, `"tampered"` (every operation now fails with TAMPERED), `"stopped"` (closed before it ended).
+ */
+export type VerificationStatus = "off" | "running" | "verified" | "tampered" | "stopped";
+
+/** The background check's progress over the rows in key order, kept in step with this process's commits. */
+interface Sweep {
+  /** The last row key checked; undefined before the first slice. */
+  cursor: string | undefined;
+  /** The digest and count of the rows at or before `cursor`, as they are now. */
+  digest: Uint8Array;
+  count: number;
+}
+
+/** Rows per slice of the integrity check: a few milliseconds of work between the store's operations. */
+const VERIFY_SLICE = 1024;
 
 interface IntegrityState {
   readonly counter: number;
@@ -129,10 +151,13 @@ interface Subkeys {
 const RECORD_FORMAT = 1;
 const NONCE_BYTES = 24;
 const NONCE_POOL = 256;
+/** What the integrity check reads of each record: the format byte and the nonce. */
+const RECORD_HEAD = 1 + NONCE_BYTES;
 const RECORD_AD = utf8("parley-storage record v1\0");
 const STATE_AD = "parley-storage state v1\0";
 const META_HEADER = "header";
 const META_STATE = "state";
+const STATE_AD_BYTES = utf8(STATE_AD);
 /** Namespaces of this package itself start with NUL, which user names may not. */
 const INTERNAL_PREFIX = "\u0000";
 
@@ -142,6 +167,29 @@ const INTERNAL_PREFIX = "\u0000";
  */
 function recordAd(rowKey: string): Uint8Array {
   return concatBytes(RECORD_AD, utf8(rowKey));
+}
+
+/**
+ * The same bytes in a buffer reused call after call: for the AEAD, which reads its associated data
+ * before returning and keeps no reference to it.
+ */
+const adScratch = new Uint8Array(1024);
+function recordAdScratch(rowKey: string): Uint8Array {
+  const length = RECORD_AD.length + rowKey.length;
+  if (length > adScratch.length) return recordAd(rowKey);
+  adScratch.set(RECORD_AD, 0);
+  // The store's row keys are ASCII; a row key from the backend may be anything, and is then encoded whole.
+  if (!asciiInto(rowKey, adScratch.subarray(RECORD_AD.length, length))) return recordAd(rowKey);
+  return adScratch.subarray(0, length);
+}
+
+const encoder = new TextEncoder();
+/**
+ * Writes `s` into `out` (exactly `s.length` bytes long); false unless `s` is an ASCII string, so that it
+ * filled `out` exactly. (A damaged backend can hand back a key that is no string at all.)
+ */
+function asciiInto(s: string, out: Uint8Array): boolean {
+  return typeof s === "string" && encoder.encodeInto(s, out).read === s.length;
 }
 
 /**
@@ -228,6 +276,77 @@ class Mutex {
 
 type Pending = { readonly ns: string; readonly key: string; readonly value: Uint8Array | null };
 
+/** One row a commit changed: its digest terms before (absent: a new row) and after (absent: deleted). */
+interface RowChange {
+  readonly raw: string;
+  readonly old: Uint8Array | undefined;
+  readonly next: Uint8Array | undefined;
+}
+
+/** Which transaction body (of which store) the running code was called from, where Node can tell. */
+interface BodyContext {
+  readonly store: EncryptedStore;
+  readonly tx: TxState;
+}
+interface AsyncContext {
+  getStore(): unknown;
+  run<R>(store: unknown, fn: () => R): R;
+  disable(): void;
+}
+/** Node's AsyncLocalStorage, reached without an import (browsers have none: there the check is skipped). */
+const bodyContext: AsyncContext | undefined = (() => {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (id: string) => unknown } }).process;
+  try {
+    const hooks = proc?.getBuiltinModule?.("node:async_hooks") as
+      { AsyncLocalStorage?: new () => AsyncContext } | undefined;
+    return hooks?.AsyncLocalStorage ? new hooks.AsyncLocalStorage() : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** A record's key: ASCII (most keys) without TextDecoder's per-call cost, anything else through it. */
+function decodeKey(bytes: Uint8Array): string {
+  if (bytes.length > 256) return fromUtf8(bytes);
+  let out = "";
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b >= 0x80) return fromUtf8(bytes);
+    out += String.fromCharCode(b);
+  }
+  return out;
+}
+
+/** Whether `bytes` holds exactly `expected` at `offset`. */
+function sameBytes(bytes: Uint8Array, offset: number, expected: Uint8Array): boolean {
+  if (offset + expected.length > bytes.length) return false;
+  for (let i = 0; i < expected.length; i++) if (bytes[offset + i] !== expected[i]) return false;
+  return true;
+}
+
+/**
+ * Runs a transaction body inside its context. On Node 20 an enabled AsyncLocalStorage hooks every
+ * promise in the process, so it is disabled again whenever no body runs (of any store).
+ */
+let bodiesRunning = 0;
+async function inBody<T>(context: BodyContext, body: () => Promise<T> | T): Promise<T> {
+  bodiesRunning++;
+  try {
+    return await bodyContext!.run(context, body);
+  } finally {
+    if (--bodiesRunning === 0) bodyContext!.disable();
+  }
+}
+
+/** Lets other work run between slices of the background integrity check. */
+function yieldToEventLoop(): Promise<void> {
+  const immediate = (globalThis as { setImmediate?: (fn: () => void) => unknown }).setImmediate;
+  return new Promise((resolve) => {
+    if (immediate) immediate(resolve);
+    else setTimeout(resolve, 0);
+  });
+}
+
 /** A single put or delete: no lock names, so on a shared backend only the store lock, shared. */
 const NO_LOCKS: readonly string[] = [];
 
@@ -248,6 +367,15 @@ export class EncryptedStore {
   #closed = false;
   #noncePool: Uint8Array = new Uint8Array(0);
   #nonceOffset = 0;
+  readonly #rc: RecordCrypto;
+  readonly #indexMac: (data: Uint8Array) => Uint8Array;
+  readonly #integrityMac: (data: Uint8Array) => Uint8Array;
+  /** Set once the integrity check finds a mismatch: every later operation fails with it. */
+  #failure: StorageError | undefined;
+  #sweep: Sweep | undefined;
+  #stopVerification = false;
+  #verificationStatus: VerificationStatus = "off";
+  #verification: Promise<void> = Promise.resolve();
   readonly #internals: StoreInternals;
   /** Encrypted files and media, chunked and streamed. */
   readonly media: MediaStore;
@@ -264,9 +392,12 @@ export class EncryptedStore {
     this.#header = header;
     this.#dataKey = dataKey;
     this.#state = state;
+    this.#rc = recordCryptoFor(crypto);
     const salt = hexToBytes(header.storeId);
     const sub = (info: string) => crypto.hkdfSha256(dataKey, salt, utf8(`parley-storage ${info} v1`), 32);
     this.#keys = { record: sub("record"), index: sub("index"), integrity: sub("integrity") };
+    this.#indexMac = this.#rc.macFor(this.#keys.index);
+    this.#integrityMac = this.#rc.macFor(this.#keys.integrity);
     this.#internals = {
       assertOpen: () => {
         this.#assertOpen();
@@ -333,6 +464,9 @@ export class EncryptedStore {
 
   static async #openExisting(backend: StorageBackend, options: OpenStoreOptions): Promise<EncryptedStore> {
     const crypto = options.crypto ?? defaultCrypto();
+    const verify = options.verify ?? "background";
+    if (verify !== true && verify !== false && verify !== "full" && verify !== "background")
+      throw new StorageError("INVALID_ARGUMENT", 'verify must be true, false, "full" or "background"');
     const headerBytes = await io(() => backend.getMeta(META_HEADER));
     if (!headerBytes) throw new StorageError("NOT_FOUND", "no store here: create one first");
     const header = decodeHeader(crypto, headerBytes);
@@ -349,17 +483,136 @@ export class EncryptedStore {
       count: 0,
       digest: new Uint8Array(32),
     });
-    const verify = options.verify ?? true;
-    const load = async (reader: Pick<StorageBackend, "getMeta" | "scanPrefix">) => {
-      const stateBytes = await io(() => reader.getMeta(META_STATE));
-      if (!stateBytes) throw tampered("the integrity state (missing)");
-      store.#state = store.#openState(stateBytes);
-      if (verify) await store.#verifyAll(reader);
-    };
-    // A shared backend: other processes may be writing, so read the state and every row in one snapshot.
-    if (backend.transaction) await backend.transaction({ snapshot: true }, load);
-    else await load(backend);
+    const progress = options.onVerifyProgress;
+    // O(1): the sealed state is read and authenticated (another store's, or a forged one, is TAMPERED here).
+    const stateBytes = await io(() => backend.getMeta(META_STATE));
+    if (!stateBytes) throw tampered("the integrity state (missing)");
+    store.#state = store.#openState(stateBytes);
+    if (verify === false) return store;
+    if (verify === true || verify === "full") {
+      store.#verificationStatus = "running";
+      await store.#verifyNow(progress);
+      store.#verificationStatus = "verified";
+      return store;
+    }
+    store.#verificationStatus = "running";
+    // The first slice after the caller has its store: open itself stays O(1).
+    const running = yieldToEventLoop()
+      .then(() => store.#verifyNow(progress))
+      .then(
+        () => {
+          store.#verificationStatus = "verified";
+        },
+        (error: unknown) => {
+          if (isStorageError(error, "TAMPERED")) {
+            store.#failure = error;
+            store.#verificationStatus = "tampered";
+          } else {
+            store.#verificationStatus = "stopped";
+          }
+          throw error;
+        },
+      );
+    // Nobody has to await it: a rejection nobody observes must not crash the process.
+    running.catch(() => undefined);
+    store.#verification = running;
     return store;
+  }
+
+  /**
+   * The integrity check over every row: on a local backend in slices under the store's mutex, kept in
+   * step with commits made meanwhile; on a shared backend over one snapshot (other processes write).
+   */
+  async #verifyNow(progress: ((p: VerifyProgress) => void) | undefined): Promise<void> {
+    const report = (checked: number, total: number) => {
+      try {
+        progress?.({ checked, total });
+      } catch {
+        // A progress callback's error is the caller's; the check goes on.
+      }
+    };
+    const backend = this.#backend;
+    if (backend.transaction) {
+      await backend.transaction({ snapshot: true }, async (reader) => {
+        const stateBytes = await io(() => reader.getMeta(META_STATE));
+        if (!stateBytes) throw tampered("the integrity state (missing)");
+        const state = this.#openState(stateBytes);
+        const sweep: Sweep = { cursor: undefined, digest: new Uint8Array(32), count: 0 };
+        const scanAfter = reader.scanAfter?.bind(reader);
+        for (;;) {
+          this.#checkStop();
+          const rows = scanAfter
+            ? await io(() => scanAfter(sweep.cursor, VERIFY_SLICE, RECORD_HEAD))
+            : await io(() => reader.scanPrefix(""));
+          this.#addRows(sweep, rows, state);
+          report(sweep.count, state.count);
+          if (!scanAfter || rows.length < VERIFY_SLICE) break;
+          await yieldToEventLoop();
+        }
+        this.#compareSweep(sweep, state);
+      });
+      return;
+    }
+    const sweep: Sweep = { cursor: undefined, digest: new Uint8Array(32), count: 0 };
+    this.#sweep = sweep;
+    try {
+      for (;;) {
+        const done = await this.#mutex.run(async () => {
+          this.#checkStop();
+          const scanAfter = backend.scanAfter?.bind(backend);
+          const rows = scanAfter
+            ? await io(() => scanAfter(sweep.cursor, VERIFY_SLICE, RECORD_HEAD))
+            : await io(() => backend.scanPrefix(""));
+          this.#addRows(sweep, rows, this.#state);
+          if (scanAfter && rows.length === VERIFY_SLICE) return false;
+          // The end, under the mutex: no commit between the last slice and the comparison.
+          this.#compareSweep(sweep, this.#state);
+          return true;
+        });
+        report(sweep.count, this.#state.count);
+        if (done) return;
+        await yieldToEventLoop();
+      }
+    } finally {
+      this.#sweep = undefined;
+    }
+  }
+
+  #checkStop(): void {
+    if (this.#stopVerification || this.#closed)
+      throw new StorageError("CLOSED", "the store was closed before its integrity check finished");
+  }
+
+  #addRows(sweep: Sweep, rows: readonly RawEntry[], state: IntegrityState): void {
+    let digest = sweep.digest;
+    for (const row of rows) digest = add256(digest, this.#element(row.key, row.value));
+    sweep.digest = digest;
+    sweep.count += rows.length;
+    if (rows.length > 0) sweep.cursor = rows[rows.length - 1]!.key;
+    // The rows up to the cursor are never more than all rows: more is tampering, and ends the check
+    // here (also when a damaged file would hand the same rows back again and again).
+    if (sweep.count > state.count) this.#compareSweep(sweep, state);
+  }
+
+  #compareSweep(sweep: Sweep, state: IntegrityState): void {
+    if (sweep.count !== state.count || !this.#crypto.constantTimeEqual(sweep.digest, state.digest)) {
+      throw tampered("the set of records (one was deleted, added or replaced by an older copy)");
+    }
+  }
+
+  /**
+   * The background integrity check started by `open` (`verify: "background"`, the default): resolves
+   * once every row matched the digest; rejects with TAMPERED on a mismatch (from then on every
+   * operation on the store fails with TAMPERED too), or CLOSED if the store was closed first. Already
+   * resolved after `verify: "full"`, and after `verify: false` (see `verificationStatus`: "off").
+   */
+  get verification(): Promise<void> {
+    return this.#verification;
+  }
+
+  /** Where the integrity check stands (see {@link VerificationStatus}). */
+  get verificationStatus(): VerificationStatus {
+    return this.#verificationStatus;
   }
 
   /** Opening from the keystore survives a crash during changePassphrase (the pending entry). */
@@ -459,14 +712,31 @@ export class EncryptedStore {
     return { store: "shared", keys };
   }
 
+  /**
+   * Whatever waits for the store's mutex, called from inside one of this store's transaction bodies
+   * (which holds the mutex until it returns), would wait forever: in Node that is a typed DEADLOCK error
+   * (AsyncLocalStorage tells which body the call comes from). Elsewhere it still deadlocks (README).
+   */
+  #assertNotInBody(what: string): void {
+    const context = bodyContext?.getStore() as BodyContext | undefined;
+    if (context && context.store === this && !context.tx.closed) {
+      throw new StorageError(
+        "DEADLOCK",
+        `${what} through the store inside its own transaction body would wait for that transaction forever; use the transaction's namespaces (tx.namespace) instead`,
+      );
+    }
+  }
+
   async #transact<T>(body: (tx: TxState) => Promise<T> | T, lock: readonly string[] | undefined): Promise<T> {
     this.#assertOpen();
+    this.#assertNotInBody("a write or transaction");
     return this.#mutex.run(async () => {
       this.#assertOpen();
       const run = async () => {
         const tx = new TxState(this, this.#internals);
         try {
-          return { result: await body(tx), pending: tx.pending };
+          const result = bodyContext ? await inBody({ store: this, tx }, () => body(tx)) : await body(tx);
+          return { result, pending: tx.pending };
         } finally {
           tx.closed = true;
         }
@@ -475,10 +745,13 @@ export class EncryptedStore {
       if (!shared) {
         const { result, pending } = await run();
         if (pending.size > 0) {
+          this.#assertOpen();
           const backend = this.#backend;
-          this.#state = await this.#commit(pending, this.#state, { get: (key) => backend.get(key) }, (write) =>
+          const { state, changes } = await this.#commit(pending, this.#state, backend, (write) =>
             backend.commit(write),
           );
+          this.#state = state;
+          this.#trackSweep(changes);
         }
         return result;
       }
@@ -493,7 +766,7 @@ export class EncryptedStore {
           const current = this.#openState(stateBytes);
           if (current.counter < this.#state.counter)
             throw tampered("the integrity state (older than one already seen)");
-          next = await this.#commit(pending, current, btx, (write) => btx.write(write));
+          next = (await this.#commit(pending, current, btx, (write) => btx.write(write))).state;
         }
         return result;
       });
@@ -513,6 +786,7 @@ export class EncryptedStore {
     options: { kdf?: ScryptParams; keystore?: Keystore } = {},
   ): Promise<void> {
     this.#assertOpen();
+    this.#assertNotInBody("changePassphrase");
     const params = options.kdf ?? this.kdfParams;
     assertScryptParams(params);
     await this.#mutex.run(async () => {
@@ -568,6 +842,10 @@ export class EncryptedStore {
   /** Waits for running transactions, closes the backend and forgets the keys. Idempotent. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#assertNotInBody("close");
+    // A running integrity check stops at its next slice (its promise rejects with CLOSED).
+    this.#stopVerification = true;
+    await this.#verification.catch(() => undefined);
     await this.#mutex.run(async () => {
       if (this.#closed) return;
       this.#closed = true;
@@ -598,17 +876,39 @@ export class EncryptedStore {
 
   async #compact(): Promise<void> {
     this.#assertOpen();
+    this.#assertNotInBody("compact (deleteAllMedia)");
     await this.#mutex.run(() => io(() => this.#backend.compact()));
   }
 
   #assertOpen(): void {
     if (this.#closed) throw new StorageError("CLOSED", "the store is closed; open it again");
+    if (this.#failure) throw this.#failure;
+  }
+
+  /** Keeps a running background check in step: rows it has already passed changed in this commit. */
+  #trackSweep(changes: readonly RowChange[]): void {
+    const sweep = this.#sweep;
+    if (!sweep || sweep.cursor === undefined) return;
+    const cursor = sweep.cursor;
+    let digest = sweep.digest;
+    for (const change of changes) {
+      if (change.raw > cursor) continue; // the check reads this row's new version when it gets there
+      if (change.old) {
+        digest = sub256(digest, change.old);
+        sweep.count--;
+      }
+      if (change.next) {
+        digest = add256(digest, change.next);
+        sweep.count++;
+      }
+    }
+    sweep.digest = digest;
   }
 
   #token(input: string): string {
     let token = this.#tokens.get(input);
     if (token === undefined) {
-      token = base64url(this.#crypto.hmacSha256(this.#keys.index, utf8(input)).subarray(0, KEY_TOKEN_BYTES));
+      token = base64url(this.#indexMac(utf8(input)).subarray(0, KEY_TOKEN_BYTES));
       if (this.#tokens.size >= KEY_TOKEN_CACHE_SIZE) this.#tokens.delete(this.#tokens.keys().next().value!);
       this.#tokens.set(input, token);
     }
@@ -643,35 +943,50 @@ export class EncryptedStore {
     return nonce;
   }
 
-  #seal(raw: string, ns: string, key: string, value: Uint8Array): { sealed: Uint8Array; nonce: Uint8Array } {
+  #seal(raw: string, ns: string, key: string, value: Uint8Array): Uint8Array {
     const nsBytes = utf8(ns);
     const keyBytes = utf8(key);
-    const plaintext = concatBytes(u32be(nsBytes.length), nsBytes, u32be(keyBytes.length), keyBytes, value);
+    const plaintext = new Uint8Array(8 + nsBytes.length + keyBytes.length + value.length);
+    const view = new DataView(plaintext.buffer);
+    view.setUint32(0, nsBytes.length);
+    plaintext.set(nsBytes, 4);
+    view.setUint32(4 + nsBytes.length, keyBytes.length);
+    plaintext.set(keyBytes, 8 + nsBytes.length);
+    plaintext.set(value, 8 + nsBytes.length + keyBytes.length);
     const nonce = this.#nonce();
-    const ct = this.#crypto.xchacha20Poly1305Encrypt(this.#keys.record, nonce, plaintext, recordAd(raw));
-    return { sealed: concatBytes(Uint8Array.of(RECORD_FORMAT), nonce, ct), nonce };
+    const ct = this.#rc.seal(this.#keys.record, nonce, plaintext, recordAdScratch(raw));
+    const sealed = new Uint8Array(1 + NONCE_BYTES + ct.length);
+    sealed[0] = RECORD_FORMAT;
+    sealed.set(nonce, 1);
+    sealed.set(ct, 1 + NONCE_BYTES);
+    return sealed;
   }
 
-  #open(row: RawEntry): { ns: string; key: string; value: Uint8Array } {
+  /**
+   * Opens a sealed row. With `expected` (a namespace and its UTF-8 bytes), a record of any other
+   * namespace is TAMPERED here, and the name is not decoded again for every row of a scan.
+   */
+  #open(row: RawEntry, expected?: { name: string; bytes: Uint8Array }): { ns: string; key: string; value: Uint8Array } {
     const v = row.value;
     if (v.length < 1 + NONCE_BYTES + 16 + 8 || v[0] !== RECORD_FORMAT) throw tampered("a record");
-    let plaintext: Uint8Array;
-    try {
-      plaintext = this.#crypto.xchacha20Poly1305Decrypt(
-        this.#keys.record,
-        v.subarray(1, 1 + NONCE_BYTES),
-        v.subarray(1 + NONCE_BYTES),
-        recordAd(row.key),
-      );
-    } catch (error) {
-      if (isCryptoError(error)) throw tampered("a record");
-      throw error;
-    }
+    const plaintext = this.#rc.open(
+      this.#keys.record,
+      v.subarray(1, 1 + NONCE_BYTES),
+      v.subarray(1 + NONCE_BYTES),
+      recordAdScratch(row.key),
+    );
+    if (!plaintext) throw tampered("a record");
     const nsLength = readU32be(plaintext, 0);
-    const ns = fromUtf8(plaintext.subarray(4, 4 + nsLength));
+    let ns: string;
+    if (expected) {
+      if (nsLength !== expected.bytes.length || !sameBytes(plaintext, 4, expected.bytes)) throw tampered("a record");
+      ns = expected.name;
+    } else {
+      ns = fromUtf8(plaintext.subarray(4, 4 + nsLength));
+    }
     const keyLength = readU32be(plaintext, 4 + nsLength);
     const keyStart = 8 + nsLength;
-    const key = fromUtf8(plaintext.subarray(keyStart, keyStart + keyLength));
+    const key = decodeKey(plaintext.subarray(keyStart, keyStart + keyLength));
     return { ns, key, value: plaintext.slice(keyStart + keyLength) };
   }
 
@@ -681,13 +996,20 @@ export class EncryptedStore {
    * (it opens, being sealed for that very row: only the digest can tell it is not the latest).
    */
   #element(raw: string, sealed: Uint8Array): Uint8Array {
+    // Only the row key and the nonce count (the rest is authenticated by the record's own tag, at read).
     const nonce = sealed.subarray(1, 1 + NONCE_BYTES);
-    return this.#crypto.hmacSha256(this.#keys.integrity, concatBytes(utf8(raw), Uint8Array.of(0), nonce));
+    const input = new Uint8Array(raw.length + 1 + nonce.length);
+    if (!asciiInto(raw, input.subarray(0, raw.length))) {
+      // Not a row key this store wrote (those are ASCII): the general encoding, as for any input.
+      return this.#integrityMac(concatBytes(utf8(raw), Uint8Array.of(0), nonce));
+    }
+    input.set(nonce, raw.length + 1);
+    return this.#integrityMac(input);
   }
 
   /** The integrity state's associated data names the store it belongs to. */
   #stateAd(): Uint8Array {
-    return utf8(STATE_AD + this.#header.storeId);
+    return concatBytes(STATE_AD_BYTES, utf8(this.#header.storeId));
   }
 
   #sealState(state: IntegrityState): Uint8Array {
@@ -725,15 +1047,6 @@ export class EncryptedStore {
     return header;
   }
 
-  async #verifyAll(reader: Pick<StorageBackend, "scanPrefix">): Promise<void> {
-    const rows = await io(() => reader.scanPrefix(""));
-    let digest: Uint8Array = new Uint8Array(32);
-    for (const row of rows) digest = add256(digest, this.#element(row.key, row.value));
-    if (rows.length !== this.#state.count || !this.#crypto.constantTimeEqual(digest, this.#state.digest)) {
-      throw tampered("the set of records (one was deleted, added or replaced by an older copy)");
-    }
-  }
-
   async #read(ns: string, key: string, pending: Map<string, Pending> | undefined): Promise<Uint8Array | undefined> {
     const raw = this.#rawKey(ns, key);
     const own = pending?.get(raw);
@@ -757,9 +1070,9 @@ export class EncryptedStore {
     const rawPrefix = this.#rawPrefix(ns, prefix);
     const rows = await io(() => this.#backend.scanPrefix(rawPrefix));
     const found = new Map<string, Uint8Array | null>();
+    const expected = { name: ns, bytes: utf8(ns) };
     for (const row of rows) {
-      const record = this.#open(row);
-      if (record.ns !== ns) throw tampered("a record");
+      const record = this.#open(row, expected);
       found.set(record.key, record.value);
     }
     for (const p of pending?.values() ?? []) if (p.ns === ns) found.set(p.key, p.value?.slice() ?? null);
@@ -782,32 +1095,40 @@ export class EncryptedStore {
   async #commit(
     pending: Map<string, Pending>,
     base: IntegrityState,
-    reader: Pick<StorageBackend, "get"> | Pick<BackendTransaction, "getMany">,
+    reader: Pick<StorageBackend, "get" | "getMany">,
     write: (write: RawWrite) => Promise<void>,
-  ): Promise<IntegrityState> {
+  ): Promise<{ state: IntegrityState; changes: RowChange[] }> {
     let { count, digest } = base;
     const puts: RawEntry[] = [];
     const deletes: string[] = [];
-    // A shared backend fetches every old row in one round trip; a local one reads each (cheap there).
-    const olds = "getMany" in reader ? await io(() => reader.getMany([...pending.keys()])) : undefined;
+    const changes: RowChange[] = [];
+    // Every old row in one call where the backend can (one round trip on PostgreSQL, one await on
+    // SQLite); otherwise one read each.
+    const getMany = reader.getMany?.bind(reader);
+    const olds = getMany ? await io(() => getMany([...pending.keys()])) : undefined;
     for (const [raw, p] of pending) {
-      const old = olds ? olds.get(raw) : await io(() => (reader as Pick<StorageBackend, "get">).get(raw));
+      const old = olds ? olds.get(raw) : await io(() => reader.get(raw));
+      let oldElement: Uint8Array | undefined;
+      let nextElement: Uint8Array | undefined;
       if (old) {
-        digest = sub256(digest, this.#element(raw, old));
+        oldElement = this.#element(raw, old);
+        digest = sub256(digest, oldElement);
         count--;
       }
       if (p.value) {
-        const { sealed } = this.#seal(raw, p.ns, p.key, p.value);
-        digest = add256(digest, this.#element(raw, sealed));
+        const sealed = this.#seal(raw, p.ns, p.key, p.value);
+        nextElement = this.#element(raw, sealed);
+        digest = add256(digest, nextElement);
         count++;
         puts.push({ key: raw, value: sealed });
       } else if (old) {
         deletes.push(raw);
       }
+      if (oldElement || nextElement) changes.push({ raw, old: oldElement, next: nextElement });
     }
     const state: IntegrityState = { counter: base.counter + 1, count, digest };
     await io(() => write({ puts, deletes, meta: [{ key: META_STATE, value: this.#sealState(state) }] }));
-    return state;
+    return { state, changes };
   }
 }
 

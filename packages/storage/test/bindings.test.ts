@@ -2,8 +2,9 @@
  * The bindings, tested by what they prevent, on each real backend's raw rows: a record sealed for
  * one row opens at no other (associated data = row key), the integrity state and the wrapped key
  * belong to one store, and the digest over all rows catches what a single record cannot (an older
- * ciphertext of the same row). The README promises when each is detected: the digest when the store
- * is opened (verify on, the default), a record's position whenever it is read (verify off too).
+ * ciphertext of the same row). The README promises when each is detected: the digest by the integrity
+ * check after opening (in the background by default, `db.verification`; before open returns with
+ * `verify: "full"`), a record's position whenever it is read (verify off too).
  */
 import Database from "better-sqlite3";
 import { join } from "node:path";
@@ -196,15 +197,42 @@ async function outcome(run: () => Promise<unknown>): Promise<string> {
   }
 }
 
-/** Opens with the default `verify` (on) unless one is given. */
+/**
+ * With `verify` given, the outcome of opening with it. Without: the outcome of the integrity check in
+ * both of its modes, which must agree: `"full"` (TAMPERED from open itself) and the default
+ * `"background"` (open returns; `db.verification` rejects with TAMPERED, and from then on the store
+ * refuses every operation with TAMPERED).
+ */
 async function openOutcome(loc: Location, passphrase = PASS, verify?: boolean): Promise<string> {
-  return outcome(async () => {
-    const db = await EncryptedStore.open(
-      await loc.open(),
-      verify === undefined ? { passphrase } : { passphrase, verify },
-    );
+  if (verify !== undefined) {
+    return outcome(async () => {
+      const db = await EncryptedStore.open(await loc.open(), { passphrase, verify });
+      await db.close();
+    });
+  }
+  const full = await outcome(async () => {
+    const db = await EncryptedStore.open(await loc.open(), { passphrase, verify: "full" });
     await db.close();
   });
+  const background = await outcome(async () => {
+    const db = await EncryptedStore.open(await loc.open(), { passphrase });
+    try {
+      await db.verification;
+      expect(db.verificationStatus).toBe("verified");
+    } catch (error) {
+      if (isStorageError(error, "TAMPERED")) {
+        expect(db.verificationStatus).toBe("tampered");
+        expect(await read(db, "sessions", "alice/1")).toBe("TAMPERED");
+        expect(await scan(db, "trust")).toBe("TAMPERED");
+        expect(await outcome(() => db.namespace("sessions").put("carol/1", bytes("x")))).toBe("TAMPERED");
+      }
+      throw error;
+    } finally {
+      await db.close();
+    }
+  });
+  expect(background, "the background check agrees with the full one").toBe(full);
+  return full;
 }
 
 /** Opens with verify off (so only per-record checks run) and hands the store to `check`. */

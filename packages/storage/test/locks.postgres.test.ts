@@ -84,7 +84,7 @@ describe("PostgreSQL locks across connections", () => {
     await again.close();
   });
 
-  it("an integrity state rolled back under a running store is TAMPERED at its next commit, and at the next open", async () => {
+  it("an integrity state rolled back under a running store is TAMPERED at its next commit, and by the next open's integrity check", async () => {
     const { table, a, b } = await twoStores();
     const admin = await open(table);
     const old = (await admin.getMeta("state"))!;
@@ -95,9 +95,13 @@ describe("PostgreSQL locks across connections", () => {
     await expect(b.namespace("n").put("k", bytes("3"))).rejects.toSatisfy((e) => isStorageError(e, "TAMPERED"));
     await admin.close();
     for (const db of [a, b]) await db.close();
-    await expect(EncryptedStore.open(await open(table), { passphrase: "p" })).rejects.toSatisfy((e) =>
+    await expect(EncryptedStore.open(await open(table), { passphrase: "p", verify: "full" })).rejects.toSatisfy((e) =>
       isStorageError(e, "TAMPERED"),
     );
+    const next = await EncryptedStore.open(await open(table), { passphrase: "p" });
+    await expect(next.verification).rejects.toSatisfy((e) => isStorageError(e, "TAMPERED"));
+    await expect(next.namespace("n").get("k")).rejects.toSatisfy((e) => isStorageError(e, "TAMPERED"));
+    await next.close();
   });
 
   it("stores under distinct table prefixes share a database without seeing each other", async () => {
