@@ -498,6 +498,11 @@ export class ChatClient {
         this.#emitError(e);
       });
     });
+    // The store's full integrity check runs in the background after opening (@parley/storage): a store
+    // altered at rest is reported as soon as it is found (and every later operation on it fails).
+    this.profile.db.verification.catch((e: unknown) => {
+      if (!this.#closed) this.#emitError(e);
+    });
     account.onError((e) => {
       this.#emitError(e);
     });
@@ -514,8 +519,13 @@ export class ChatClient {
     account.onSubscriptionRequest((r) => {
       this.#emit({ event: "subscription-request", from: r.from });
     });
+    // The first "online" came before this wiring (connect); any later one is a reconnect: presence,
+    // carbons and the archive catch-up are per session, so go online again.
     account.xmpp.on("online", () => {
       for (const l of this.#transportListeners) l({ type: "online" });
+      this.online().catch((e: unknown) => {
+        this.#emitError(e);
+      });
     });
     account.xmpp.on("offline", () => {
       for (const l of this.#transportListeners) l({ type: "offline" });
@@ -623,7 +633,13 @@ export class ChatClient {
     const peer = message.direction === "out" ? message.to : message.from;
     const { muted } = await this.profile.trust.getContactSettings(this.jid, peer);
     this.#emit({ event: "message", ...message, muted });
-    if (message.encryption !== "none" && message.direction === "in" && isFileMessage(message.body)) {
+    // Files are fetched only from contacts in the roster: fetching a stranger's URL would tell them our address.
+    if (
+      message.encryption !== "none" &&
+      message.direction === "in" &&
+      isFileMessage(message.body) &&
+      (await this.account.roster()).some((item) => item.jid === message.from)
+    ) {
       const file = await receiveFile(
         message.body,
         { store: this.profile.db },

@@ -79,6 +79,49 @@ const te = new TextEncoder();
 const td = new TextDecoder();
 const MAX_HISTORY_PAGE = 1000;
 
+/**
+ * The profile's keystore seen through: the passphrases it handed out or was given in this run, so a
+ * passphrase the user never saw (the random one of a new profile) can be changed without typing it. They
+ * stay in this process's memory only, as the store's data key does.
+ */
+class WatchedKeystore implements Keystore {
+  readonly kind: string;
+  readonly #inner: Keystore;
+  readonly #seen = new Set<string>();
+  constructor(inner: Keystore) {
+    this.#inner = inner;
+    this.kind = inner.kind;
+  }
+  async get(entry: string): Promise<string | undefined> {
+    const v = await this.#inner.get(entry);
+    if (v !== undefined) this.#seen.add(v);
+    return v;
+  }
+  async set(entry: string, secret: string): Promise<void> {
+    await this.#inner.set(entry, secret);
+    this.#seen.add(secret);
+  }
+  delete(entry: string): Promise<void> {
+    return this.#inner.delete(entry);
+  }
+  /** Passphrases seen in this run, newest last. */
+  seen(): string[] {
+    return [...this.#seen];
+  }
+  toString(): string {
+    return `Keystore(${this.kind}, secrets redacted)`;
+  }
+  toJSON(): string {
+    return this.toString();
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.toString();
+  }
+}
+
+/** Marks in the store's "profile" namespace: whether the passphrase was generated (never shown to anyone). */
+const PASSPHRASE_ORIGIN = "passphrase-origin";
+
 /** The store's "trust" namespace as @parley/trust's storage, transactions included. */
 function trustStorageIn(db: EncryptedStore): TrustStorage {
   const ns = db.namespace("trust");
@@ -100,10 +143,13 @@ export class Profile {
   readonly created: boolean;
   #seq = 0;
 
-  private constructor(dir: string, db: EncryptedStore, keystore: Keystore, created: boolean) {
+  readonly #keystore: WatchedKeystore;
+
+  private constructor(dir: string, db: EncryptedStore, keystore: WatchedKeystore, created: boolean) {
     this.dir = dir;
     this.db = db;
     this.keystore = keystore;
+    this.#keystore = keystore;
     this.created = created;
     this.trust = createTrustStore({ storage: trustStorageIn(db) });
   }
@@ -117,7 +163,9 @@ export class Profile {
       throw new ProfileError("INVALID_ARGUMENT", "the passphrase must be a non-empty string");
     }
     mkdirSync(options.dir, { recursive: true, mode: 0o700 });
-    const keystore = options.keystore ?? new FileKeystore(join(options.dir, "keystore.json"), { warn: false });
+    const keystore = new WatchedKeystore(
+      options.keystore ?? new FileKeystore(join(options.dir, "keystore.json"), { warn: false }),
+    );
     const backend = await openSqliteBackend(join(options.dir, "parley.db"));
     if (!(await EncryptedStore.exists(backend))) {
       const passphrase = options.passphrase ?? bytesToHex(createCrypto().randomBytes(32));
@@ -131,6 +179,8 @@ export class Profile {
         ...(options.kdf ? { kdf: options.kdf } : {}),
         ...(remember ? { keystore } : {}),
       });
+      const origin = options.passphrase === undefined ? "generated" : "chosen";
+      await db.namespace("profile").put(PASSPHRASE_ORIGIN, te.encode(origin));
       return new Profile(options.dir, db, keystore, true);
     }
     try {
@@ -145,20 +195,41 @@ export class Profile {
     }
   }
 
-  /** Changes the passphrase (O(1): the data key is rewrapped); the keystore follows if it held the old one. */
-  async changePassphrase(current: string, next: string, options: { kdf?: KdfParams } = {}): Promise<void> {
+  /**
+   * Changes the passphrase (O(1): the data key is rewrapped); the keystore follows if it held the old one.
+   * `current` may be left out while the keystore holds it (a new profile's random passphrase, which the
+   * user never saw): then the one it gave this run is used.
+   */
+  async changePassphrase(current: string | undefined, next: string, options: { kdf?: KdfParams } = {}): Promise<void> {
     if (typeof next !== "string" || next.length < 1) {
       throw new ProfileError("INVALID_ARGUMENT", "the new passphrase must be a non-empty string");
     }
     const remembered = await this.remembersPassphrase();
-    try {
-      await this.db.changePassphrase(current, next, {
-        ...(options.kdf ? { kdf: options.kdf } : {}),
-        ...(remembered ? { keystore: this.keystore } : {}),
-      });
-    } catch (e) {
-      throw profileError(e);
+    const candidates = current !== undefined ? [current] : remembered ? this.#keystore.seen().reverse() : [];
+    if (candidates.length === 0) {
+      throw new ProfileError("PASSPHRASE_REQUIRED", "enter the current passphrase to change it");
     }
+    let failure: unknown;
+    for (const candidate of candidates) {
+      try {
+        await this.db.changePassphrase(candidate, next, {
+          ...(options.kdf ? { kdf: options.kdf } : {}),
+          ...(remembered ? { keystore: this.keystore } : {}),
+        });
+        await this.db.namespace("profile").put(PASSPHRASE_ORIGIN, te.encode("chosen"));
+        return;
+      } catch (e) {
+        failure = e;
+        if (!isStorageError(e, "WRONG_PASSPHRASE")) break;
+      }
+    }
+    throw profileError(failure);
+  }
+
+  /** Whether the passphrase is a random one generated with the profile and never shown (so never forgotten). */
+  async passphraseIsGenerated(): Promise<boolean> {
+    const v = await this.db.namespace("profile").get(PASSPHRASE_ORIGIN);
+    return v !== undefined && td.decode(v) === "generated";
   }
 
   /** Whether the keystore holds the passphrase (the app starts without asking). */
@@ -168,6 +239,12 @@ export class Profile {
 
   /** Removes the passphrase from the keystore: from the next start on it is asked. */
   async forgetPassphrase(): Promise<void> {
+    if (await this.passphraseIsGenerated()) {
+      throw new ProfileError(
+        "INVALID_ARGUMENT",
+        "the passphrase is a random one nobody has seen: choose one first (change it), then it can be forgotten",
+      );
+    }
     await this.db.removePassphraseFromKeystore(this.keystore);
   }
 

@@ -187,12 +187,15 @@ export async function parseLine(line: string, ask: (prompt: string) => Promise<s
         return { cmd: "?" };
     }
   })();
-  if (o["cmd"] === "passphrase-change")
+  if (o["cmd"] === "passphrase-change") {
+    // Empty while the keystore holds it: a new profile's passphrase is random and was never shown.
+    const current = await ask("current passphrase (empty if the keystore holds it): ");
     return parseRequest({
       cmd: "change-passphrase",
-      current: await need("current passphrase: "),
+      ...(current ? { current } : {}),
       next: await need("new passphrase: "),
     });
+  }
   if (o["cmd"] === "passphrase-forget") return parseRequest({ cmd: "remember-passphrase", remember: false });
   if (o["cmd"] === "passphrase-remember")
     return parseRequest({ cmd: "remember-passphrase", remember: true, passphrase: await need("passphrase: ") });

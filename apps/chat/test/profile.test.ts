@@ -101,4 +101,21 @@ describe("Profile: the client's encrypted state", () => {
     expect(later.state).toBe("untrusted");
     await b.close();
   });
+
+  it("a new profile's random passphrase: changed without typing it, never forgotten before the user chose one", async () => {
+    const dir = fresh();
+    const a = await Profile.open({ dir, kdf: KDF });
+    expect(await a.passphraseIsGenerated()).toBe(true);
+    await expect(a.forgetPassphrase()).rejects.toSatisfy((e) => isProfileError(e, "INVALID_ARGUMENT"));
+    expect(await a.remembersPassphrase()).toBe(true);
+    await a.changePassphrase(undefined, "chosen one");
+    expect(await a.passphraseIsGenerated()).toBe(false);
+    await a.forgetPassphrase();
+    await a.close();
+    await expect(Profile.open({ dir })).rejects.toSatisfy((e) => isProfileError(e, "PASSPHRASE_REQUIRED"));
+    const b = await Profile.open({ dir, passphrase: "chosen one" });
+    // Not kept in the keystore any more: the current passphrase must be typed to change it.
+    await expect(b.changePassphrase(undefined, "x")).rejects.toSatisfy((e) => isProfileError(e, "PASSPHRASE_REQUIRED"));
+    await b.close();
+  });
 });

@@ -158,7 +158,11 @@ describe("ui: /command lines", () => {
       return Promise.resolve(answers.shift());
     });
     expect(command).toEqual({ cmd: "change-passphrase", current: "old secret", next: "new secret" });
-    expect(asked).toEqual(["current passphrase: ", "new passphrase: "]);
+    expect(asked).toEqual(["current passphrase (empty if the keystore holds it): ", "new passphrase: "]);
+    const kept = await parseLine("/passphrase change", (prompt) =>
+      Promise.resolve(prompt.startsWith("current") ? "" : "mine now"),
+    );
+    expect(kept).toEqual({ cmd: "change-passphrase", next: "mine now" });
     await expect(parseLine("/passphrase remember", noPrompt)).rejects.toMatchObject({ code: "BAD_COMMAND" });
   });
 

@@ -60,7 +60,11 @@ export type Command =
   | { readonly cmd: "room-send"; readonly room: string; readonly body: string }
   | { readonly cmd: "send-file"; readonly to: string; readonly path: string }
   | { readonly cmd: "delete-media" }
-  | { readonly cmd: "change-passphrase"; readonly current: string; readonly next: string }
+  /**
+   * `current` may be left out while the keystore holds the passphrase (a new profile's is random and was
+   * never shown): the kept one is used.
+   */
+  | { readonly cmd: "change-passphrase"; readonly current?: string; readonly next: string }
   /** Keep the passphrase in the keystore (`remember`) or ask for it at every start. */
   | { readonly cmd: "remember-passphrase"; readonly remember: boolean; readonly passphrase?: string }
   /** Tell the contact we read their message `id` (XEP-0333 displayed marker). */
@@ -281,7 +285,8 @@ const PARSERS: { readonly [K in CommandName]: (o: Fields) => Extract<Command, { 
   "room-send": (o) => ({ cmd: "room-send", room: jid(o, "room"), body: str(o, "body", MAX_BODY_CHARS) }),
   "send-file": (o) => ({ cmd: "send-file", to: jid(o, "to"), path: str(o, "path") }),
   "delete-media": () => ({ cmd: "delete-media" }),
-  "change-passphrase": (o) => ({ cmd: "change-passphrase", current: str(o, "current"), next: str(o, "next") }),
+  "change-passphrase": (o) =>
+    defined({ cmd: "change-passphrase", current: optStr(o, "current"), next: str(o, "next") }),
   "remember-passphrase": (o) =>
     defined({ cmd: "remember-passphrase", remember: bool(o, "remember"), passphrase: optStr(o, "passphrase") }),
   "mark-read": (o) => ({ cmd: "mark-read", jid: jid(o, "jid"), id: str(o, "id", 256) }),
