@@ -13,6 +13,7 @@ import { bytesToHex, createCrypto } from "@parley/crypto";
 import { EncryptedStore, isStorageError, type Keystore } from "@parley/storage";
 import { FileKeystore } from "@parley/storage/file-keystore";
 import { openSqliteBackend } from "@parley/storage/sqlite";
+import type { HistoryEntry } from "@parley/sdk";
 import { createTrustStore, type TrustStorage, type TrustStore } from "@parley/trust";
 
 /** scrypt parameters (see @parley/storage's DEFAULT_SCRYPT, used unless given). */
@@ -61,19 +62,8 @@ export interface OpenProfileOptions {
   readonly kdf?: KdfParams;
 }
 
-/** One message of the history, as stored (encrypted, like everything else in the store). */
-export interface HistoryEntry {
-  /** Bare JID of the contact (or the room) the conversation is with. */
-  readonly peer: string;
-  readonly direction: "in" | "out";
-  /** Sender's bare JID (ours for "out"). */
-  readonly from: string;
-  readonly body: string;
-  /** "omemo2", "legacy", "otr", or "none". */
-  readonly encryption: string;
-  /** Milliseconds since the epoch. */
-  readonly at: number;
-}
+/** One message of the history, as stored (encrypted, like everything else in the store): the API's type. */
+export type { HistoryEntry };
 
 const te = new TextEncoder();
 const td = new TextDecoder();

@@ -14,6 +14,7 @@ import {
   type IncomingMessage,
   type UnencryptedMessage,
 } from "../src/account.js";
+import { until } from "./support.js";
 
 let server: ProsodyServer;
 const open: ChatAccount[] = [];
@@ -61,14 +62,6 @@ function record(account: ChatAccount) {
   account.onUnencrypted((m) => plain.push(m));
   account.onError((e) => errors.push(e));
   return { messages, plain, errors };
-}
-
-async function until(check: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 /** A round trip to the server and back, so that what was sent before has been handled. */

@@ -6,6 +6,7 @@ import { xml } from "@xmpp/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startProsody, type ProsodyServer } from "../scripts/prosody.mjs";
 import { ChatAccount, type IncomingMessage, type MarkerEvent } from "../src/account.js";
+import { until } from "./support.js";
 
 let server: ProsodyServer;
 const open: ChatAccount[] = [];
@@ -29,14 +30,6 @@ async function login(name: string, resource: string): Promise<ChatAccount> {
   });
   open.push(chat);
   return chat;
-}
-
-async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe("receipts and markers on Prosody", () => {

@@ -5,6 +5,7 @@ import { memoryOmemoStore } from "@parley/omemo";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startProsody, type ProsodyServer } from "../scripts/prosody.mjs";
 import { ChatAccount, type ChatAccountSettings, type RosterChange, type SubscriptionRequest } from "../src/account.js";
+import { until } from "./support.js";
 
 let server: ProsodyServer;
 const open: ChatAccount[] = [];
@@ -32,15 +33,6 @@ async function login(
   });
   open.push(chat);
   return chat;
-}
-
-/** Resolves once `check` holds (polled every 50 ms), rejects after 15 s. */
-async function until(check: () => boolean | Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 async function subscriptionOf(account: ChatAccount, jid: string): Promise<string | undefined> {

@@ -11,3 +11,12 @@ export function filesUnder(dir: string): string {
   }
   return out;
 }
+
+/** Resolves once `check` holds (polled every 50 ms); rejects naming `what` after `timeoutMs`. */
+export async function until(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

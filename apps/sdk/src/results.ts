@@ -65,11 +65,16 @@ export interface QueueEntry {
   readonly reason?: string;
 }
 
+/** One message of a conversation's history, as parley-chat stores it (encrypted) in its profile. */
 export interface HistoryEntry {
+  /** Bare JID of the contact (or the room) the conversation is with. */
   readonly peer: string;
   readonly direction: "in" | "out";
+  /** Sender's bare JID (ours for "out"). */
   readonly from: string;
+  /** The text; a file is `[file <media id>]` (received) or `[file <upload name>]` (sent). */
   readonly body: string;
+  /** "omemo2", "legacy", "omemo", "otr" or "none". */
   readonly encryption: string;
   /** Milliseconds since the epoch. */
   readonly at: number;
