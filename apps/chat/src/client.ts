@@ -569,6 +569,14 @@ export class ChatClient {
         this.#emitError(e);
       });
     });
+    groups.on("invite", (i) => {
+      this.#emit({
+        event: "invite",
+        room: i.room,
+        ...(i.from === undefined ? {} : { from: bareOf(i.from) }),
+        ...(i.reason === undefined ? {} : { reason: i.reason }),
+      });
+    });
     groups.on("error", (e) => {
       this.#emit({ event: "error", error: { code: "FAILED", detail: e.code, message: e.message } });
     });

@@ -61,6 +61,8 @@ export function render(e: ChatEvent): string | undefined {
     }
     case "room-message":
       return `${time(e.at)} [${e.room}] <${e.nick}> ${e.body}`;
+    case "invite":
+      return `  ${e.from ?? "someone"} invites you to ${e.room}${e.reason ? `: "${e.reason}"` : ""}; /join ${e.room}`;
     case "queue":
       return `  message ${e.id} to ${e.to}: ${e.state}${e.method ? ` (${e.method})` : ""}${e.reason ? `: ${e.reason}` : ""}${e.state === "failed" ? ` (/resend ${e.id})` : ""}`;
     case "receipt":

@@ -244,6 +244,26 @@ describe("parley-chat --json through Prosody", () => {
     await emil.request({ cmd: "delete-media" });
   });
 
+  it("a group chat: dora creates a room, invites emil, both read each other's OMEMO messages", async () => {
+    const room = "garden@conference.localhost";
+    const created = (await dora.request({ cmd: "join", room, nick: "dora" }))["result"] as Json;
+    expect(created).toMatchObject({ room, created: true, nonAnonymous: true });
+    await dora.request({ cmd: "invite", room, jid: emil.jid });
+    await emil.next((e) => e["event"] === "invite" && e["room"] === room, "the invitation");
+    await emil.request({ cmd: "join", room, nick: "emil" });
+    const hello = say("hello, garden");
+    await dora.request({ cmd: "room-send", room, body: hello });
+    expect(await emil.next((e) => e["event"] === "room-message" && e["body"] === hello, hello)).toMatchObject({
+      room,
+      nick: "dora",
+      from: dora.jid,
+    });
+    const reply = say("hello from the garden");
+    await emil.request({ cmd: "room-send", room, body: reply });
+    await dora.next((e) => e["event"] === "room-message" && e["body"] === reply, reply);
+    await emil.request({ cmd: "leave", room });
+  });
+
   it("trust: fingerprints, the share URI and a verification", async () => {
     const own = (await emil.request({ cmd: "fingerprints" }))["result"] as Json;
     const share = (await emil.request({ cmd: "share" }))["result"] as Json;

@@ -137,6 +137,8 @@ export type ChatEvent =
       readonly body: string;
       readonly at: number;
     }
+  /** An invitation to a group chat (nothing joined: `join` it to accept). */
+  | { readonly event: "invite"; readonly room: string; readonly from?: string; readonly reason?: string }
   | {
       readonly event: "queue";
       readonly id: string;
