@@ -11,6 +11,8 @@
  * The readline UI, `--json` and the WebSocket API all call {@link ChatClient.execute} and listen to
  * {@link ChatClient.on}. Every state lives in the profile's store: a restart goes on where it stopped.
  */
+import { existsSync } from "node:fs";
+import { open, rename, rm } from "node:fs/promises";
 import { xml } from "@xmpp/client";
 import { isOmemoError, NS_LEGACY, NS_V2, type Element, type OmemoNamespace, wrapMessage } from "@parley/omemo";
 import { isOtrError } from "@parley/otr";
@@ -381,6 +383,17 @@ export class ChatClient {
         await this.#record(command.to, "out", this.jid, `[file ${sent.uploadName}]`, "omemo");
         return { to: command.to, size: sent.size, uploadName: sent.uploadName };
       }
+      case "files":
+        return (await this.profile.db.media.list()).map((m) => ({
+          mediaId: m.id,
+          ...(m.name === undefined ? {} : { name: m.name }),
+          size: m.size,
+          at: m.createdAt,
+        }));
+      case "save-file": {
+        const size = await this.#saveFile(command.mediaId, command.path);
+        return { mediaId: command.mediaId, path: command.path, size };
+      }
       case "delete-media":
         await this.profile.deleteAllMedia();
         return { deleted: true };
@@ -673,6 +686,31 @@ export class ChatClient {
     at: number = Date.now(),
   ): Promise<void> {
     await this.profile.record({ peer: bareOf(peer), direction, from: bareOf(from), body, encryption, at });
+  }
+
+  /**
+   * Decrypts a stored file into a new file at `path` (written as `<path>.part`, mode 0600, renamed once
+   * every chunk authenticated; removed on failure). An existing file is never overwritten.
+   */
+  async #saveFile(mediaId: string, path: string): Promise<number> {
+    if (existsSync(path)) throw new ChatClientError("INVALID_ARGUMENT", "a file exists at that path: choose another");
+    const part = `${path}.part`;
+    const out = await open(part, "wx", 0o600);
+    let size = 0;
+    try {
+      for await (const chunk of this.profile.db.media.read(mediaId)) {
+        await out.write(chunk);
+        size += chunk.length;
+      }
+      await out.sync();
+      await out.close();
+      await rename(part, path);
+      return size;
+    } catch (e) {
+      await out.close().catch(() => undefined);
+      await rm(part, { force: true });
+      throw e;
+    }
   }
 
   /** The full JID OTR talks to for a contact: the one we are in a conversation with, else an online resource. */

@@ -38,6 +38,7 @@ Commands (a JID is bare, like bob@example.org):
   /otr start|end <jid>   /smp <jid> <secret> [question]   /smp-answer <jid> <secret>
   /join <room> [nick]   /leave <room>   /invite <room> <jid>   /say <room> <text>
   /file <jid> <path>            send a file (OMEMO media sharing over HTTP upload)
+  /files   /save <media id> <path>   received files (kept encrypted); decrypt one into a new file
   /delete-media                 delete every stored file and media
   /passphrase change | forget | remember      the store's passphrase (asked, hidden)
   /read <jid> <message id>      tell the contact you read it (chat markers)
@@ -175,6 +176,10 @@ export async function parseLine(line: string, ask: (prompt: string) => Promise<s
         return { cmd: "room-send", room: args[0], body: rest(2) };
       case "/file":
         return { cmd: "send-file", to: args[0], path: rest(2) };
+      case "/files":
+        return { cmd: "files" };
+      case "/save":
+        return { cmd: "save-file", mediaId: args[0], path: rest(2) };
       case "/delete-media":
         return { cmd: "delete-media" };
       case "/passphrase":

@@ -5,7 +5,7 @@
 // shows the encrypted stanzas and never a plaintext.
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createHash } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -241,7 +241,16 @@ describe("parley-chat --json through Prosody", () => {
     await dora.request({ cmd: "send-file", to: emil.jid, path });
     const file = await emil.next((e) => e["event"] === "file", "file");
     expect(file).toMatchObject({ from: dora.jid, size: content.length });
+    const listed = (await emil.request({ cmd: "files" }))["result"] as Json[];
+    expect(listed.map((f) => f["mediaId"])).toContain(file["mediaId"]);
+    const saved = join(home, "saved.txt");
+    await emil.request({ cmd: "save-file", mediaId: file["mediaId"], path: saved });
+    expect(readFileSync(saved, "utf8")).toBe(content);
+    expect(statSync(saved).mode & 0o777).toBe(0o600);
+    const again = await emil.request({ cmd: "save-file", mediaId: file["mediaId"], path: saved }, true);
+    expect(again).toMatchObject({ ok: false, error: { detail: "INVALID_ARGUMENT" } });
     await emil.request({ cmd: "delete-media" });
+    expect((await emil.request({ cmd: "files" }))["result"]).toEqual([]);
   });
 
   it("a group chat: dora creates a room, invites emil, both read each other's OMEMO messages", async () => {

@@ -59,6 +59,10 @@ export type Command =
   | { readonly cmd: "invite"; readonly room: string; readonly jid: string }
   | { readonly cmd: "room-send"; readonly room: string; readonly body: string }
   | { readonly cmd: "send-file"; readonly to: string; readonly path: string }
+  /** Files received (kept encrypted in the store's media). */
+  | { readonly cmd: "files" }
+  /** Decrypt a received file to `path` (a new file, mode 0600; an existing one is never overwritten). */
+  | { readonly cmd: "save-file"; readonly mediaId: string; readonly path: string }
   | { readonly cmd: "delete-media" }
   /**
    * `current` may be left out while the keystore holds the passphrase (a new profile's is random and was
@@ -286,6 +290,8 @@ const PARSERS: { readonly [K in CommandName]: (o: Fields) => Extract<Command, { 
   invite: (o) => ({ cmd: "invite", room: jid(o, "room"), jid: jid(o, "jid") }),
   "room-send": (o) => ({ cmd: "room-send", room: jid(o, "room"), body: str(o, "body", MAX_BODY_CHARS) }),
   "send-file": (o) => ({ cmd: "send-file", to: jid(o, "to"), path: str(o, "path") }),
+  files: () => ({ cmd: "files" }),
+  "save-file": (o) => ({ cmd: "save-file", mediaId: str(o, "mediaId", 256), path: str(o, "path") }),
   "delete-media": () => ({ cmd: "delete-media" }),
   "change-passphrase": (o) =>
     defined({ cmd: "change-passphrase", current: optStr(o, "current"), next: str(o, "next") }),

@@ -127,6 +127,14 @@ export interface CommandResults {
   "delete-media": { readonly deleted: true };
   "change-passphrase": { readonly changed: true };
   "remember-passphrase": { readonly remembered: boolean };
+  files: ReadonlyArray<{
+    readonly mediaId: string;
+    readonly name?: string;
+    readonly size: number;
+    /** Milliseconds since the epoch. */
+    readonly at: number;
+  }>;
+  "save-file": { readonly mediaId: string; readonly path: string; readonly size: number };
   "mark-read": { readonly jid: string; readonly id: string };
   status: Status;
   /** Refused by the WebSocket API (API_REFUSED_COMMANDS). */
