@@ -34,8 +34,8 @@ const message = (
 });
 
 const until = async (condition: () => boolean, what: string): Promise<void> => {
-  for (let i = 0; i < 300 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
-  if (!condition()) throw new Error(`waited 3 s for ${what}`);
+  for (let i = 0; i < 1000 && !condition(); i++) await new Promise((r) => setTimeout(r, 10));
+  if (!condition()) throw new Error(`waited 10 s for ${what}`);
 };
 
 /** A fake parley-chat whose `fingerprints` knows ann's device 1001 as verified and bob's 2002 as tofu. */
