@@ -154,6 +154,45 @@ export function createNativeProvider(): CryptoProvider | undefined {
   const cbcName = (key: Uint8Array) => (key.length === 16 ? "aes-128-cbc" : "aes-256-cbc");
   const gcmName = (key: Uint8Array) => (key.length === 16 ? "aes-128-gcm" : "aes-256-gcm");
 
+  // HMAC-SHA256 (RFC 2104): H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ m)), with Node's one-shot `crypto.hash`
+  // (Node ≥ 20.12) over a scratch buffer: no Hmac object per call, which for the short inputs of a
+  // ratchet step (chain keys, HKDF blocks, a MAC over one message) costs more than the hashing and
+  // keeps the garbage collector busy. The scratch is zeroed after every call (it held the key's pads
+  // and the message). Without `crypto.hash`, createHmac.
+  const oneShot = (c as { hash?: (alg: string, data: Uint8Array, encoding: "buffer") => Uint8Array }).hash;
+  let inner = new Uint8Array(64 + 256);
+  const outer = new Uint8Array(64 + 32);
+  const hmac = (key: Uint8Array, parts: readonly Uint8Array[]): Uint8Array => {
+    if (typeof oneShot !== "function") {
+      const mac = c.createHmac("sha256", key);
+      for (const part of parts) mac.update(part);
+      return own(mac.digest());
+    }
+    // A key longer than the block is hashed first (RFC 2104 §2).
+    const k = key.length > 64 ? oneShot("sha256", key, "buffer") : key;
+    let total = 64;
+    for (const part of parts) total += part.length;
+    if (total > inner.length) inner = new Uint8Array(Math.max(total, 2 * inner.length));
+    for (let i = 0; i < 64; i++) {
+      const b = i < k.length ? k[i]! : 0;
+      inner[i] = b ^ 0x36;
+      outer[i] = b ^ 0x5c;
+    }
+    let at = 64;
+    for (const part of parts) {
+      inner.set(part, at);
+      at += part.length;
+    }
+    const innerHash = oneShot("sha256", inner.subarray(0, total), "buffer");
+    outer.set(innerHash, 64);
+    const mac = oneShot("sha256", outer, "buffer");
+    inner.fill(0, 0, total);
+    outer.fill(0);
+    innerHash.fill(0);
+    if (k !== key) k.fill(0);
+    return own(mac);
+  };
+
   return {
     name: "native",
     x25519PublicKey: (priv) => importPrivate("X25519", priv).publicKey.slice(),
@@ -185,20 +224,20 @@ export function createNativeProvider(): CryptoProvider | undefined {
     },
     sha256: (data) => own(c.createHash("sha256").update(data).digest()),
     sha512: (data) => own(c.createHash("sha512").update(data).digest()),
-    hmacSha256(key, parts) {
-      const mac = c.createHmac("sha256", key);
-      for (const part of parts) mac.update(part);
-      return own(mac.digest());
-    },
+    hmacSha256: (key, parts) => hmac(key, parts),
     hkdfSha256(ikm, salt, info, length) {
-      // RFC 5869 from createHmac calls: several times cheaper than node's hkdfSync, whose per-call
-      // setup (KeyObject, validation) costs more than the four HMACs of an 80-byte output. An empty
-      // salt is HMAC's zero-padded key, as §2.2 asks.
-      const prk = c.createHmac("sha256", salt).update(ikm).digest();
+      // RFC 5869 from HMAC calls (below): cheaper than node's hkdfSync, whose per-call setup
+      // (KeyObject, validation) costs more than the four HMACs of an 80-byte output. An empty salt
+      // is HMAC's zero-padded key, as §2.2 asks.
+      const prk = hmac(salt, [ikm]);
       const out = new Uint8Array(length);
+      const counter = new Uint8Array(1);
       let block: Uint8Array = new Uint8Array(0);
       for (let i = 1, offset = 0; offset < length; i++, offset += 32) {
-        block = c.createHmac("sha256", prk).update(block).update(info).update(Uint8Array.of(i)).digest();
+        counter[0] = i;
+        const next = hmac(prk, [block, info, counter]);
+        block.fill(0);
+        block = next;
         out.set(block.subarray(0, Math.min(32, length - offset)), offset);
       }
       prk.fill(0);

@@ -20,9 +20,8 @@ import {
   decodeSignalHeader,
   decodeSignalKeyExchange,
   decodeSignalMessage,
-  encodeOmemoAuthenticatedMessage,
+  encodeOmemoAuthenticatedWith,
   encodeOmemoKeyExchange,
-  encodeOmemoMessage,
   encodePreKeySignalMessage,
   encodeSignalHeader,
   encodeSignalKeyExchange,
@@ -217,8 +216,12 @@ export const omemo2Codec: WireCodec = /* @__PURE__ */ Object.freeze({
     };
   },
   encodeMessage(crypto: Crypto, s: RatchetState, macKey: Uint8Array, macPrefix: Uint8Array, ciphertext: Uint8Array) {
-    const body = encodeOmemoMessage({ n: s.ns, pn: s.pn, dhPub: s.dhsPublic, ciphertext });
-    return encodeOmemoAuthenticatedMessage(truncatedMac(crypto, s.profile, macKey, macPrefix, body), body);
+    // One buffer: the OMEMOMessage written in place, its MAC in front of it.
+    return encodeOmemoAuthenticatedWith(
+      { n: s.ns, pn: s.pn, dhPub: s.dhsPublic, ciphertext },
+      s.profile.macLength,
+      (body) => truncatedMac(crypto, s.profile, macKey, macPrefix, body),
+    );
   },
 });
 

@@ -262,16 +262,84 @@ export interface OmemoMessageFields {
   readonly ciphertext: Uint8Array;
 }
 
-export function encodeOmemoMessage(m: OmemoMessageFields): Uint8Array {
-  const w = new Writer();
-  w.uint32(0x08).uint32(m.n);
-  w.uint32(0x10).uint32(m.pn);
-  w.uint32(0x1a).bytes(m.dhPub);
-  w.uint32(0x22).bytes(m.ciphertext);
-  return w.finish();
+/** Byte length of an OMEMOMessage. */
+export function omemoMessageLength(m: OmemoMessageFields): number {
+  return (
+    1 +
+    varintLength(m.n >>> 0) +
+    1 +
+    varintLength(m.pn >>> 0) +
+    1 +
+    varintLength(m.dhPub.length) +
+    m.dhPub.length +
+    1 +
+    varintLength(m.ciphertext.length) +
+    m.ciphertext.length
+  );
 }
 
-export function decodeOmemoMessage(bytes: Uint8Array): OmemoMessageFields {
+/**
+ * Writes an OMEMOMessage at `offset` (room for {@link omemoMessageLength} bytes), byte for byte what
+ * protobufjs's Writer gives for the fixed field order, without its per-field allocations.
+ */
+export function writeOmemoMessage(m: OmemoMessageFields, out: Uint8Array, offset: number): number {
+  let p = offset;
+  out[p++] = 0x08;
+  p = writeVarint(out, p, m.n);
+  out[p++] = 0x10;
+  p = writeVarint(out, p, m.pn);
+  out[p++] = 0x1a;
+  p = writeVarint(out, p, m.dhPub.length);
+  out.set(m.dhPub, p);
+  p += m.dhPub.length;
+  out[p++] = 0x22;
+  p = writeVarint(out, p, m.ciphertext.length);
+  out.set(m.ciphertext, p);
+  return p + m.ciphertext.length;
+}
+
+export function encodeOmemoMessage(m: OmemoMessageFields): Uint8Array {
+  const out = new Uint8Array(omemoMessageLength(m));
+  writeOmemoMessage(m, out, 0);
+  return out;
+}
+
+/**
+ * The layout every peer writes (n, pn, dh_pub, ciphertext, in this order, each once, short varints),
+ * read without the general reader's Map and copies; anything else returns null and goes through
+ * {@link readFields}, which gives the same fields for this layout. dh_pub is copied (it may enter the
+ * session state); the ciphertext is a view of `a`.
+ */
+function canonicalOmemoMessage(a: Uint8Array): OmemoMessageFields | null {
+  const end = a.length;
+  let p = 0;
+  if (a[p++] !== 0x08) return null;
+  const n = shortVarint(a, p, end);
+  if (n < 0) return null;
+  p = varintEnd;
+  if (a[p++] !== 0x10) return null;
+  const pn = shortVarint(a, p, end);
+  if (pn < 0) return null;
+  p = varintEnd;
+  if (a[p++] !== 0x1a) return null;
+  const keyLength = shortVarint(a, p, end);
+  if (keyLength < 0 || varintEnd + keyLength > end) return null;
+  p = varintEnd;
+  const dhPub = a.slice(p, p + keyLength);
+  p += keyLength;
+  if (a[p++] !== 0x22) return null;
+  const ciphertextLength = shortVarint(a, p, end);
+  if (ciphertextLength < 0 || varintEnd + ciphertextLength !== end) return null;
+  return { n, pn, dhPub, ciphertext: a.subarray(varintEnd, end) };
+}
+
+export function decodeOmemoMessage(
+  bytes: Uint8Array,
+  /** @internal false forces the general reader (tests compare the two). */
+  fastPath = true,
+): OmemoMessageFields {
+  const fast = fastPath ? canonicalOmemoMessage(bytes) : null;
+  if (fast !== null) return fast;
   const f = readFields(bytes, "OMEMOMessage");
   return {
     n: need(getUint(f, 1, "n"), "OMEMOMessage.n"),
@@ -281,14 +349,76 @@ export function decodeOmemoMessage(bytes: Uint8Array): OmemoMessageFields {
   };
 }
 
-export function encodeOmemoAuthenticatedMessage(mac: Uint8Array, message: Uint8Array): Uint8Array {
-  const w = new Writer();
-  w.uint32(0x0a).bytes(mac);
-  w.uint32(0x12).bytes(message);
-  return w.finish();
+/** Byte length of an OMEMOAuthenticatedMessage with a MAC of `macLength` bytes around a message of `messageLength`. */
+function omemoAuthenticatedLength(macLength: number, messageLength: number): number {
+  return 1 + varintLength(macLength) + macLength + 1 + varintLength(messageLength) + messageLength;
 }
 
-export function decodeOmemoAuthenticatedMessage(bytes: Uint8Array): { mac: Uint8Array; message: Uint8Array } {
+export function encodeOmemoAuthenticatedMessage(mac: Uint8Array, message: Uint8Array): Uint8Array {
+  const out = new Uint8Array(omemoAuthenticatedLength(mac.length, message.length));
+  let p = 0;
+  out[p++] = 0x0a;
+  p = writeVarint(out, p, mac.length);
+  out.set(mac, p);
+  p += mac.length;
+  out[p++] = 0x12;
+  p = writeVarint(out, p, message.length);
+  out.set(message, p);
+  return out;
+}
+
+/**
+ * OMEMOAuthenticatedMessage(mac, OMEMOMessage(m)) written once into one buffer: the message first,
+ * then `macOf(message bytes)` (which must return `macLength` bytes) into its place in front of it.
+ * The same bytes as encodeOmemoAuthenticatedMessage(mac, encodeOmemoMessage(m)).
+ */
+export function encodeOmemoAuthenticatedWith(
+  m: OmemoMessageFields,
+  macLength: number,
+  macOf: (message: Uint8Array) => Uint8Array,
+): Uint8Array {
+  const messageLength = omemoMessageLength(m);
+  const out = new Uint8Array(omemoAuthenticatedLength(macLength, messageLength));
+  let p = 0;
+  out[p++] = 0x0a;
+  p = writeVarint(out, p, macLength);
+  const macAt = p;
+  p += macLength;
+  out[p++] = 0x12;
+  p = writeVarint(out, p, messageLength);
+  writeOmemoMessage(m, out, p);
+  const mac = macOf(out.subarray(p));
+  if (mac.length !== macLength) throw new RangeError("the MAC has the wrong length");
+  out.set(mac, macAt);
+  return out;
+}
+
+/**
+ * mac, then message, each once, short lengths, nothing after: views of `a` (the general reader
+ * copies); anything else returns null.
+ */
+function canonicalOmemoAuthenticated(a: Uint8Array): { mac: Uint8Array; message: Uint8Array } | null {
+  const end = a.length;
+  let p = 0;
+  if (a[p++] !== 0x0a) return null;
+  const macLength = shortVarint(a, p, end);
+  if (macLength < 0 || varintEnd + macLength > end) return null;
+  p = varintEnd;
+  const mac = a.subarray(p, p + macLength);
+  p += macLength;
+  if (a[p++] !== 0x12) return null;
+  const messageLength = shortVarint(a, p, end);
+  if (messageLength < 0 || varintEnd + messageLength !== end) return null;
+  return { mac, message: a.subarray(varintEnd, end) };
+}
+
+export function decodeOmemoAuthenticatedMessage(
+  bytes: Uint8Array,
+  /** @internal false forces the general reader (tests compare the two). */
+  fastPath = true,
+): { mac: Uint8Array; message: Uint8Array } {
+  const fast = fastPath ? canonicalOmemoAuthenticated(bytes) : null;
+  if (fast !== null) return fast;
   const f = readFields(bytes, "OMEMOAuthenticatedMessage");
   return {
     mac: need(getBytes(f, 1, "mac"), "OMEMOAuthenticatedMessage.mac"),

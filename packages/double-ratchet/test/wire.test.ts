@@ -10,6 +10,7 @@ import {
   decodePreKeySignalMessage,
   decodeSignalMessage,
   encodeOmemoAuthenticatedMessage,
+  encodeOmemoAuthenticatedWith,
   encodeOmemoKeyExchange,
   encodeOmemoMessage,
   encodePreKeySignalMessage,
@@ -143,6 +144,62 @@ describe("wire formats match protobufjs loading proto/*.proto", () => {
         },
       ),
       { numRuns: 2000 },
+    );
+  });
+
+  it("OMEMO 2: the canonical-layout fast paths decode exactly like the general reader, mutated input included", () => {
+    const outcome = <T>(decode: () => T) => {
+      try {
+        return decode();
+      } catch (e) {
+        expect(isDoubleRatchetError(e, "MALFORMED_MESSAGE"), String(e)).toBe(true);
+        return "MALFORMED_MESSAGE";
+      }
+    };
+    fc.assert(
+      fc.property(
+        u32,
+        u32,
+        bytes,
+        bytes,
+        bytes,
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 3 }),
+        fc.boolean(),
+        (n, pn, dhPub, ciphertext, mac, edits, truncate) => {
+          const om = encodeOmemoMessage({ n, pn, dhPub, ciphertext });
+          const auth = encodeOmemoAuthenticatedMessage(mac, om);
+          for (const original of [om, auth]) {
+            const b = truncate ? original.slice(0, original.length - 1) : original.slice();
+            for (const [at, value] of edits) if (b.length > 0) b[at % b.length] = value;
+            expect(outcome(() => decodeOmemoMessage(b, true))).toEqual(outcome(() => decodeOmemoMessage(b, false)));
+            expect(outcome(() => decodeOmemoAuthenticatedMessage(b, true))).toEqual(
+              outcome(() => decodeOmemoAuthenticatedMessage(b, false)),
+            );
+          }
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("OMEMO 2: the one-buffer writer gives encodeOmemoAuthenticatedMessage(mac, encodeOmemoMessage(m)), the MAC over the message bytes", () => {
+    fc.assert(
+      fc.property(u32, u32, bytes, bytes, fc.integer({ min: 0, max: 200 }), (n, pn, dhPub, ciphertext, macLength) => {
+        const m = { n, pn, dhPub, ciphertext };
+        const om = encodeOmemoMessage(m);
+        const macOf = (body: Uint8Array) =>
+          Uint8Array.from({ length: macLength }, (_, i) => (body[i % Math.max(1, body.length)] ?? 0) ^ i);
+        let seen: Uint8Array | undefined;
+        const ours = encodeOmemoAuthenticatedWith(m, macLength, (body) => {
+          seen = body.slice();
+          return macOf(body);
+        });
+        expect(seen).toEqual(om);
+        expect(ours).toEqual(encodeOmemoAuthenticatedMessage(macOf(om), om));
+        expect(() => encodeOmemoAuthenticatedWith(m, macLength, () => new Uint8Array(macLength + 1))).toThrow(
+          RangeError,
+        );
+      }),
     );
   });
 
