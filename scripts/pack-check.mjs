@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Pack-and-install check: what a user gets from the registry, tried before it is published.
-// Run after `pnpm build`. For every package under packages/* it
+// Run after `pnpm build`. For every publishable package (not `private`) under packages/* and apps/* it
 //   1. runs `pnpm pack` (which rewrites `workspace:*` to real versions) and reads the tarball:
 //      no `workspace:` string may remain in the packed package.json, and every file that `exports`,
 //      `main` and `types` name must be in the tarball;
@@ -295,6 +295,76 @@ export default async function run(): Promise<string> {
   return "a message failed (no trusted device), resent, delivered with a receipt";
 }
 `,
+  sdk: `
+import {
+  ParleyClient, parseRequestText, PROTOCOL_VERSION, isProtocolError, type Status, type WebSocketLike,
+} from "@parley/sdk";
+
+// parley-chat's side of the WebSocket API, in process: the auth reply, the ready event, a status reply.
+class LoopbackSocket implements WebSocketLike {
+  readyState = 0;
+  onopen: ((event: never) => void) | null = null;
+  onmessage: ((event: never) => void) | null = null;
+  onclose: ((event: never) => void) | null = null;
+  onerror: ((event: never) => void) | null = null;
+  constructor(_url: string) {
+    setTimeout(() => {
+      this.readyState = 1;
+      this.onopen?.({} as never);
+    }, 0);
+  }
+  #push(frame: object): void {
+    setTimeout(() => this.onmessage?.({ data: JSON.stringify(frame) } as never), 0);
+  }
+  send(data: string): void {
+    const frame = JSON.parse(data) as { cmd: string; id?: string; token?: string };
+    if (frame.cmd === "auth") {
+      this.#push({ type: "reply", id: frame.id, ok: true, result: { authenticated: true, version: PROTOCOL_VERSION } });
+      this.#push({ type: "event", event: "ready", version: PROTOCOL_VERSION, jid: "bot@example.org", deviceId: 7, fingerprint: "ab" });
+      return;
+    }
+    const request = parseRequestText(data);
+    const status: Status = {
+      version: PROTOCOL_VERSION, jid: "bot@example.org", deviceId: 7, fingerprint: "ab", otrFingerprint: "cd",
+      online: true, pending: 0, remembersPassphrase: false,
+    };
+    this.#push({ type: "reply", id: frame.id, ok: request.cmd === "status", result: status });
+  }
+  close(code = 1000, reason = ""): void {
+    this.readyState = 3;
+    setTimeout(() => this.onclose?.({ code, reason } as never), 0);
+  }
+}
+
+export default async function run(): Promise<string> {
+  let refused = false;
+  try {
+    parseRequestText(JSON.stringify({ cmd: "send", to: "not a jid", body: "x" }));
+  } catch (e) {
+    refused = isProtocolError(e);
+  }
+  if (!refused) throw new Error("a bad command was not refused with a ProtocolError");
+  const client = await ParleyClient.connect("ws://127.0.0.1:1/", { token: "t", WebSocket: LoopbackSocket, reconnect: false });
+  const status = await client.status();
+  await client.close();
+  if (status.deviceId !== 7 || client.ready.jid !== "bot@example.org") throw new Error("wrong status");
+  return "bad command refused; connect, auth, ready event, status request and reply, close";
+}
+`,
+  conformance: `
+import { runConformance, type RunReport } from "@parley/conformance";
+
+export default async function run(): Promise<string> {
+  // The installed package's own reference adapter, through the runner, as a user's CI would run theirs.
+  const report: RunReport = await runConformance({
+    adapter: "node node_modules/@parley/conformance/dist/adapters/parley.js",
+    suites: ["xeddsa"],
+  });
+  const { passed, failed } = report.summary;
+  if (failed !== 0 || passed === 0) throw new Error(\`xeddsa suite: \${passed} passed, \${failed} failed\`);
+  return \`xeddsa suite against the installed reference adapter: \${passed} passed\`;
+}
+`,
 };
 
 // The runner each package's Node process starts with: import() every entry, then run the exchange.
@@ -394,15 +464,22 @@ function entrySpecifiers(manifest) {
     .map((k) => (k === "." ? manifest.name : `${manifest.name}/${k.slice(2)}`));
 }
 
-const packages = readdirSync(join(root, "packages"))
-  .sort()
-  .filter((d) => existsSync(join(root, "packages", d, "package.json")))
-  .map((dir) => ({
-    dir,
-    path: join(root, "packages", dir),
-    manifest: JSON.parse(readFileSync(join(root, "packages", dir, "package.json"), "utf8")),
-  }))
+// Libraries under packages/, and the apps that are published too (@parley/sdk, @parley/conformance);
+// the private ones (the chat client, the demo) are not packed. Directory names are unique across both.
+const packages = ["packages", "apps"]
+  .flatMap((group) =>
+    readdirSync(join(root, group))
+      .sort()
+      .filter((d) => existsSync(join(root, group, d, "package.json")))
+      .map((dir) => ({
+        dir,
+        path: join(root, group, dir),
+        manifest: JSON.parse(readFileSync(join(root, group, dir, "package.json"), "utf8")),
+      })),
+  )
   .filter((p) => !p.manifest.private);
+if (new Set(packages.map((p) => p.dir)).size !== packages.length)
+  throw new Error("two packages share a directory name");
 const results = new Map(packages.map((p) => [p.dir, new Map()]));
 const record = (dir, check, ok, detail = "") => results.get(dir).set(check, { ok, detail });
 

@@ -13,7 +13,7 @@ export type { AdapterProcessOptions } from "./client.js";
 export { ParleyImplementation, errorCodeOf } from "./reference.js";
 export type { Implementation } from "./reference.js";
 export { serve } from "./serve.js";
-export type { OpHandler } from "./serve.js";
+export type { OpHandler, ServeInput, ServeOutput } from "./serve.js";
 export { runConformance, selectCases, SUITES } from "./runner.js";
 export type { CaseResult, CaseStatus, RunOptions, RunReport } from "./runner.js";
 export { formatTable, toJUnit, toJson } from "./report.js";

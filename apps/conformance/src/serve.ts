@@ -2,22 +2,34 @@
  * Serves an implementation over the adapter protocol on stdin/stdout: one JSON request per line in,
  * one JSON response per line out, in order. For adapters written in TypeScript (ours is one).
  */
-import { createInterface } from "node:readline";
-import type { Readable, Writable } from "node:stream";
 import { AdapterError } from "./errors.js";
 import type { OpName, Response } from "./protocol.js";
 
 /** Answers one op; throw {@link AdapterError} for a protocol error code, anything else becomes INTERNAL. */
 export type OpHandler = (op: OpName, args: unknown) => unknown;
 
+/**
+ * Where {@link serve} reads requests: a Node.js `Readable` such as `process.stdin` (the default).
+ * Declared by the events it uses, so that these types need no `@types/node` in the user's project.
+ */
+export interface ServeInput {
+  on(event: "data", listener: (chunk: string | Uint8Array) => void): unknown;
+  on(event: "end" | "close", listener: () => void): unknown;
+}
+
+/** Where {@link serve} writes responses: a Node.js `Writable` such as `process.stdout` (the default). */
+export interface ServeOutput {
+  write(chunk: string): unknown;
+}
+
 export function serve(
   handler: OpHandler,
-  input: Readable = process.stdin,
-  output: Writable = process.stdout,
+  input: ServeInput = process.stdin,
+  output: ServeOutput = process.stdout,
 ): Promise<void> {
-  const lines = createInterface({ input, crlfDelay: Infinity });
   let queue = Promise.resolve();
-  lines.on("line", (line) => {
+  const answer = (raw: string): void => {
+    const line = raw.endsWith("\r") ? raw.slice(0, -1) : raw;
     if (line.trim() === "") return;
     queue = queue.then(async () => {
       let id: unknown = null;
@@ -40,10 +52,27 @@ export function serve(
       }
       output.write(`${JSON.stringify(response)}\n`);
     });
+  };
+  // Lines split by hand (a multi-byte character may straddle two chunks: the decoder streams).
+  const decoder = new TextDecoder();
+  let pending = "";
+  input.on("data", (chunk) => {
+    pending += typeof chunk === "string" ? chunk : decoder.decode(chunk, { stream: true });
+    for (let end = pending.indexOf("\n"); end >= 0; end = pending.indexOf("\n")) {
+      answer(pending.slice(0, end));
+      pending = pending.slice(end + 1);
+    }
   });
   return new Promise((resolve) => {
-    lines.on("close", () => {
+    let ended = false;
+    const finish = (): void => {
+      if (ended) return;
+      ended = true;
+      answer(pending + decoder.decode());
+      pending = "";
       void queue.then(resolve);
-    });
+    };
+    input.on("end", finish);
+    input.on("close", finish);
   });
 }

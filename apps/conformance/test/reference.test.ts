@@ -94,4 +94,27 @@ describe("serve()", () => {
       { id: 3, ok: false, error: { code: "INVALID_ARGUMENT", message: "request has no op" } },
     ]);
   });
+
+  it("reads CRLF lines, a character split across two chunks, and a last line without a newline", async () => {
+    const input = new PassThrough();
+    const output = new PassThrough();
+    let written = "";
+    output.on("data", (chunk: Buffer) => (written += chunk.toString("utf8")));
+    const seen: unknown[] = [];
+    const done = serve(
+      (_op, args) => {
+        seen.push(args);
+        return "ok";
+      },
+      input,
+      output,
+    );
+    const bytes = new TextEncoder().encode('{"id":1,"op":"x","args":{"s":"é"}}\r\n{"id":2,"op":"x","args":{"s":"ü"}}');
+    const cut = bytes.indexOf(0xc3) + 1; // inside the two bytes of "é"
+    input.write(bytes.subarray(0, cut));
+    input.end(bytes.subarray(cut));
+    await done;
+    expect(seen).toEqual([{ s: "é" }, { s: "ü" }]);
+    expect(written.trim().split("\n")).toHaveLength(2);
+  });
 });
