@@ -18,11 +18,19 @@
  * hex, the 0x05 prefix, grouping in the hex, percent-encoding, a leading action such as `?message;`,
  * other parameters, a fragment) and strict about what a user would trust: the JID, the device ids, the
  * fingerprints' digits and lengths, and conflicting duplicates are checked, and anything wrong is a
- * {@link ShareError}. The JID itself is read by @parley/trust's URI parser (RFC 5122 percent-encoding,
- * RFC 7622 parts, invisible characters refused).
+ * {@link ShareError}. Reading and writing are @parley/trust's (`parseXmppUri`, `buildXmppUri`: RFC 5122
+ * percent-encoding, RFC 7622 parts, invisible characters refused); this module adds the chat's limits,
+ * its error codes and the namespaces.
  */
 import { NS_LEGACY, NS_V2, type OmemoNamespace } from "@parley/omemo";
-import { buildXmppUri, isTrustError, normalizeFingerprint, parseXmppUri } from "@parley/trust";
+import {
+  buildXmppUri,
+  isTrustError,
+  normalizeFingerprint,
+  parseXmppUri,
+  type SharedFingerprint,
+  type XmppUri,
+} from "@parley/trust";
 import QRCode from "qrcode";
 
 /** Longest URI `parseFingerprintUri` reads and `fingerprintUri` writes (characters). */
@@ -32,12 +40,11 @@ export const MAX_SHARE_FINGERPRINTS = 32;
 /** Largest OMEMO device id (OMEMO 2 uses 32-bit ids; legacy clients pick them below 2^31). */
 export const MAX_SHARE_DEVICE_ID = 0xffffffff;
 
-/** The query parameter prefix for each OMEMO namespace. */
+/** The query parameter prefix for each OMEMO namespace (for messages). */
 const OMEMO_PREFIX: ReadonlyMap<OmemoNamespace, string> = new Map([
   [NS_LEGACY, "omemo-sid-"],
   [NS_V2, "omemo2-sid-"],
 ]);
-const OTR_PARAM = "otr-fingerprint";
 
 export type ShareErrorCode =
   /** Not an `xmpp:` URI we can read: another scheme, bad percent-encoding, conflicting duplicates, too many fingerprints. */
@@ -131,9 +138,8 @@ export function fingerprintUri(jid: string, fingerprints: FingerprintUriInput = 
     throw new ShareError("INVALID_JID", "the JID must be a non-empty string");
   if (jid.includes("/"))
     throw new ShareError("INVALID_JID", "fingerprints belong to an account: give its bare JID (no resource)");
-  let base: string;
   try {
-    base = buildXmppUri({ jid });
+    buildXmppUri({ jid });
   } catch (e) {
     throw new ShareError("INVALID_JID", `not a JID: ${isTrustError(e) ? e.message : "it cannot be written in a URI"}`, {
       cause: e,
@@ -146,7 +152,7 @@ export function fingerprintUri(jid: string, fingerprints: FingerprintUriInput = 
   if (omemo.length + (fingerprints.otr === undefined ? 0 : 1) > MAX_SHARE_FINGERPRINTS)
     throw new ShareError("INVALID_ARGUMENT", `at most ${MAX_SHARE_FINGERPRINTS} fingerprints fit in one URI`);
 
-  const parts: string[] = [];
+  const shared: SharedFingerprint[] = [];
   const seen = new Set<string>();
   for (const device of omemo as readonly unknown[]) {
     if (typeof device !== "object" || device === null)
@@ -158,29 +164,31 @@ export function fingerprintUri(jid: string, fingerprints: FingerprintUriInput = 
     const key = `${prefix}${id}`;
     if (seen.has(key)) throw new ShareError("INVALID_ARGUMENT", `OMEMO device ${id} is given twice in one namespace`);
     seen.add(key);
-    parts.push(`${key}=${fingerprintHex(fingerprint, formatOf(namespace), `OMEMO device ${id}`)}`);
+    shared.push({
+      protocol: namespace === NS_V2 ? "omemo2" : "omemo",
+      deviceId: id,
+      fingerprint: fingerprintHex(fingerprint, formatOf(namespace), `OMEMO device ${id}`),
+    });
   }
-  if (fingerprints.otr !== undefined) parts.push(`${OTR_PARAM}=${fingerprintHex(fingerprints.otr, "otr", "OTR")}`);
+  if (fingerprints.otr !== undefined)
+    shared.push({ protocol: "otr", fingerprint: fingerprintHex(fingerprints.otr, "otr", "OTR") });
 
-  const uri = parts.length === 0 ? base : `${base}?${parts.join(";")}`;
+  const uri = buildXmppUri({ jid, fingerprints: shared });
   if (uri.length > MAX_SHARE_URI_LENGTH)
     throw new ShareError("TOO_LONG", `the URI would be longer than ${MAX_SHARE_URI_LENGTH} characters`);
   return uri;
 }
 
-function decode(component: string, what: string): string {
-  try {
-    return decodeURIComponent(component);
-  } catch (e) {
-    throw new ShareError("INVALID_URI", `${what} has invalid percent-encoding`, { cause: e });
-  }
-}
-
-/** The id after an `omemo-sid-`/`omemo2-sid-` prefix: decimal digits only (no sign, no spaces). */
-function parseDeviceId(text: string, prefix: string): number {
-  if (!/^[0-9]{1,10}$/.test(text))
-    throw new ShareError("INVALID_DEVICE_ID", `a ${prefix}<id> parameter needs a decimal device id`);
-  return checkDeviceId(Number(text));
+/** @parley/trust's error for a URI's query, as this module's code. */
+function queryError(e: unknown): ShareError {
+  if (!isTrustError(e)) return new ShareError("INVALID_URI", "the URI cannot be read", { cause: e });
+  const code: ShareErrorCode =
+    e.code === "INVALID_DEVICE_ID"
+      ? "INVALID_DEVICE_ID"
+      : e.code === "MISSING_FINGERPRINT" || e.code === "INVALID_FINGERPRINT"
+        ? "INVALID_FINGERPRINT"
+        : "INVALID_URI";
+  return new ShareError(code, e.message, { cause: e });
 }
 
 /**
@@ -197,13 +205,8 @@ export function parseFingerprintUri(uri: string): ParsedFingerprintUri {
     throw new ShareError("TOO_LONG", `the URI is longer than ${MAX_SHARE_URI_LENGTH} characters`);
   const text = uri.trim();
   if (!/^xmpp:/i.test(text)) throw new ShareError("INVALID_URI", "not an xmpp: URI");
-  let rest = text.slice("xmpp:".length);
-  const hash = rest.indexOf("#");
-  if (hash !== -1) rest = rest.slice(0, hash);
-  const question = rest.indexOf("?");
-  const path = question === -1 ? rest : rest.slice(0, question);
-  const query = question === -1 ? "" : rest.slice(question + 1);
-
+  // The JID alone first, so that a bad one is INVALID_JID whatever the query holds.
+  const path = /^xmpp:([^?#]*)/i.exec(text)![1]!;
   let jid: string;
   try {
     jid = parseXmppUri(`xmpp:${path}`).bareJid;
@@ -212,38 +215,26 @@ export function parseFingerprintUri(uri: string): ParsedFingerprintUri {
       cause: e,
     });
   }
-
-  const omemo = new Map<string, SharedOmemoFingerprint>();
-  let otr: string | undefined;
-  for (const segment of query.split(/[;&]/)) {
-    if (segment.length === 0) continue;
-    const eq = segment.indexOf("=");
-    const key = decode(eq === -1 ? segment : segment.slice(0, eq), "a parameter name").toLowerCase();
-    const raw = eq === -1 ? undefined : segment.slice(eq + 1);
-    const omemoPrefix = [...OMEMO_PREFIX].find(([, p]) => key.startsWith(p));
-    if (omemoPrefix !== undefined) {
-      const [namespace, prefix] = omemoPrefix;
-      const deviceId = parseDeviceId(key.slice(prefix.length), prefix);
-      const where = `${prefix}${deviceId}`;
-      const value = raw === undefined ? "" : decode(raw, where);
-      if (value.length === 0) throw new ShareError("INVALID_FINGERPRINT", `${where} has no fingerprint`);
-      const hex = fingerprintHex(value, formatOf(namespace), where);
-      const earlier = omemo.get(where);
-      if (earlier !== undefined && earlier.fingerprintHex !== hex)
-        throw new ShareError("INVALID_URI", `${where} appears twice with different fingerprints`);
-      omemo.set(where, { deviceId, fingerprintHex: hex, namespace });
-    } else if (key === OTR_PARAM) {
-      const value = raw === undefined ? "" : decode(raw, OTR_PARAM);
-      if (value.length === 0) throw new ShareError("INVALID_FINGERPRINT", `${OTR_PARAM} has no fingerprint`);
-      const hex = fingerprintHex(value, "otr", OTR_PARAM);
-      if (otr !== undefined && otr !== hex)
-        throw new ShareError("INVALID_URI", `${OTR_PARAM} appears twice with different fingerprints`);
-      otr = hex;
-    }
-    if (omemo.size + (otr === undefined ? 0 : 1) > MAX_SHARE_FINGERPRINTS)
-      throw new ShareError("INVALID_URI", `the URI carries more than ${MAX_SHARE_FINGERPRINTS} fingerprints`);
+  let parsed: XmppUri;
+  try {
+    parsed = parseXmppUri(text);
+  } catch (e) {
+    throw queryError(e);
   }
-  return { jid, omemo: [...omemo.values()], ...(otr === undefined ? {} : { otr }) };
+  const omemo: SharedOmemoFingerprint[] = [];
+  let otr: string | undefined;
+  for (const f of parsed.fingerprints) {
+    if (f.protocol === "otr") otr = f.fingerprint;
+    else
+      omemo.push({
+        deviceId: f.deviceId,
+        fingerprintHex: f.fingerprint,
+        namespace: f.protocol === "omemo2" ? NS_V2 : NS_LEGACY,
+      });
+  }
+  if (omemo.length + (otr === undefined ? 0 : 1) > MAX_SHARE_FINGERPRINTS)
+    throw new ShareError("INVALID_URI", `the URI carries more than ${MAX_SHARE_FINGERPRINTS} fingerprints`);
+  return { jid, omemo, ...(otr === undefined ? {} : { otr }) };
 }
 
 export interface RenderQrOptions {

@@ -79,6 +79,8 @@ export interface UriApplyOptions extends UserAction, ParseShareUriOptions {
   readonly expectedContact?: string;
   /** Record protocol for `omemo-sid-*` fingerprints; default `omemo`. */
   readonly omemoProtocol?: string;
+  /** Record protocol for `omemo2-sid-*` fingerprints (Moxxy's OMEMO 2 form); default `omemo2`. */
+  readonly omemo2Protocol?: string;
   /** Record protocol for `otr-fingerprint`; default `otr`. */
   readonly otrProtocol?: string;
 }
@@ -642,7 +644,11 @@ export class TrustStore {
     const records: TrustRecord[] = [];
     for (const shared of parsed.fingerprints) {
       const protocol =
-        shared.protocol === "omemo" ? (options.omemoProtocol ?? "omemo") : (options.otrProtocol ?? "otr");
+        shared.protocol === "omemo"
+          ? (options.omemoProtocol ?? "omemo")
+          : shared.protocol === "omemo2"
+            ? (options.omemo2Protocol ?? "omemo2")
+            : (options.otrProtocol ?? "otr");
       records.push(await this.verify(account, parsed.bareJid, protocol, shared.fingerprint, action));
     }
     return records;

@@ -3,9 +3,14 @@ import { TrustError, isTrustError } from "./errors.js";
 import { formatFingerprint, normalizeFingerprint } from "./fingerprint.js";
 import { parseEncodedJid, parseJid, percentDecode as decode, uriError } from "./jid.js";
 
-/** A fingerprint carried in a sharing URI or text. OMEMO fingerprints are canonical (64 lowercase hex, no 0x05). */
+/**
+ * A fingerprint carried in a sharing URI or text. OMEMO fingerprints are canonical (64 lowercase hex, no 0x05).
+ * `omemo` is legacy OMEMO's `omemo-sid-<id>` (Conversations, Dino, Gajim, Monal); `omemo2` is OMEMO 2's
+ * `omemo2-sid-<id>`, as Moxxy writes and reads it (clients that know only `omemo-sid-` skip it).
+ */
 export type SharedFingerprint =
   | { readonly protocol: "omemo"; readonly deviceId: number; readonly fingerprint: string }
+  | { readonly protocol: "omemo2"; readonly deviceId: number; readonly fingerprint: string }
   | { readonly protocol: "otr"; readonly fingerprint: string };
 
 export interface XmppUri {
@@ -23,19 +28,20 @@ export interface XmppUri {
 }
 
 const OMEMO_PARAM = "omemo-sid-";
+const OMEMO2_PARAM = "omemo2-sid-";
 const OTR_PARAM = "otr-fingerprint";
 const MAX_DEVICE_ID = 0xffffffff;
 
-function parseDeviceId(text: string): number {
+function parseDeviceId(text: string, prefix: string): number {
   if (!/^[0-9]{1,10}$/.test(text))
-    throw new TrustError("INVALID_DEVICE_ID", "an omemo-sid-<id> parameter needs a decimal device id");
+    throw new TrustError("INVALID_DEVICE_ID", `an ${prefix}<id> parameter needs a decimal device id`);
   const id = Number(text);
   if (id < 1 || id > MAX_DEVICE_ID)
     throw new TrustError("INVALID_DEVICE_ID", `OMEMO device id ${id} is outside 1..${MAX_DEVICE_ID}`);
   return id;
 }
 
-function fingerprintOf(value: string | undefined, format: "omemo-legacy" | "otr", where: string): string {
+function fingerprintOf(value: string | undefined, format: "omemo-legacy" | "omemo2" | "otr", where: string): string {
   if (value === undefined || value.length === 0)
     throw new TrustError("MISSING_FINGERPRINT", `${where} has no fingerprint value`);
   try {
@@ -50,7 +56,8 @@ function fingerprintOf(value: string | undefined, format: "omemo-legacy" | "otr"
 /**
  * Parse an `xmpp:` URI (RFC 5122) carrying fingerprints the way Conversations, Dino, Gajim and Monal write them:
  * `xmpp:alice@example.com?omemo-sid-123=<64 hex>;omemo-sid-456=<64 hex>`, optionally after an action
- * (`?message;...`, `?roster;name=...`) and with `otr-fingerprint=<40 hex>`. Also reads `&` separators,
+ * (`?message;...`, `?roster;name=...`) and with `otr-fingerprint=<40 hex>`; OMEMO 2 devices as Moxxy writes
+ * them, `omemo2-sid-<id>=<64 hex>`. Also reads `&` separators,
  * uppercase or grouped hex, the 0x05 prefix, a percent-encoded JID and the `xmpp://account/target` form.
  * Throws TrustError: INVALID_URI, INVALID_DEVICE_ID, MISSING_FINGERPRINT or INVALID_FINGERPRINT.
  */
@@ -89,20 +96,24 @@ export function parseXmppUri(input: string): XmppUri {
 function parseQuery(query: string): Pick<XmppUri, "action" | "params" | "fingerprints"> {
   let action: string | undefined;
   const params = new Map<string, string>();
-  const omemo = new Map<number, string>();
+  // In the URI's order; keyed by namespace and device id (a legacy and an OMEMO 2 device may share an id).
+  const omemo = new Map<string, Extract<SharedFingerprint, { deviceId: number }>>();
   let otr: string | undefined;
   for (const [index, segment] of query.split(/[;&]/).entries()) {
     if (segment.length === 0) continue;
     const eq = segment.indexOf("=");
     const key = decode(eq === -1 ? segment : segment.slice(0, eq), "a URI parameter name").toLowerCase();
     const value = eq === -1 ? undefined : decode(segment.slice(eq + 1), `parameter ${key}`);
-    if (key.startsWith(OMEMO_PARAM)) {
-      const deviceId = parseDeviceId(key.slice(OMEMO_PARAM.length));
-      const fingerprint = fingerprintOf(value, "omemo-legacy", `omemo-sid-${deviceId}`);
-      const earlier = omemo.get(deviceId);
-      if (earlier !== undefined && earlier !== fingerprint)
-        throw uriError(`device ${deviceId} appears twice with different fingerprints; the URI is not trustworthy`);
-      omemo.set(deviceId, fingerprint);
+    const prefix = key.startsWith(OMEMO_PARAM) ? OMEMO_PARAM : key.startsWith(OMEMO2_PARAM) ? OMEMO2_PARAM : undefined;
+    if (prefix !== undefined) {
+      const legacy = prefix === OMEMO_PARAM;
+      const deviceId = parseDeviceId(key.slice(prefix.length), prefix);
+      const where = `${prefix}${deviceId}`;
+      const fingerprint = fingerprintOf(value, legacy ? "omemo-legacy" : "omemo2", where);
+      const earlier = omemo.get(where);
+      if (earlier !== undefined && earlier.fingerprint !== fingerprint)
+        throw uriError(`${where} appears twice with different fingerprints; the URI is not trustworthy`);
+      omemo.set(where, { protocol: legacy ? "omemo" : "omemo2", deviceId, fingerprint });
     } else if (key === OTR_PARAM) {
       const fingerprint = fingerprintOf(value, "otr", OTR_PARAM);
       if (otr !== undefined && otr !== fingerprint)
@@ -116,11 +127,7 @@ function parseQuery(query: string): Pick<XmppUri, "action" | "params" | "fingerp
     if (omemo.size + (otr === undefined ? 0 : 1) > MAX_URI_FINGERPRINTS)
       throw uriError(`the URI carries more than ${MAX_URI_FINGERPRINTS} fingerprints`);
   }
-  const fingerprints: SharedFingerprint[] = [...omemo].map(([deviceId, fingerprint]) => ({
-    protocol: "omemo",
-    deviceId,
-    fingerprint,
-  }));
+  const fingerprints: SharedFingerprint[] = [...omemo.values()];
   if (otr !== undefined) fingerprints.push({ protocol: "otr", fingerprint: otr });
   return { ...(action === undefined ? {} : { action }), params: Object.fromEntries(params), fingerprints };
 }
@@ -179,7 +186,8 @@ function encodeJid(jid: string): string {
 }
 
 /**
- * Build the sharing URI Conversations writes: `xmpp:<jid>?[action;]omemo-sid-<id>=<64 hex>;...;otr-fingerprint=<40 hex>`.
+ * Build the sharing URI Conversations writes: `xmpp:<jid>?[action;]omemo-sid-<id>=<64 hex>;...;otr-fingerprint=<40 hex>`
+ * (OMEMO 2 devices as `omemo2-sid-<id>=<64 hex>`, Moxxy's form), in the order given.
  * Fingerprints are written canonical (lowercase, no 0x05, no grouping). `parseXmppUri` reads it back.
  */
 export function buildXmppUri(input: BuildXmppUriInput): string {
@@ -192,7 +200,7 @@ export function buildXmppUri(input: BuildXmppUriInput): string {
   }
   for (const [key, value] of Object.entries(input.params ?? {})) {
     const lower = key.toLowerCase();
-    if (key.length === 0 || lower.startsWith(OMEMO_PARAM) || lower === OTR_PARAM)
+    if (key.length === 0 || lower.startsWith(OMEMO_PARAM) || lower.startsWith(OMEMO2_PARAM) || lower === OTR_PARAM)
       throw new TrustError(
         "INVALID_ARGUMENT",
         `parameter name ${JSON.stringify(key)} is empty or reserved for fingerprints`,
@@ -202,13 +210,22 @@ export function buildXmppUri(input: BuildXmppUriInput): string {
   const fingerprints = input.fingerprints ?? [];
   if (fingerprints.length > MAX_URI_FINGERPRINTS)
     throw new TrustError("INVALID_ARGUMENT", `at most ${MAX_URI_FINGERPRINTS} fingerprints fit in one URI`);
+  const written = new Set<string>();
   for (const shared of fingerprints) {
-    if (shared.protocol === "omemo") {
+    if (shared.protocol === "omemo" || shared.protocol === "omemo2") {
       if (!Number.isInteger(shared.deviceId) || shared.deviceId < 1 || shared.deviceId > MAX_DEVICE_ID)
         throw new TrustError("INVALID_DEVICE_ID", `OMEMO device id must be an integer in 1..${MAX_DEVICE_ID}`);
-      parts.push(`${OMEMO_PARAM}${shared.deviceId}=${normalizeFingerprint(shared.fingerprint, "omemo-legacy")}`);
-    } else {
+      const legacy = shared.protocol === "omemo";
+      const key = `${legacy ? OMEMO_PARAM : OMEMO2_PARAM}${shared.deviceId}`;
+      if (written.has(key)) throw new TrustError("INVALID_ARGUMENT", `${key} is given twice`);
+      written.add(key);
+      parts.push(`${key}=${normalizeFingerprint(shared.fingerprint, legacy ? "omemo-legacy" : "omemo2")}`);
+    } else if (shared.protocol === "otr") {
+      if (written.has(OTR_PARAM)) throw new TrustError("INVALID_ARGUMENT", "an OTR fingerprint is given twice");
+      written.add(OTR_PARAM);
       parts.push(`${OTR_PARAM}=${normalizeFingerprint(shared.fingerprint, "otr")}`);
+    } else {
+      throw new TrustError("INVALID_ARGUMENT", "a fingerprint's protocol is omemo, omemo2 or otr");
     }
   }
   const base = `xmpp:${encodeJid(input.jid)}`;
@@ -229,6 +246,8 @@ export function formatShareText(jid: string, fingerprints: readonly SharedFinger
   for (const shared of fingerprints) {
     if (shared.protocol === "omemo")
       lines.push(`OMEMO device ${shared.deviceId}: ${formatFingerprint(shared.fingerprint, "omemo-legacy")}`);
+    else if (shared.protocol === "omemo2")
+      lines.push(`OMEMO 2 device ${shared.deviceId}: ${formatFingerprint(shared.fingerprint, "omemo2")}`);
     else lines.push(`OTR: ${formatFingerprint(shared.fingerprint, "otr")}`);
   }
   return lines.join("\n");

@@ -2,8 +2,10 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
   buildXmppUri,
+  createTrustStore,
   formatShareText,
   isTrustError,
+  memoryTrustStorage,
   MAX_URI_FINGERPRINTS,
   parseShareUri,
   parseXmppUri,
@@ -84,6 +86,41 @@ describe("RFC 5122 xmpp: URIs with fingerprints, as written in the wild", () => 
     expect(Object.keys(uri.params)).toEqual(["__proto__", "constructor", "name"]);
     expect(uri.params["name"]).toBe("first");
     expect(({} as Record<string, unknown>)["x"]).toBeUndefined();
+  });
+
+  it("Moxxy's OMEMO 2 form omemo2-sid-<id>, beside legacy devices in the URI's order, one id in both namespaces kept apart", () => {
+    expect(parseXmppUri(`xmpp:moxxy@example.org?omemo2-sid-1234=${A.toUpperCase()}`).fingerprints).toEqual([
+      { protocol: "omemo2", deviceId: 1234, fingerprint: A },
+    ]);
+    expect(parseXmppUri(`xmpp:b@x?omemo2-sid-7=${A}&omemo-sid-7=${B};otr-fingerprint=${OTR}`).fingerprints).toEqual([
+      { protocol: "omemo2", deviceId: 7, fingerprint: A },
+      { protocol: "omemo", deviceId: 7, fingerprint: B },
+      { protocol: "otr", fingerprint: OTR },
+    ]);
+    const code = (uri: string): TrustErrorCode | undefined => {
+      try {
+        parseXmppUri(uri);
+        return undefined;
+      } catch (e) {
+        return isTrustError(e) ? e.code : undefined;
+      }
+    };
+    expect(code(`xmpp:b@x?omemo2-sid-7=${A};omemo2-sid-7=${B}`)).toBe("INVALID_URI");
+    expect(code(`xmpp:b@x?omemo2-sid-x=${A}`)).toBe("INVALID_DEVICE_ID");
+    expect(code("xmpp:b@x?omemo2-sid-7=")).toBe("MISSING_FINGERPRINT");
+    expect(code(`xmpp:b@x?omemo2-sid-7=${OTR}`)).toBe("INVALID_FINGERPRINT");
+  });
+
+  it("applyUri stores OMEMO 2 devices under the omemo2 protocol (or the one the app names)", async () => {
+    const store = createTrustStore({ storage: memoryTrustStorage() });
+    const uri = `xmpp:bob@example.net?omemo2-sid-3=${A};omemo-sid-4=${B}`;
+    const records = await store.applyUri("me@example.com", uri);
+    expect(records.map((r) => [r.protocol, r.fingerprint, r.state])).toEqual([
+      ["omemo2", A, "verified"],
+      ["omemo", B, "verified"],
+    ]);
+    const named = await store.applyUri("me@example.com", uri, { omemo2Protocol: "omemo" });
+    expect(named.map((r) => r.protocol)).toEqual(["omemo", "omemo"]);
   });
 
   it("a parameter repeated with the same fingerprint is one fingerprint", () => {
@@ -278,6 +315,11 @@ describe("building sharing strings", () => {
       deviceId: fc.integer({ min: 1, max: 0xffffffff }),
       fingerprint: hexString(64),
     }),
+    fc.record({
+      protocol: fc.constant("omemo2" as const),
+      deviceId: fc.integer({ min: 1, max: 0xffffffff }),
+      fingerprint: hexString(64),
+    }),
     fc.record({ protocol: fc.constant("otr" as const), fingerprint: hexString(40) }),
   );
 
@@ -286,7 +328,10 @@ describe("building sharing strings", () => {
       fc.property(
         localpart,
         fc.option(fc.constantFrom("message", "roster"), { nil: undefined }),
-        fc.uniqueArray(shared, { maxLength: 6, selector: (s) => (s.protocol === "omemo" ? s.deviceId : "otr") }),
+        fc.uniqueArray(shared, {
+          maxLength: 6,
+          selector: (s) => (s.protocol === "otr" ? "otr" : `${s.protocol}/${s.deviceId}`),
+        }),
         fc.dictionary(fc.constantFrom("name", "body", "group"), fc.string({ maxLength: 10 })),
         (local, action, fingerprints, params) => {
           const jid = `${local}@example.org`;
@@ -327,18 +372,39 @@ describe("building sharing strings", () => {
       expect.objectContaining({ code: "INVALID_FINGERPRINT" }),
     );
     expect(() => buildXmppUri({ jid: "" })).toThrow(expect.objectContaining({ code: "INVALID_URI" }));
+    expect(() => buildXmppUri({ jid: "b@x", params: { "OMEMO2-sid-1": A } })).toThrow(
+      expect.objectContaining({ code: "INVALID_ARGUMENT" }),
+    );
+    const twice: SharedFingerprint[] = [
+      { protocol: "omemo2", deviceId: 5, fingerprint: A },
+      { protocol: "omemo2", deviceId: 5, fingerprint: B },
+    ];
+    expect(() => buildXmppUri({ jid: "b@x", fingerprints: twice })).toThrow(
+      expect.objectContaining({ code: "INVALID_ARGUMENT" }),
+    );
+    expect(
+      buildXmppUri({
+        jid: "b@x",
+        fingerprints: [
+          { protocol: "omemo2", deviceId: 5, fingerprint: A },
+          { protocol: "omemo", deviceId: 5, fingerprint: B },
+        ],
+      }),
+    ).toBe(`xmpp:b@x?omemo2-sid-5=${A};omemo-sid-5=${B}`);
   });
 
   it("plain text: one line per key, grouped as people compare them", () => {
     expect(
       formatShareText("bob@example.net", [
         { protocol: "omemo", deviceId: 42, fingerprint: A },
+        { protocol: "omemo2", deviceId: 43, fingerprint: B },
         { protocol: "otr", fingerprint: OTR },
       ]),
     ).toBe(
       [
         "XMPP: bob@example.net",
         "OMEMO device 42: a364484c 7c74a0d4 27b89d8a 5613de8c 2fc0179e a4933922 42348b0e 597d9b06",
+        "OMEMO 2 device 43: 44afeb6e 69c09ccb 0db769cb a844a8ea b246066e 54147eab b65590d3 ad90e411",
         "OTR: 07771C1A B53E3E89 1F6643BB EA44ACD3 82F1E7F9",
       ].join("\n"),
     );
