@@ -338,6 +338,11 @@ export interface SendOptions {
 export interface JoinOptions {
   /** Room history to ask for (`<history maxstanzas>`); default 0. */
   readonly history?: number;
+  /**
+   * Ask for the history since this time instead (`<history since>`, XEP-0045 §7.2.15): what a rejoin
+   * after a lost connection asks for, so that messages sent meanwhile arrive.
+   */
+  readonly historySince?: Date;
   readonly password?: string;
   readonly timeoutMs?: number;
 }
@@ -406,6 +411,8 @@ export class GroupChats {
   readonly #listeners = new Map<keyof GroupChatEvents, Set<Listener<never>>>();
   #queue: Promise<void> = Promise.resolve();
   #closed = false;
+  /** When the connection was lost (the first `disconnect` since we were last online). */
+  #disconnectedAt: Date | undefined;
 
   constructor(account: ChatAccount) {
     this.account = account;
@@ -417,6 +424,33 @@ export class GroupChats {
           this.#emitError(undefined, undefined, e);
         });
     });
+    // A lost connection takes us out of every room (the server sends the room our unavailable
+    // presence). xmpp.js reconnects and says "online" again: enter the rooms we were in once more,
+    // asking for what was said meanwhile (duplicates are dropped by OMEMO and by our sent ids).
+    account.xmpp.on("disconnect", () => {
+      this.#disconnectedAt ??= new Date();
+    });
+    account.xmpp.on("online", () => {
+      if (this.#closed) return;
+      const since = this.#disconnectedAt;
+      this.#disconnectedAt = undefined;
+      void this.#rejoinAll(since);
+    });
+  }
+
+  /** Enters again every room we were in (same nick); one that refuses us is reported (`error`, then `left`). */
+  async #rejoinAll(since: Date | undefined): Promise<void> {
+    const rooms = [...this.#rooms.values()].filter((r) => r.joined);
+    for (const state of rooms) {
+      if (this.#closed || this.#rooms.get(state.jid) !== state) continue;
+      this.#rooms.delete(state.jid);
+      try {
+        await this.join(state.jid, state.nick, since === undefined ? {} : { historySince: since });
+      } catch (e) {
+        this.#emitError(state.jid, state.nick, e);
+        this.#emit("left", { room: state.jid, statuses: [] });
+      }
+    }
   }
 
   on<K extends keyof GroupChatEvents>(event: K, listener: Listener<GroupChatEvents[K]>): () => void {
@@ -687,6 +721,9 @@ export class GroupChats {
     const history = options.history ?? 0;
     if (!Number.isInteger(history) || history < 0)
       throw new GroupChatError("INVALID_ARGUMENT", "history must be a count");
+    const since = options.historySince;
+    if (since !== undefined && (!(since instanceof Date) || Number.isNaN(since.getTime())))
+      throw new GroupChatError("INVALID_ARGUMENT", "historySince must be a valid Date");
     let pending: PendingJoin | undefined;
     const entered = new Promise<ReadonlySet<number>>((resolve, reject) => {
       pending = { resolve, reject };
@@ -707,7 +744,11 @@ export class GroupChats {
       leaving: undefined,
     };
     this.#rooms.set(jid, state);
-    const x = xml("x", { xmlns: NS_MUC }, xml("history", { maxstanzas: String(history) }));
+    const x = xml(
+      "x",
+      { xmlns: NS_MUC },
+      xml("history", since === undefined ? { maxstanzas: String(history) } : { since: since.toISOString() }),
+    );
     if (options.password !== undefined) x.cnode(xml("password", {}, options.password));
     try {
       await this.account.xmpp.send(xml("presence", { to: `${jid}/${nick}` }, x));

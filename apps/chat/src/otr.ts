@@ -10,8 +10,9 @@
  * error events carry a code and a fixed text, never message content.
  *
  * Outgoing OTR messages are `<message type='chat'>` to the peer's full JID with the OTR text as `<body>`,
- * `<private/>` (XEP-0280) and `<no-copy/>` (XEP-0334): our other clients could not read them anyway; and
- * `<encryption/>` (XEP-0380) naming OTR.
+ * `<private/>` (XEP-0280) and `<no-copy/>` (XEP-0334): our other clients could not read them anyway;
+ * `<no-permanent-store/>` (XEP-0334 §3.3, "off the record" messages): no archive (MAM) keeps them, since no
+ * key will ever read them again; and `<encryption/>` (XEP-0380) naming OTR.
  */
 import { xml } from "@xmpp/client";
 import type { Element } from "@parley/omemo";
@@ -553,6 +554,7 @@ export class OtrChat {
           xml("body", {}, line),
           xml("private", { xmlns: NS_CARBONS }),
           xml("no-copy", { xmlns: NS_HINTS }),
+          xml("no-permanent-store", { xmlns: NS_HINTS }),
           xml("encryption", { xmlns: NS_EME, namespace: NS_EME_OTR, name: "OTR" }),
         ),
       );

@@ -124,6 +124,7 @@ interface DecryptCall {
 
 function fakeAccount(options: { nonAnonymous?: boolean; affiliations?: Record<string, string[]> } = {}) {
   const listeners: Array<(s: Element) => void> = [];
+  const connection = new Map<string, Array<() => void>>();
   const sent: Element[] = [];
   const decrypts: DecryptCall[] = [];
   const encrypts: Array<{ to: readonly string[]; envelopeTo: string | undefined; namespaces: unknown }> = [];
@@ -140,8 +141,9 @@ function fakeAccount(options: { nonAnonymous?: boolean; affiliations?: Record<st
   const account = {
     jid: "alice@example",
     xmpp: {
-      on(_event: string, l: (s: Element) => void) {
-        listeners.push(l);
+      on(event: string, l: (s: Element) => void) {
+        if (event === "stanza") listeners.push(l);
+        else connection.set(event, [...(connection.get(event) ?? []), l as () => void]);
       },
       send(s: Element) {
         sent.push(s);
@@ -200,6 +202,10 @@ function fakeAccount(options: { nonAnonymous?: boolean; affiliations?: Record<st
     deliver(xmlText: string) {
       const s = parseXml(xmlText);
       for (const l of listeners) l(s);
+    },
+    /** The connection drops and xmpp.js reconnects: `disconnect`, then `online`. */
+    reconnect() {
+      for (const event of ["disconnect", "online"]) for (const l of connection.get(event) ?? []) l();
     },
     setDecrypt(f: typeof decryptImpl) {
       decryptImpl = f;
@@ -329,6 +335,45 @@ describe("GroupChats", () => {
     expect(t.info.memberListVisible).toBe(false);
     await t.muc.send(ROOM, "x");
     expect(t.encrypts.map((e) => e.to)).toEqual([["bob@example"]]);
+  });
+
+  it("after a lost connection, enters every room again with its nick and asks for the history since the loss", async () => {
+    const j = await joined();
+    const { muc, sent, messages } = j;
+    const before = Date.now();
+    sent.length = 0;
+    j.reconnect();
+    await settle();
+    const presence = sent.find((s) => s.name === "presence")!;
+    expect(presence.attrs["to"]).toBe(`${ROOM}/Alice`);
+    const history = presence.getChild("x", "http://jabber.org/protocol/muc")!.getChild("history")!;
+    expect(history.attrs["maxstanzas"]).toBeUndefined();
+    expect(Date.parse(String(history.attrs["since"]))).toBeGreaterThanOrEqual(before - 1000);
+    expect(muc.rooms()).toEqual([]); // not in the room until it says so
+    j.deliver(occupantPresence("Bob", "bob@example/phone"));
+    j.deliver(selfPresence("Alice", [110, 100]));
+    await settle();
+    expect(muc.rooms()).toEqual([ROOM]);
+    j.deliver(groupMessage("Bob", "after", "", "m9"));
+    await settle();
+    expect(messages.map((m) => m.body)).toEqual(["after"]);
+  });
+
+  it("a room that refuses us after a reconnection is reported: an error event, then left", async () => {
+    const j = await joined();
+    const { muc, sent, errors } = j;
+    const left: string[] = [];
+    muc.on("left", (l) => left.push(l.room));
+    sent.length = 0;
+    j.reconnect();
+    await settle();
+    j.deliver(
+      `<presence from='${ROOM}/Alice' type='error'><error type='auth'><registration-required xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></presence>`,
+    );
+    await settle();
+    expect(errors.map((e) => [e.room, e.code])).toEqual([[ROOM, "JOIN_FAILED"]]);
+    expect(left).toEqual([ROOM]);
+    expect(muc.rooms()).toEqual([]);
   });
 
   it("a join without answer times out, and we send our unavailable presence in case the room lets us in late", async () => {

@@ -158,6 +158,7 @@ describe("OtrChat", () => {
         expect(s.getChildText("body")).toMatch(/^\?OTR/);
         expect(s.getChild("private", NS_CARBONS)).toBeDefined();
         expect(s.getChild("no-copy", NS_HINTS)).toBeDefined();
+        expect(s.getChild("no-permanent-store", NS_HINTS)).toBeDefined();
         expect(s.getChild("encryption", NS_EME)?.attrs).toMatchObject({ namespace: NS_EME_OTR, name: "OTR" });
       }
       const all = bodies(client).join("\n");
