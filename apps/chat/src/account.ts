@@ -875,6 +875,19 @@ export class ChatAccount {
     for (const l of this.#subscriptionListeners) l(event);
   }
 
+  /**
+   * Sends a delivery receipt (XEP-0184) for message `id` to `to` (a full JID) if the receipt policy allows
+   * it for that contact (see the `receipts` setting): for messages this class does not read itself, such
+   * as OTR's. Returns whether one was sent.
+   */
+  async sendReceipt(to: string, id: string): Promise<boolean> {
+    const j = parseJid(to);
+    if (j === undefined || j.local === undefined || !this.#receiptAllowed(j.bare) || this.xmpp.status !== "online")
+      return false;
+    await this.#send(receiptStanza(to, id, randomUUID()));
+    return true;
+  }
+
   #receiptAllowed(bare: string): boolean {
     const policy = this.#settings.receipts ?? "subscribed";
     if (policy === "never") return false;

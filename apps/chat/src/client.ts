@@ -553,9 +553,12 @@ export class ChatClient {
         encryption: m.encrypted ? "otr" : "none",
         via: "live",
         at: Date.now(),
-      }).catch((e: unknown) => {
-        this.#emitError(e);
-      });
+      })
+        // Acknowledged once stored, as OMEMO messages are (the account's receipt policy decides).
+        .then(() => (m.receiptFor === undefined ? false : account.sendReceipt(m.from, m.receiptFor)))
+        .catch((e: unknown) => {
+          this.#emitError(e);
+        });
     });
     otr.on("state", (s) => {
       this.#emit({
@@ -752,7 +755,7 @@ export class ChatClient {
       }
     } else if (method === "otr") {
       const { peer, text } = payload as { peer: string; text: string };
-      await this.otr.send(peer, text);
+      await this.otr.send(peer, text, { id: originId });
     } else {
       await this.account.xmpp.send(
         xml(

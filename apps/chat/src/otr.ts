@@ -36,6 +36,8 @@ export const NS_HINTS = "urn:xmpp:hints";
 export const NS_EME = "urn:xmpp:eme:0";
 /** XEP-0380's namespace for OTR. */
 export const NS_EME_OTR = "urn:xmpp:otr:0";
+export const NS_RECEIPTS = "urn:xmpp:receipts";
+const NS_SID = "urn:xmpp:sid:0";
 
 /** The OTR whitespace tag's fixed prefix (spec, "Tagged plaintext messages"). */
 const WHITESPACE_TAG = " \t  \t\t\t\t \t \t \t  ";
@@ -78,6 +80,8 @@ export type OtrChatErrorCode =
   | "NOT_ENCRYPTED"
   /** No SMP question from that peer waits for an answer. */
   | "NO_SMP_REQUEST"
+  /** An argument of the wrong type or size (a message id). */
+  | "INVALID_ARGUMENT"
   /** The DSA key or instance tag in the store cannot be read. */
   | "INVALID_STORED_KEY"
   /** The OtrChat was closed. */
@@ -105,6 +109,20 @@ export interface OtrChatMessage {
   readonly encrypted: boolean;
   /** Set for plaintext that arrived while the conversation is encrypted or finished: warn the user. */
   readonly warning?: "unencrypted";
+  /**
+   * The sender asked for a delivery receipt (XEP-0184) for the stanza with this id: an encrypted message
+   * that we decrypted. The app answers it, or not, by its receipt policy.
+   */
+  readonly receiptFor?: string;
+}
+
+/** How {@link OtrChat.send} marks the message it sends. */
+export interface OtrSendOptions {
+  /**
+   * The stanza id (also its XEP-0359 origin-id) of the message carrying the text (the last one, when
+   * OTR fragments it), with a delivery receipt request (XEP-0184): the receipt names this id.
+   */
+  readonly id?: string;
 }
 
 export interface OtrChatState {
@@ -304,8 +322,11 @@ export class OtrChat {
   }
 
   /** Encrypts `text` to `peer`. NOT_ENCRYPTED (nothing is sent) unless the session is encrypted. */
-  async send(peer: string, text: string): Promise<void> {
+  async send(peer: string, text: string, options: OtrSendOptions = {}): Promise<void> {
     const jid = this.#peerJid(peer);
+    const id = options.id;
+    if (id !== undefined && (typeof id !== "string" || id.length === 0 || id.length > 256))
+      throw new OtrChatError("INVALID_ARGUMENT", "the message id must be a string of 1 to 256 characters");
     await this.#run(jid, async (p) => {
       if (p.conv.current.messageState !== "encrypted")
         throw new OtrChatError(
@@ -314,7 +335,7 @@ export class OtrChat {
             ? "the contact ended the private conversation: end it or start a new one"
             : "no private conversation with this contact: start OTR first",
         );
-      await this.#sendLines(jid, p.conv.send(text));
+      await this.#sendLines(jid, p.conv.send(text), id);
     });
   }
 
@@ -417,7 +438,9 @@ export class OtrChat {
   }
 
   /** The peer full JID and body of a stanza OtrChat takes, or undefined. */
-  #route(stanza: Element): { peer: string; body: string; bounced: boolean } | undefined {
+  #route(
+    stanza: Element,
+  ): { peer: string; body: string; bounced: boolean; receiptFor?: string | undefined } | undefined {
     if (stanza.name !== "message") return undefined;
     const type = (stanza.attrs["type"] as string | undefined) ?? "normal";
     if (type !== "chat" && type !== "normal" && type !== "error") return undefined;
@@ -430,9 +453,15 @@ export class OtrChat {
     if (type === "error") {
       return body.startsWith("?OTR") && this.#peers.has(peer) ? { peer, body, bounced: true } : undefined;
     }
-    if (isOtrText(body)) return { peer, body, bounced: false };
+    const id = stanza.attrs["id"] as unknown;
+    const receiptFor =
+      typeof id === "string" && id.length > 0 && id.length <= 256 && stanza.getChild("request", NS_RECEIPTS)
+        ? id
+        : undefined;
+    if (isOtrText(body)) return { peer, body, bounced: false, receiptFor };
     const p = this.#peers.get(peer);
-    if (p !== undefined && p.conv.current.messageState !== "plaintext") return { peer, body, bounced: false };
+    if (p !== undefined && p.conv.current.messageState !== "plaintext")
+      return { peer, body, bounced: false, receiptFor };
     return undefined;
   }
 
@@ -440,7 +469,7 @@ export class OtrChat {
     if (this.#closed) return;
     const route = this.#route(stanza);
     if (route === undefined) return;
-    const { peer, body, bounced } = route;
+    const { peer, body, bounced, receiptFor } = route;
     if (bounced) {
       this.#emit("error", { peer, code: "DELIVERY_FAILED", message: "the server could not deliver an OTR message" });
       return;
@@ -449,7 +478,7 @@ export class OtrChat {
       this.#emit("error", { peer, code: "TOO_MANY_PEERS", message: "too many OTR conversations; message ignored" });
       return;
     }
-    void this.#run(peer, (p) => this.#receive(peer, p, body)).catch((e: unknown) => {
+    void this.#run(peer, (p) => this.#receive(peer, p, body, receiptFor)).catch((e: unknown) => {
       this.#emit("error", {
         peer,
         code: "INTERNAL",
@@ -470,7 +499,7 @@ export class OtrChat {
     return false;
   }
 
-  async #receive(peer: string, p: Peer, body: string): Promise<void> {
+  async #receive(peer: string, p: Peer, body: string, receiptFor: string | undefined): Promise<void> {
     const { events, replies, instanceTag } = p.conv.receive(body);
     const session = (instanceTag === 0 ? undefined : p.conv.session(instanceTag)) ?? p.conv.master;
     // Replies first (the peer's AKE or SMP continues), then what the user sees.
@@ -479,10 +508,10 @@ export class OtrChat {
     } catch {
       this.#emit("error", { peer, code: "SEND_FAILED", message: "an OTR reply could not be sent" });
     }
-    for (const e of events) await this.#event(peer, p, session, e);
+    for (const e of events) await this.#event(peer, p, session, e, receiptFor);
   }
 
-  async #event(peer: string, p: Peer, session: OtrSession, e: OtrEvent): Promise<void> {
+  async #event(peer: string, p: Peer, session: OtrSession, e: OtrEvent, receiptFor: string | undefined): Promise<void> {
     switch (e.type) {
       case "message":
         this.#emit("message", {
@@ -490,6 +519,8 @@ export class OtrChat {
           text: e.text,
           encrypted: e.encrypted,
           ...(e.warning ? { warning: e.warning } : {}),
+          // Only a message that decrypted is acknowledged (a forged or plaintext one is not).
+          ...(receiptFor !== undefined && e.encrypted ? { receiptFor } : {}),
         });
         return;
       case "state": {
@@ -545,17 +576,20 @@ export class OtrChat {
     }
   }
 
-  async #sendLines(peer: string, lines: readonly string[]): Promise<void> {
-    for (const line of lines) {
+  /** One `<message>` per line; with `id`, the last one carries it (and its origin-id) and asks for a receipt. */
+  async #sendLines(peer: string, lines: readonly string[], id?: string): Promise<void> {
+    for (const [i, line] of lines.entries()) {
+      const marked = id !== undefined && i === lines.length - 1;
       await this.#xmpp.send(
         xml(
           "message",
-          { to: peer, type: "chat", id: `otr-${Math.random().toString(36).slice(2)}` },
+          { to: peer, type: "chat", id: marked ? id : `otr-${Math.random().toString(36).slice(2)}` },
           xml("body", {}, line),
           xml("private", { xmlns: NS_CARBONS }),
           xml("no-copy", { xmlns: NS_HINTS }),
           xml("no-permanent-store", { xmlns: NS_HINTS }),
           xml("encryption", { xmlns: NS_EME, namespace: NS_EME_OTR, name: "OTR" }),
+          ...(marked ? [xml("origin-id", { xmlns: NS_SID, id }), xml("request", { xmlns: NS_RECEIPTS })] : []),
         ),
       );
     }

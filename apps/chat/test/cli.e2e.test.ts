@@ -222,12 +222,14 @@ describe("parley-chat --json through Prosody", () => {
     await dora2.quit();
   });
 
-  it("OTR as a contact's default: the queue runs the AKE and the message goes out in OTR", async () => {
+  it("OTR as a contact's default: the queue runs the AKE, the message goes out in OTR and a receipt marks it delivered", async () => {
     await dora.request({ cmd: "set-encryption", jid: emil.jid, encryption: "otr" });
     const body = say("off the record");
-    await dora.request({ cmd: "send", to: emil.jid, body });
+    const sent = await dora.request({ cmd: "send", to: emil.jid, body });
+    const id = (sent["result"] as Json)["id"];
     expect(await emil.next(isMessage(body), body)).toMatchObject({ from: dora.jid, encryption: "otr" });
     await dora.next((e) => e["event"] === "otr" && e["state"] === "encrypted", "OTR encrypted");
+    await dora.next((e) => e["event"] === "queue" && e["id"] === id && e["state"] === "delivered", "delivered");
     const fps = (await emil.request({ cmd: "fingerprints", jid: dora.jid }))["result"] as Json[];
     expect(fps.map((f) => f["protocol"])).toEqual(expect.arrayContaining(["omemo", "otr"]));
     await dora.request({ cmd: "otr-end", jid: emil.jid });

@@ -11,6 +11,7 @@ import {
   NS_EME,
   NS_EME_OTR,
   NS_HINTS,
+  NS_RECEIPTS,
   OtrChat,
   type OtrChatEvents,
   type OtrKeyValueStore,
@@ -166,6 +167,49 @@ describe("OtrChat", () => {
       expect(all).not.toContain(reply);
       expect(bodies(client).some((b) => b.startsWith("?OTR:AAM"))).toBe(true); // v3 messages
     }
+  });
+
+  it("a message sent with an id carries it, its origin-id and a receipt request; the reader is told which id to acknowledge", async () => {
+    const [alice, bob] = await pair();
+    await encrypted(alice, bob);
+    const readByBob = next(bob.chat, "message");
+    alice.client.sent.length = 0;
+    await alice.chat.send(BOB_FULL, "with a receipt, please", { id: "msg-42" });
+    const last = alice.client.sent.at(-1)!;
+    expect(last.attrs["id"]).toBe("msg-42");
+    expect(last.getChild("origin-id", "urn:xmpp:sid:0")?.attrs["id"]).toBe("msg-42");
+    expect(last.getChild("request", NS_RECEIPTS)).toBeDefined();
+    expect(await readByBob).toEqual({
+      from: ALICE_FULL,
+      text: "with a receipt, please",
+      encrypted: true,
+      receiptFor: "msg-42",
+    });
+    // Without an id: no request, nothing to acknowledge.
+    const second = next(bob.chat, "message");
+    await alice.chat.send(BOB_FULL, "no receipt");
+    expect(alice.client.sent.at(-1)!.getChild("request", NS_RECEIPTS)).toBeUndefined();
+    expect(await second).toEqual({ from: ALICE_FULL, text: "no receipt", encrypted: true });
+    await expect(alice.chat.send(BOB_FULL, "x", { id: "" })).rejects.toSatisfy((e) =>
+      isOtrChatError(e, "INVALID_ARGUMENT"),
+    );
+  });
+
+  it("a plaintext message asking for a receipt is not acknowledged (only what decrypted is)", async () => {
+    const [alice, bob] = await pair();
+    await encrypted(alice, bob);
+    const warned = next(bob.chat, "message");
+    void alice.client.send(
+      xml(
+        "message",
+        { to: BOB_FULL, type: "chat", id: "plain-1" },
+        xml("body", {}, "in the clear"),
+        xml("request", { xmlns: NS_RECEIPTS }),
+      ),
+    );
+    const m = await warned;
+    expect(m).toMatchObject({ text: "in the clear", encrypted: false, warning: "unencrypted" });
+    expect(m.receiptFor).toBeUndefined();
   });
 
   it("refuses to send before the AKE (typed error, nothing sent) and after the peer ended", async () => {
