@@ -29,6 +29,16 @@ const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const bytes = fc.uint8Array({ maxLength: 64 });
 const V = Uint8Array.of(0x33);
 
+/** What a decoder gives: its fields, or "MALFORMED_MESSAGE" (the only error it may throw). */
+function decodeOutcome<T>(decode: () => T): T | "MALFORMED_MESSAGE" {
+  try {
+    return decode();
+  } catch (e) {
+    expect(isDoubleRatchetError(e, "MALFORMED_MESSAGE"), String(e)).toBe(true);
+    return "MALFORMED_MESSAGE";
+  }
+}
+
 describe("wire formats match protobufjs loading proto/*.proto", () => {
   it("docs/libsignal-wire-format.md §2.1 SignalMessage: 0x33 || protobuf, fields in ascending order", () => {
     fc.assert(
@@ -116,15 +126,11 @@ describe("wire formats match protobufjs loading proto/*.proto", () => {
   });
 
   it("SignalMessage: the canonical-layout fast path decodes exactly like the general reader, mutated input included", () => {
-    const outcome = (b: Uint8Array, fastPath: boolean) => {
-      try {
+    const outcome = (b: Uint8Array, fastPath: boolean) =>
+      decodeOutcome(() => {
         const r = decodeSignalMessage(b, 8, fastPath);
         return { fields: r.fields, mac: r.mac, authenticated: r.authenticated };
-      } catch (e) {
-        expect(isDoubleRatchetError(e, "MALFORMED_MESSAGE"), String(e)).toBe(true);
-        return "MALFORMED_MESSAGE";
-      }
-    };
+      });
     fc.assert(
       fc.property(
         bytes,
@@ -148,14 +154,7 @@ describe("wire formats match protobufjs loading proto/*.proto", () => {
   });
 
   it("OMEMO 2: the canonical-layout fast paths decode exactly like the general reader, mutated input included", () => {
-    const outcome = <T>(decode: () => T) => {
-      try {
-        return decode();
-      } catch (e) {
-        expect(isDoubleRatchetError(e, "MALFORMED_MESSAGE"), String(e)).toBe(true);
-        return "MALFORMED_MESSAGE";
-      }
-    };
+    const outcome = decodeOutcome;
     fc.assert(
       fc.property(
         u32,
