@@ -155,13 +155,17 @@ export function createNativeProvider(): CryptoProvider | undefined {
   const gcmName = (key: Uint8Array) => (key.length === 16 ? "aes-128-gcm" : "aes-256-gcm");
 
   // HMAC-SHA256 (RFC 2104): H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ m)), with Node's one-shot `crypto.hash`
-  // (Node ≥ 20.12) over a scratch buffer: no Hmac object per call, which for the short inputs of a
-  // ratchet step (chain keys, HKDF blocks, a MAC over one message) costs more than the hashing and
-  // keeps the garbage collector busy. The scratch is zeroed after every call (it held the key's pads
-  // and the message). Without `crypto.hash`, createHmac.
-  const oneShot = (c as { hash?: (alg: string, data: Uint8Array, encoding: "buffer") => Uint8Array }).hash;
+  // (Node ≥ 20.12) over a scratch buffer, its digests asked for as "binary" (latin1) strings, one character per byte:
+  // no Hmac object per call (a native handle the garbage collector has to process) and no Buffer per digest
+  // (an external allocation). For the short inputs of a ratchet step (chain keys, HKDF blocks, a MAC over
+  // one message) that is about three times faster than `createHmac` (0.3 µs per hash against 0.7 µs for a
+  // Buffer digest and 2 µs for an Hmac object, Node 20). The scratch is zeroed after every call; the two
+  // digest strings, like any JavaScript string, live until the garbage collector frees them (README:
+  // JavaScript can't wipe memory reliably). Without `crypto.hash`, createHmac.
+  const oneShot = (c as { hash?: (alg: string, data: Uint8Array, encoding: "binary") => string }).hash;
   let inner = new Uint8Array(64 + 256);
   const outer = new Uint8Array(64 + 32);
+  const longKey = new Uint8Array(32);
   const hmac = (key: Uint8Array, parts: readonly Uint8Array[]): Uint8Array => {
     if (typeof oneShot !== "function") {
       const mac = c.createHmac("sha256", key);
@@ -169,7 +173,12 @@ export function createNativeProvider(): CryptoProvider | undefined {
       return own(mac.digest());
     }
     // A key longer than the block is hashed first (RFC 2104 §2).
-    const k = key.length > 64 ? oneShot("sha256", key, "buffer") : key;
+    let k = key;
+    if (key.length > 64) {
+      const digest = oneShot("sha256", key, "binary");
+      for (let i = 0; i < 32; i++) longKey[i] = digest.charCodeAt(i);
+      k = longKey;
+    }
     let total = 64;
     for (const part of parts) total += part.length;
     if (total > inner.length) inner = new Uint8Array(Math.max(total, 2 * inner.length));
@@ -183,14 +192,15 @@ export function createNativeProvider(): CryptoProvider | undefined {
       inner.set(part, at);
       at += part.length;
     }
-    const innerHash = oneShot("sha256", inner.subarray(0, total), "buffer");
-    outer.set(innerHash, 64);
-    const mac = oneShot("sha256", outer, "buffer");
+    const innerHash = oneShot("sha256", inner.subarray(0, total), "binary");
+    for (let i = 0; i < 32; i++) outer[64 + i] = innerHash.charCodeAt(i);
+    const digest = oneShot("sha256", outer, "binary");
+    const mac = new Uint8Array(32);
+    for (let i = 0; i < 32; i++) mac[i] = digest.charCodeAt(i);
     inner.fill(0, 0, total);
     outer.fill(0);
-    innerHash.fill(0);
-    if (k !== key) k.fill(0);
-    return own(mac);
+    longKey.fill(0);
+    return mac;
   };
 
   return {
