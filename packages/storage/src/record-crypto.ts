@@ -12,8 +12,11 @@ import { defaultCrypto, isCryptoError, type Crypto } from "@parley/crypto";
 export interface RecordCrypto {
   /** "native" (node:crypto here) or "facade" (the Crypto object's own calls). */
   readonly path: "native" | "facade";
-  /** XChaCha20-Poly1305: ciphertext ‖ tag. */
-  seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array): Uint8Array;
+  /**
+   * XChaCha20-Poly1305: ciphertext ‖ tag, after `reserve` bytes (default 0) left for the caller to fill
+   * (a record's format byte and nonce), so that the sealed record is one allocation, not two.
+   */
+  seal(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, ad: Uint8Array, reserve?: number): Uint8Array;
   /** The plaintext, or undefined when authentication fails (never a partial plaintext). */
   open(key: Uint8Array, nonce: Uint8Array, sealed: Uint8Array, ad: Uint8Array): Uint8Array | undefined;
   hmacSha256(key: Uint8Array, data: Uint8Array): Uint8Array;
@@ -22,15 +25,15 @@ export interface RecordCrypto {
 }
 
 interface NodeCipher {
-  setAAD(aad: Uint8Array, options: { plaintextLength: number }): unknown;
+  setAAD(aad: Uint8Array): unknown;
   setAuthTag(tag: Uint8Array): unknown;
   getAuthTag(): Uint8Array;
   update(data: Uint8Array): Uint8Array;
   final(): Uint8Array;
 }
 interface NodeCrypto {
-  /** One-shot digest (Node 20.12 and later). */
-  hash?: (alg: string, data: Uint8Array, outputEncoding: "buffer") => Uint8Array;
+  /** One-shot digest (Node 20.12 and later); "latin1": one character per byte. */
+  hash?: (alg: string, data: Uint8Array, outputEncoding: "latin1") => string;
   createCipheriv(alg: string, key: Uint8Array, iv: Uint8Array, options: { authTagLength: number }): NodeCipher;
   createDecipheriv(alg: string, key: Uint8Array, iv: Uint8Array, options: { authTagLength: number }): NodeCipher;
   createHmac(alg: string, key: Uint8Array): { update(data: Uint8Array): { digest(): Uint8Array } };
@@ -51,7 +54,13 @@ function nodeCrypto(): NodeCrypto | undefined {
 export function facadeRecordCrypto(crypto: Crypto): RecordCrypto {
   return {
     path: "facade",
-    seal: (key, nonce, plaintext, ad) => crypto.xchacha20Poly1305Encrypt(key, nonce, plaintext, ad),
+    seal(key, nonce, plaintext, ad, reserve = 0) {
+      const sealed = crypto.xchacha20Poly1305Encrypt(key, nonce, plaintext, ad);
+      if (reserve === 0) return sealed;
+      const out = new Uint8Array(reserve + sealed.length);
+      out.set(sealed, reserve);
+      return out;
+    },
     open(key, nonce, sealed, ad) {
       try {
         return crypto.xchacha20Poly1305Decrypt(key, nonce, sealed, ad);
@@ -65,6 +74,9 @@ export function facadeRecordCrypto(crypto: Crypto): RecordCrypto {
   };
 }
 
+/** The cipher options, one object for every call. */
+const TAG_16 = { authTagLength: 16 } as const;
+
 /** node:crypto directly, or undefined where it is missing (browsers). Keys are 32 bytes, nonces 24. */
 export function nativeRecordCrypto(): RecordCrypto | undefined {
   const c = nodeCrypto();
@@ -74,7 +86,7 @@ export function nativeRecordCrypto(): RecordCrypto | undefined {
   const iv = new Uint8Array(12);
   const prepare = (key: Uint8Array, nonce: Uint8Array) => {
     hchacha20(key, nonce, subkey);
-    iv.set(nonce.subarray(16, 24), 4);
+    for (let i = 0; i < 8; i++) iv[4 + i] = nonce[16 + i]!;
   };
   const hmac = (key: Uint8Array, data: Uint8Array): Uint8Array => {
     const mac = c.createHmac("sha256", key).update(data).digest();
@@ -82,25 +94,26 @@ export function nativeRecordCrypto(): RecordCrypto | undefined {
   };
   return {
     path: "native",
-    seal(key, nonce, plaintext, ad) {
+    seal(key, nonce, plaintext, ad, reserve = 0) {
       prepare(key, nonce);
-      const cipher = c.createCipheriv("chacha20-poly1305", subkey, iv, { authTagLength: 16 });
+      const cipher = c.createCipheriv("chacha20-poly1305", subkey, iv, TAG_16);
       subkey.fill(0);
-      cipher.setAAD(ad, { plaintextLength: plaintext.length });
+      // (The plaintext length that setAAD can take matters only to CCM mode.)
+      cipher.setAAD(ad);
       const body = cipher.update(plaintext);
       cipher.final();
-      const out = new Uint8Array(body.length + 16);
-      out.set(body, 0);
-      out.set(cipher.getAuthTag(), body.length);
+      const out = new Uint8Array(reserve + body.length + 16);
+      out.set(body, reserve);
+      out.set(cipher.getAuthTag(), reserve + body.length);
       return out;
     },
     open(key, nonce, sealed, ad) {
       if (sealed.length < 16) return undefined;
       prepare(key, nonce);
       const length = sealed.length - 16;
-      const decipher = c.createDecipheriv("chacha20-poly1305", subkey, iv, { authTagLength: 16 });
+      const decipher = c.createDecipheriv("chacha20-poly1305", subkey, iv, TAG_16);
       subkey.fill(0);
-      decipher.setAAD(ad, { plaintextLength: length });
+      decipher.setAAD(ad);
       decipher.setAuthTag(sealed.subarray(length));
       const body = decipher.update(sealed.subarray(0, length));
       try {
@@ -114,7 +127,9 @@ export function nativeRecordCrypto(): RecordCrypto | undefined {
     hmacSha256: hmac,
     macFor(key) {
       // HMAC(K, m) = H((K ⊕ opad) ‖ H((K ⊕ ipad) ‖ m)), K zero-padded to the 64-byte block (RFC 2104),
-      // with Node's one-shot hash (no Hash object per call, so less for the garbage collector).
+      // with Node's one-shot hash (no Hash object per call). Its digests come back as latin1 strings
+      // (one character per byte, exact for every byte value): a short string stays on the JavaScript
+      // heap, where a Buffer would be memory of its own to allocate and free, at several times the cost.
       const oneShot = c.hash;
       if (key.length > 64 || typeof oneShot !== "function") return (data) => hmac(key, data);
       let inner = new Uint8Array(64 + 256);
@@ -131,9 +146,12 @@ export function nativeRecordCrypto(): RecordCrypto | undefined {
           inner = grown;
         }
         inner.set(data, 64);
-        outer.set(oneShot("sha256", inner.subarray(0, 64 + data.length), "buffer"), 64);
-        const mac = oneShot("sha256", outer, "buffer");
-        return new Uint8Array(mac.buffer, mac.byteOffset, mac.byteLength);
+        const innerHash = oneShot("sha256", inner.subarray(0, 64 + data.length), "latin1");
+        for (let i = 0; i < 32; i++) outer[64 + i] = innerHash.charCodeAt(i);
+        const digest = oneShot("sha256", outer, "latin1");
+        const mac = new Uint8Array(32);
+        for (let i = 0; i < 32; i++) mac[i] = digest.charCodeAt(i);
+        return mac;
       };
     },
   };
@@ -152,24 +170,23 @@ const rotl = (a: number, b: number): number => (a << b) | (a >>> (32 - b));
 
 /** HChaCha20 (draft-irtf-cfrg-xchacha §2.2): key and the nonce's first 16 bytes → a 32-byte subkey in `out`. */
 export function hchacha20(key: Uint8Array, nonce: Uint8Array, out: Uint8Array): void {
-  const k = new DataView(key.buffer, key.byteOffset, 32);
-  const n = new DataView(nonce.buffer, nonce.byteOffset, 16);
+  // Little-endian words read byte by byte: no DataView per call (this runs once per record).
   let x0 = 0x61707865;
   let x1 = 0x3320646e;
   let x2 = 0x79622d32;
   let x3 = 0x6b206574;
-  let x4 = k.getUint32(0, true);
-  let x5 = k.getUint32(4, true);
-  let x6 = k.getUint32(8, true);
-  let x7 = k.getUint32(12, true);
-  let x8 = k.getUint32(16, true);
-  let x9 = k.getUint32(20, true);
-  let x10 = k.getUint32(24, true);
-  let x11 = k.getUint32(28, true);
-  let x12 = n.getUint32(0, true);
-  let x13 = n.getUint32(4, true);
-  let x14 = n.getUint32(8, true);
-  let x15 = n.getUint32(12, true);
+  let x4 = le32(key, 0);
+  let x5 = le32(key, 4);
+  let x6 = le32(key, 8);
+  let x7 = le32(key, 12);
+  let x8 = le32(key, 16);
+  let x9 = le32(key, 20);
+  let x10 = le32(key, 24);
+  let x11 = le32(key, 28);
+  let x12 = le32(nonce, 0);
+  let x13 = le32(nonce, 4);
+  let x14 = le32(nonce, 8);
+  let x15 = le32(nonce, 12);
   for (let i = 0; i < 10; i++) {
     // Column round.
     x0 = (x0 + x4) | 0;
@@ -238,13 +255,21 @@ export function hchacha20(key: Uint8Array, nonce: Uint8Array, out: Uint8Array): 
     x9 = (x9 + x14) | 0;
     x4 = rotl(x4 ^ x9, 7);
   }
-  const o = new DataView(out.buffer, out.byteOffset, 32);
-  o.setUint32(0, x0, true);
-  o.setUint32(4, x1, true);
-  o.setUint32(8, x2, true);
-  o.setUint32(12, x3, true);
-  o.setUint32(16, x12, true);
-  o.setUint32(20, x13, true);
-  o.setUint32(24, x14, true);
-  o.setUint32(28, x15, true);
+  put32(out, 0, x0);
+  put32(out, 4, x1);
+  put32(out, 8, x2);
+  put32(out, 12, x3);
+  put32(out, 16, x12);
+  put32(out, 20, x13);
+  put32(out, 24, x14);
+  put32(out, 28, x15);
+}
+
+const le32 = (b: Uint8Array, o: number): number => b[o]! | (b[o + 1]! << 8) | (b[o + 2]! << 16) | (b[o + 3]! << 24);
+
+function put32(b: Uint8Array, o: number, x: number): void {
+  b[o] = x;
+  b[o + 1] = x >>> 8;
+  b[o + 2] = x >>> 16;
+  b[o + 3] = x >>> 24;
 }

@@ -26,6 +26,7 @@ export interface SqliteBackendOptions {
 }
 
 function sqliteError(error: unknown): StorageError {
+  if (error instanceof StorageError) return error; // ours already (a row of the wrong type)
   const code = (error as { code?: unknown } | null)?.code;
   if (code === "SQLITE_CORRUPT" || code === "SQLITE_NOTADB") {
     return new StorageError(
@@ -65,9 +66,11 @@ class SqliteBackendImpl implements SqliteBackend {
   readonly kind = "sqlite";
   readonly media: FileMedia;
   readonly #db: BetterSqlite3.Database;
-  readonly #get: BetterSqlite3.Statement<[string], { v: Uint8Array }>;
+  /** Plucked: the value itself, no row object per read. */
+  readonly #get: BetterSqlite3.Statement<[string], Uint8Array>;
   readonly #getMeta: BetterSqlite3.Statement<[string], { v: Uint8Array }>;
-  readonly #scan: BetterSqlite3.Statement<[string, string], { k: string; v: Uint8Array }>;
+  /** Raw: each row as [k, v], no row object per row. */
+  readonly #scan: BetterSqlite3.Statement<[string, string], [string, Uint8Array]>;
   readonly #after: BetterSqlite3.Statement<[string, number], { k: string; v: Uint8Array }>;
   readonly #afterHead: BetterSqlite3.Statement<[number, string, number], { k: string; v: Uint8Array }>;
   readonly #put: BetterSqlite3.Statement<[string, Uint8Array]>;
@@ -79,9 +82,11 @@ class SqliteBackendImpl implements SqliteBackend {
   constructor(db: BetterSqlite3.Database, mediaDir: string) {
     this.#db = db;
     this.media = new FileMedia(mediaDir);
-    this.#get = db.prepare("SELECT v FROM records WHERE k = ?");
+    this.#get = db.prepare<[string], Uint8Array>("SELECT v FROM records WHERE k = ?").pluck();
     this.#getMeta = db.prepare("SELECT v FROM meta WHERE name = ?");
-    this.#scan = db.prepare("SELECT k, v FROM records WHERE k >= ? AND k < ?");
+    this.#scan = db
+      .prepare<[string, string], [string, Uint8Array]>("SELECT k, v FROM records WHERE k >= ? AND k < ?")
+      .raw();
     // "" sorts before every row key, so it stands for "from the start".
     this.#after = db.prepare("SELECT k, v FROM records WHERE k > ? ORDER BY k LIMIT ?");
     this.#afterHead = db.prepare("SELECT k, substr(v, 1, ?) AS v FROM records WHERE k > ? ORDER BY k LIMIT ?");
@@ -99,29 +104,34 @@ class SqliteBackendImpl implements SqliteBackend {
   }
 
   getMeta(name: string): Promise<Uint8Array | undefined> {
-    return guard(() => bytes(this.#getMeta.get(name)?.v));
+    return guard(() => bytes(this.#getMeta.get(name)?.v as unknown));
   }
   get(key: string): Promise<Uint8Array | undefined> {
-    return guard(() => bytes(this.#get.get(key)?.v));
+    // The store's hottest call: no closure per read.
+    try {
+      return Promise.resolve(bytes(this.#get.get(key) as unknown));
+    } catch (error) {
+      return Promise.reject(sqliteError(error));
+    }
   }
   getMany(keys: readonly string[]): Promise<Map<string, Uint8Array>> {
     return guard(() => {
       const out = new Map<string, Uint8Array>();
       for (const key of keys) {
-        const row = this.#get.get(key);
-        if (row) out.set(key, bytes(row.v)!);
+        const value = bytes(this.#get.get(key));
+        if (value) out.set(key, value);
       }
       return out;
     });
   }
   scanPrefix(prefix: string): Promise<RawEntry[]> {
     // Row keys are ASCII below 0x7f, so prefix + DEL bounds every key with that prefix.
-    return guard(() => this.#scan.all(prefix, `${prefix}\u007f`).map((row) => ({ key: row.k, value: bytes(row.v)! })));
+    return guard(() => this.#scan.all(prefix, `${prefix}\u007f`).map(([key, value]) => entry(key, value)));
   }
   scanAfter(after: string | undefined, limit: number, head?: number): Promise<RawEntry[]> {
     return guard(() =>
       (head === undefined ? this.#after.all(after ?? "", limit) : this.#afterHead.all(head, after ?? "", limit)).map(
-        (row) => ({ key: row.k, value: bytes(row.v)! }),
+        (row) => entry(row.k, row.v),
       ),
     );
   }
@@ -150,8 +160,26 @@ const byKey = (a: RawEntry, b: RawEntry): number => (a.key < b.key ? -1 : a.key 
  * better-sqlite3 returns a Buffer per value, with memory of its own (copied out of SQLite, never
  * Node's shared pool): hand out a plain Uint8Array over the same memory, without a second copy.
  */
-function bytes(value: Uint8Array | undefined): Uint8Array | undefined {
-  return value === undefined ? undefined : new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+function bytes(value: unknown): Uint8Array | undefined {
+  if (value === undefined) return undefined;
+  // A damaged file can hand back a cell of another type (its type byte flipped): typed, not a TypeError later.
+  if (!(value instanceof Uint8Array)) throw damaged();
+  return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+}
+
+/** A row as the store reads it: a string key and a byte value, else the file is damaged. */
+function entry(key: unknown, value: unknown): RawEntry {
+  if (typeof key !== "string") throw damaged();
+  const v = bytes(value);
+  if (v === undefined) throw damaged();
+  return { key, value: v };
+}
+
+function damaged(): StorageError {
+  return new StorageError(
+    "CORRUPTED",
+    "the SQLite file holds a row of the wrong type; restore it from a backup or archive",
+  );
 }
 
 /** Opens (or creates) the SQLite file at `path`. Needs the optional peer dependency better-sqlite3. */

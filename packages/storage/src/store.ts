@@ -20,9 +20,7 @@ import {
   base64url,
   compareStrings,
   fromUtf8,
-  readU32be,
   sub256,
-  u64be,
   utf8,
 } from "./encoding.js";
 import { StorageError, isStorageError } from "./errors.js";
@@ -308,13 +306,9 @@ const bodyContext: AsyncContext | undefined = (() => {
 /** A record's key: ASCII (most keys) without TextDecoder's per-call cost, anything else through it. */
 function decodeKey(bytes: Uint8Array): string {
   if (bytes.length > 256) return fromUtf8(bytes);
-  let out = "";
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i]!;
-    if (b >= 0x80) return fromUtf8(bytes);
-    out += String.fromCharCode(b);
-  }
-  return out;
+  for (let i = 0; i < bytes.length; i++) if (bytes[i]! >= 0x80) return fromUtf8(bytes);
+  // ASCII: one flat string from the code units at once (no string built up character by character).
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
 }
 
 /** Whether `bytes` holds exactly `expected` at `offset`. */
@@ -322,6 +316,44 @@ function sameBytes(bytes: Uint8Array, offset: number, expected: Uint8Array): boo
   if (offset + expected.length > bytes.length) return false;
   for (let i = 0; i < expected.length; i++) if (bytes[offset + i] !== expected[i]) return false;
   return true;
+}
+
+/** Big-endian u64 of a safe integer (counters and counts), as `u64be`. */
+function putU64be(out: Uint8Array, offset: number, n: number): void {
+  const high = Math.floor(n / 2 ** 32);
+  const low = n >>> 0;
+  out[offset] = high >>> 24;
+  out[offset + 1] = high >>> 16;
+  out[offset + 2] = high >>> 8;
+  out[offset + 3] = high;
+  out[offset + 4] = low >>> 24;
+  out[offset + 5] = low >>> 16;
+  out[offset + 6] = low >>> 8;
+  out[offset + 7] = low;
+}
+
+let elementBytes = new Uint8Array(256);
+/** `length` bytes of a scratch buffer, grown as needed: the input of a digest term's MAC, which copies it. */
+function elementScratch(length: number): Uint8Array {
+  if (length > elementBytes.length) elementBytes = new Uint8Array(length);
+  return elementBytes.subarray(0, length);
+}
+
+/** Big-endian u32 at `offset` (callers check the bounds). */
+function u32At(bytes: Uint8Array, offset: number): number {
+  return ((bytes[offset]! << 24) | (bytes[offset + 1]! << 16) | (bytes[offset + 2]! << 8) | bytes[offset + 3]!) >>> 0;
+}
+
+/**
+ * Where the value starts in a record's plaintext (u32 length ‖ ns ‖ u32 length ‖ key ‖ value) if it names
+ * exactly `ns` and `key` (UTF-8); -1 otherwise.
+ */
+function valueOffset(plaintext: Uint8Array, ns: Uint8Array, key: Uint8Array): number {
+  if (plaintext.length < 8 + ns.length + key.length) return -1;
+  if (u32At(plaintext, 0) !== ns.length || !sameBytes(plaintext, 4, ns)) return -1;
+  const keyAt = 4 + ns.length;
+  if (u32At(plaintext, keyAt) !== key.length || !sameBytes(plaintext, keyAt + 4, key)) return -1;
+  return keyAt + 4 + key.length;
 }
 
 /**
@@ -370,6 +402,8 @@ export class EncryptedStore {
   readonly #rc: RecordCrypto;
   readonly #indexMac: (data: Uint8Array) => Uint8Array;
   readonly #integrityMac: (data: Uint8Array) => Uint8Array;
+  /** The integrity state's associated data (the store id never changes). */
+  readonly #stateAdBytes: Uint8Array;
   /** Set once the integrity check finds a mismatch: every later operation fails with it. */
   #failure: StorageError | undefined;
   #sweep: Sweep | undefined;
@@ -398,6 +432,7 @@ export class EncryptedStore {
     this.#keys = { record: sub("record"), index: sub("index"), integrity: sub("integrity") };
     this.#indexMac = this.#rc.macFor(this.#keys.index);
     this.#integrityMac = this.#rc.macFor(this.#keys.integrity);
+    this.#stateAdBytes = this.#stateAd();
     this.#internals = {
       assertOpen: () => {
         this.#assertOpen();
@@ -676,14 +711,23 @@ export class EncryptedStore {
         this.#assertOpen();
       },
       // A single write reads nothing, so it needs no lock of its own (NO_LOCKS: the store lock shared).
+      // Their body is this store's own code, which cannot call the store: no body context to set up.
       put: (key, value) =>
-        this.#transact((tx) => {
-          tx.put(name, key, value);
-        }, NO_LOCKS),
+        this.#transact(
+          (tx) => {
+            tx.put(name, key, value);
+          },
+          NO_LOCKS,
+          false,
+        ),
       delete: (key) =>
-        this.#transact((tx) => {
-          tx.delete(name, key);
-        }, NO_LOCKS),
+        this.#transact(
+          (tx) => {
+            tx.delete(name, key);
+          },
+          NO_LOCKS,
+          false,
+        ),
     });
   }
 
@@ -727,7 +771,11 @@ export class EncryptedStore {
     }
   }
 
-  async #transact<T>(body: (tx: TxState) => Promise<T> | T, lock: readonly string[] | undefined): Promise<T> {
+  async #transact<T>(
+    body: (tx: TxState) => Promise<T> | T,
+    lock: readonly string[] | undefined,
+    userBody = true,
+  ): Promise<T> {
     this.#assertOpen();
     this.#assertNotInBody("a write or transaction");
     return this.#mutex.run(async () => {
@@ -735,7 +783,7 @@ export class EncryptedStore {
       const run = async () => {
         const tx = new TxState(this, this.#internals);
         try {
-          const result = bodyContext ? await inBody({ store: this, tx }, () => body(tx)) : await body(tx);
+          const result = bodyContext && userBody ? await inBody({ store: this, tx }, () => body(tx)) : await body(tx);
           return { result, pending: tx.pending };
         } finally {
           tx.closed = true;
@@ -954,12 +1002,24 @@ export class EncryptedStore {
     plaintext.set(keyBytes, 8 + nsBytes.length);
     plaintext.set(value, 8 + nsBytes.length + keyBytes.length);
     const nonce = this.#nonce();
-    const ct = this.#rc.seal(this.#keys.record, nonce, plaintext, recordAdScratch(raw));
-    const sealed = new Uint8Array(1 + NONCE_BYTES + ct.length);
+    // Format byte and nonce go in front of ciphertext ‖ tag, in the one buffer the cipher returns.
+    const sealed = this.#rc.seal(this.#keys.record, nonce, plaintext, recordAdScratch(raw), 1 + NONCE_BYTES);
     sealed[0] = RECORD_FORMAT;
     sealed.set(nonce, 1);
-    sealed.set(ct, 1 + NONCE_BYTES);
     return sealed;
+  }
+
+  /** A sealed row's plaintext (ns ‖ key ‖ value, lengths prefixed); TAMPERED unless it authenticates at `rawKey`. */
+  #plaintext(rawKey: string, v: Uint8Array): Uint8Array {
+    if (v.length < 1 + NONCE_BYTES + 16 + 8 || v[0] !== RECORD_FORMAT) throw tampered("a record");
+    const plaintext = this.#rc.open(
+      this.#keys.record,
+      v.subarray(1, 1 + NONCE_BYTES),
+      v.subarray(1 + NONCE_BYTES),
+      recordAdScratch(rawKey),
+    );
+    if (!plaintext) throw tampered("a record");
+    return plaintext;
   }
 
   /**
@@ -967,16 +1027,8 @@ export class EncryptedStore {
    * namespace is TAMPERED here, and the name is not decoded again for every row of a scan.
    */
   #open(row: RawEntry, expected?: { name: string; bytes: Uint8Array }): { ns: string; key: string; value: Uint8Array } {
-    const v = row.value;
-    if (v.length < 1 + NONCE_BYTES + 16 + 8 || v[0] !== RECORD_FORMAT) throw tampered("a record");
-    const plaintext = this.#rc.open(
-      this.#keys.record,
-      v.subarray(1, 1 + NONCE_BYTES),
-      v.subarray(1 + NONCE_BYTES),
-      recordAdScratch(row.key),
-    );
-    if (!plaintext) throw tampered("a record");
-    const nsLength = readU32be(plaintext, 0);
+    const plaintext = this.#plaintext(row.key, row.value);
+    const nsLength = u32At(plaintext, 0);
     let ns: string;
     if (expected) {
       if (nsLength !== expected.bytes.length || !sameBytes(plaintext, 4, expected.bytes)) throw tampered("a record");
@@ -984,7 +1036,7 @@ export class EncryptedStore {
     } else {
       ns = fromUtf8(plaintext.subarray(4, 4 + nsLength));
     }
-    const keyLength = readU32be(plaintext, 4 + nsLength);
+    const keyLength = u32At(plaintext, 4 + nsLength);
     const keyStart = 8 + nsLength;
     const key = decodeKey(plaintext.subarray(keyStart, keyStart + keyLength));
     return { ns, key, value: plaintext.slice(keyStart + keyLength) };
@@ -998,7 +1050,9 @@ export class EncryptedStore {
   #element(raw: string, sealed: Uint8Array): Uint8Array {
     // Only the row key and the nonce count (the rest is authenticated by the record's own tag, at read).
     const nonce = sealed.subarray(1, 1 + NONCE_BYTES);
-    const input = new Uint8Array(raw.length + 1 + nonce.length);
+    // Into a buffer reused call after call (the MAC copies its input), with the separator set each time.
+    const input = elementScratch(raw.length + 1 + nonce.length);
+    input[raw.length] = 0;
     if (!asciiInto(raw, input.subarray(0, raw.length))) {
       // Not a row key this store wrote (those are ASCII): the general encoding, as for any input.
       return this.#integrityMac(concatBytes(utf8(raw), Uint8Array.of(0), nonce));
@@ -1014,11 +1068,14 @@ export class EncryptedStore {
 
   #sealState(state: IntegrityState): Uint8Array {
     const nonce = this.#nonce();
-    const body = concatBytes(u64be(state.counter), u64be(state.count), state.digest);
-    return concatBytes(
-      nonce,
-      this.#crypto.xchacha20Poly1305Encrypt(this.#keys.integrity, nonce, body, this.#stateAd()),
-    );
+    const body = new Uint8Array(48);
+    putU64be(body, 0, state.counter);
+    putU64be(body, 8, state.count);
+    body.set(state.digest, 16);
+    // nonce ‖ ciphertext ‖ tag; the record crypto gives the facade's bytes (node:crypto in Node, one call per commit).
+    const sealed = this.#rc.seal(this.#keys.integrity, nonce, body, this.#stateAdBytes, NONCE_BYTES);
+    sealed.set(nonce, 0);
+    return sealed;
   }
 
   #openState(bytes: Uint8Array): IntegrityState {
@@ -1028,7 +1085,7 @@ export class EncryptedStore {
         this.#keys.integrity,
         bytes.subarray(0, NONCE_BYTES),
         bytes.subarray(NONCE_BYTES),
-        this.#stateAd(),
+        this.#stateAdBytes,
       );
     } catch {
       throw tampered("the integrity state");
@@ -1049,13 +1106,22 @@ export class EncryptedStore {
 
   async #read(ns: string, key: string, pending: Map<string, Pending> | undefined): Promise<Uint8Array | undefined> {
     const raw = this.#rawKey(ns, key);
-    const own = pending?.get(raw);
-    if (own) return own.value?.slice();
-    const value = await io(() => this.#backend.get(raw));
+    if (pending !== undefined) {
+      const own = pending.get(raw);
+      if (own) return own.value?.slice();
+    }
+    let value: Uint8Array | undefined;
+    try {
+      value = await this.#backend.get(raw);
+    } catch (error) {
+      throw isStorageError(error) ? error : backendFailed(error);
+    }
     if (!value) return undefined;
-    const record = this.#open({ key: raw, value });
-    if (record.ns !== ns || record.key !== key) throw tampered("a record");
-    return record.value;
+    const plaintext = this.#plaintext(raw, value);
+    // The record must name the namespace and key it was looked up by (compared as bytes: nothing decoded).
+    const valueStart = valueOffset(plaintext, utf8(ns), utf8(key));
+    if (valueStart < 0) throw tampered("a record");
+    return plaintext.slice(valueStart);
   }
 
   async #scan(
@@ -1068,20 +1134,33 @@ export class EncryptedStore {
     if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 0))
       throw new StorageError("INVALID_ARGUMENT", "scan limit must be a non-negative integer");
     const rawPrefix = this.#rawPrefix(ns, prefix);
-    const rows = await io(() => this.#backend.scanPrefix(rawPrefix));
-    const found = new Map<string, Uint8Array | null>();
-    const expected = { name: ns, bytes: utf8(ns) };
-    for (const row of rows) {
-      const record = this.#open(row, expected);
-      found.set(record.key, record.value);
+    let rows: RawEntry[];
+    try {
+      rows = await this.#backend.scanPrefix(rawPrefix);
+    } catch (error) {
+      throw isStorageError(error) ? error : backendFailed(error);
     }
-    for (const p of pending?.values() ?? []) if (p.ns === ns) found.set(p.key, p.value?.slice() ?? null);
-    const out: Array<{ key: string; value: Uint8Array }> = [];
-    for (const [key, value] of found) {
-      if (value === null || !key.startsWith(prefix)) continue;
-      if (start !== undefined && key < start) continue;
-      if (end !== undefined && key >= end) continue;
-      out.push({ key, value });
+    const expected = { name: ns, bytes: utf8(ns) };
+    const wanted = (key: string) =>
+      key.startsWith(prefix) && (start === undefined || key >= start) && (end === undefined || key < end);
+    let out: Array<{ key: string; value: Uint8Array }> = [];
+    let own = false;
+    if (pending !== undefined) for (const p of pending.values()) if (p.ns === ns) own = true;
+    if (!own) {
+      // Outside a transaction (or one that wrote nothing here): each row straight into the result.
+      for (const row of rows) {
+        const record = this.#open(row, expected);
+        if (wanted(record.key)) out.push({ key: record.key, value: record.value });
+      }
+    } else {
+      const found = new Map<string, Uint8Array | null>();
+      for (const row of rows) {
+        const record = this.#open(row, expected);
+        found.set(record.key, record.value);
+      }
+      for (const p of pending!.values()) if (p.ns === ns) found.set(p.key, p.value?.slice() ?? null);
+      out = [];
+      for (const [key, value] of found) if (value !== null && wanted(key)) out.push({ key, value });
     }
     out.sort((a, b) => compareStrings(a.key, b.key));
     if (reverse) out.reverse();
@@ -1141,6 +1220,11 @@ async function closingOnFailure<T>(backend: StorageBackend, run: () => Promise<T
   }
 }
 
+/** A synchronous throw (an argument error, always a StorageError) as a rejection. */
+function rejection(error: unknown): Promise<never> {
+  return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+}
+
 /** Argument errors become rejections, as callers of an async API expect. */
 function promised<T>(run: () => T | Promise<T>): Promise<T> {
   return new Promise<T>((resolve) => {
@@ -1161,19 +1245,26 @@ function namespaceView(
 ): Namespace {
   return {
     name,
-    get: (key) =>
-      promised(() => {
+    // Argument errors become rejections; the read itself is already a promise (no second one around it).
+    get(key) {
+      try {
         ops.check();
         assertKey(key);
         return store.read(name, key, pending);
-      }),
+      } catch (error) {
+        return rejection(error);
+      }
+    },
     put: ops.put,
     delete: ops.delete,
-    scan: (options) =>
-      promised(() => {
+    scan(options) {
+      try {
         ops.check();
         return store.scan(name, options ?? {}, pending);
-      }),
+      } catch (error) {
+        return rejection(error);
+      }
+    },
   };
 }
 

@@ -7,6 +7,9 @@ import { createCrypto } from "@parley/crypto";
 import { describe, expect, it } from "vitest";
 import { facadeRecordCrypto, nativeRecordCrypto, recordCryptoFor } from "../src/record-crypto.js";
 import { defaultCrypto } from "@parley/crypto";
+import { utf8 } from "../src/encoding.js";
+import { EncryptedStore, MemoryBackend } from "../src/index.js";
+import { FAST_KDF, bytes, text } from "./helpers.js";
 
 const noble = facadeRecordCrypto(createCrypto({ provider: "noble" }));
 const native = nativeRecordCrypto()!;
@@ -32,6 +35,20 @@ describe("record crypto: node:crypto path == noble", () => {
         expect(noble.open(k, n, a, ad)).toEqual(plaintext);
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it("seal with room reserved in front: those bytes, then exactly the same ciphertext and tag", () => {
+    fc.assert(
+      fc.property(key, nonce, data, data, fc.integer({ min: 0, max: 40 }), (k, n, plaintext, ad, reserve) => {
+        const expected = noble.seal(k, n, plaintext, ad);
+        for (const rc of [native, noble]) {
+          const out = rc.seal(k, n, plaintext, ad, reserve);
+          expect(out.length).toBe(reserve + expected.length);
+          expect(out.subarray(reserve)).toEqual(expected);
+        }
+      }),
+      { numRuns: 200 },
     );
   });
 
@@ -85,5 +102,57 @@ describe("record crypto: node:crypto path == noble", () => {
       out,
     );
     expect(Buffer.from(out).toString("hex")).toBe("82413b4227b27bfed30e42508a877d73a0f9e4d58a74a853c12ec41326d3ecdc");
+  });
+});
+
+describe("byte helpers on the hot path", () => {
+  it("utf8 gives TextEncoder's bytes for any well-formed string (ASCII fast path and the rest)", () => {
+    const encoder = new TextEncoder();
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string({ maxLength: 200 }),
+          fc.string({ unit: "grapheme", maxLength: 60 }),
+          fc.string({ unit: "binary-ascii", maxLength: 300 }),
+        ),
+        (s) => {
+          expect(utf8(s)).toEqual(encoder.encode(s));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe("a store written on one path opens on the other", () => {
+  it("records and integrity state sealed natively open with noble, and the other way round", async () => {
+    const backend = new MemoryBackend();
+    const nativeStore = await EncryptedStore.create(backend, { passphrase: "p", kdf: FAST_KDF });
+    const ns = nativeStore.namespace("sessions");
+    await ns.put("alice/1", bytes("one"));
+    await nativeStore.transaction(async (tx) => {
+      await tx.namespace("sessions").put("alice/2", bytes("two"));
+      await tx.namespace("trust").put("bob/ü", bytes("three"));
+    });
+    await ns.delete("alice/1");
+    await nativeStore.close();
+
+    const nobleCrypto = createCrypto({ provider: "noble" });
+    const nobleStore = await EncryptedStore.open(backend, { passphrase: "p", crypto: nobleCrypto, verify: "full" });
+    expect(text(await nobleStore.namespace("sessions").get("alice/2"))).toBe("two");
+    expect(text(await nobleStore.namespace("trust").get("bob/ü"))).toBe("three");
+    expect(await nobleStore.namespace("sessions").get("alice/1")).toBeUndefined();
+    await nobleStore.namespace("sessions").put("alice/3", bytes("four"));
+    expect(nobleStore.commitCounter).toBe(4);
+    await nobleStore.close();
+
+    const again = await EncryptedStore.open(backend, { passphrase: "p", verify: "full" });
+    const rows = await again.namespace("sessions").scan({ prefix: "alice/" });
+    expect(rows.map((r) => [r.key, text(r.value)])).toEqual([
+      ["alice/2", "two"],
+      ["alice/3", "four"],
+    ]);
+    expect(again.commitCounter).toBe(4);
+    await again.close();
   });
 });

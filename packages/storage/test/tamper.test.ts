@@ -268,3 +268,31 @@ describe("tamper detection (SQLite file)", () => {
     }
   });
 });
+
+describe("a damaged SQLite file that hands back a cell of another type", () => {
+  // A flipped type byte in a page makes SQLite return text or a number where the store wrote a blob, or a
+  // blob where it wrote a key: CORRUPTED at once, never a TypeError from deeper in the store.
+  it.each([
+    ["a value that comes back as text", "UPDATE records SET v = 'not a blob'"],
+    ["a value that comes back as a number", "UPDATE records SET v = 42"],
+  ])("%s: get, scan and the integrity check are CORRUPTED", async (_what, sql) => {
+    const { dir, cleanup } = tempDir();
+    try {
+      const path = join(dir, "store.db");
+      const db = await EncryptedStore.create(await openSqliteBackend(path), { passphrase: PASS, kdf: FAST_KDF });
+      await fill(db);
+      await db.close();
+      const raw = new Database(path);
+      raw.exec(sql);
+      raw.close();
+      const reopened = await EncryptedStore.open(await openSqliteBackend(path), { passphrase: PASS, verify: false });
+      const code = (e: unknown) => (isStorageError(e) ? e.code : String(e));
+      await expect(reopened.namespace("sessions").get("carol/9").catch(code)).resolves.toBe("CORRUPTED");
+      await expect(reopened.namespace("sessions").scan().catch(code)).resolves.toBe("CORRUPTED");
+      await reopened.close();
+      await expect(readBack(await openSqliteBackend(path))).resolves.toEqual({ kind: "error", code: "CORRUPTED" });
+    } finally {
+      cleanup();
+    }
+  });
+});
