@@ -241,17 +241,46 @@ export function createNativeProvider(): CryptoProvider | undefined {
       // is HMAC's zero-padded key, as §2.2 asks.
       const prk = hmac(salt, [ikm]);
       const out = new Uint8Array(length);
-      const counter = new Uint8Array(1);
-      let block: Uint8Array = new Uint8Array(0);
-      for (let i = 1, offset = 0; offset < length; i++, offset += 32) {
-        counter[0] = i;
-        const next = hmac(prk, [block, info, counter]);
+      if (typeof oneShot !== "function") {
+        const counter = new Uint8Array(1);
+        let block: Uint8Array = new Uint8Array(0);
+        for (let i = 1, offset = 0; offset < length; i++, offset += 32) {
+          counter[0] = i;
+          const next = hmac(prk, [block, info, counter]);
+          block.fill(0);
+          block = next;
+          out.set(block.subarray(0, Math.min(32, length - offset)), offset);
+        }
+        prk.fill(0);
         block.fill(0);
-        block = next;
-        out.set(block.subarray(0, Math.min(32, length - offset)), offset);
+        return out;
+      }
+      // Expand with the PRK's padded blocks written once: T(i) = HMAC(PRK, T(i−1) ‖ info ‖ i), each
+      // T(i) read straight into the scratch where the next block's input starts.
+      const total = 64 + 32 + info.length + 1;
+      if (total > inner.length) inner = new Uint8Array(Math.max(total, 2 * inner.length));
+      for (let i = 0; i < 64; i++) {
+        const b = i < 32 ? prk[i]! : 0;
+        inner[i] = b ^ 0x36;
+        outer[i] = b ^ 0x5c;
       }
       prk.fill(0);
-      block.fill(0);
+      let previous = 0; // T(0) is empty
+      for (let i = 1, offset = 0; offset < length; i++, offset += 32) {
+        inner.set(info, 64 + previous);
+        inner[64 + previous + info.length] = i;
+        const innerHash = oneShot("sha256", inner.subarray(0, 64 + previous + info.length + 1), "binary");
+        for (let j = 0; j < 32; j++) outer[64 + j] = innerHash.charCodeAt(j);
+        const t = oneShot("sha256", outer, "binary");
+        for (let j = 0; j < 32; j++) {
+          const byte = t.charCodeAt(j);
+          inner[64 + j] = byte;
+          if (offset + j < length) out[offset + j] = byte;
+        }
+        previous = 32;
+      }
+      inner.fill(0, 0, total);
+      outer.fill(0);
       return out;
     },
     aesCbcEncrypt(key, iv, plaintext) {
