@@ -59,8 +59,8 @@ import {
   v2,
   wrapMessage,
   type OmemoNamespace,
-} from "../src/index.js";
-import { openLegacy, openV2, sealLegacy, sealV2 } from "../src/session/payload.js";
+} from "../dist/index.js";
+import { openLegacy, openV2, sealLegacy, sealV2 } from "../dist/session/payload.js";
 import { world } from "./world.js";
 
 const QUICK = process.env["BENCH_QUICK"] === "1";

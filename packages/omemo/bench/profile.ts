@@ -3,7 +3,7 @@
 // and provider, so that `node --cpu-prof` can see it.
 //   node --cpu-prof --cpu-prof-dir=/tmp/prof --import tsx bench/profile.ts [v2|legacy] [native|noble] [messages]
 import { createCrypto } from "@parley/crypto";
-import { NS_LEGACY, NS_V2, parseXml, serializeXml, SessionManager, wrapMessage } from "../src/index.js";
+import { NS_LEGACY, NS_V2, parseXml, serializeXml, SessionManager, wrapMessage } from "../dist/index.js";
 import { world } from "./world.js";
 
 const ns = process.argv[2] === "legacy" ? NS_LEGACY : NS_V2;

@@ -2,7 +2,7 @@
 // (alice) and a contact with 3 devices (bob), each a SessionManager on an in-memory store, connected
 // to one in-memory network, trusting every device.
 import type { Crypto } from "@parley/crypto";
-import { MemoryOmemoStore, MemoryXmppNetwork, SessionManager, type OmemoNamespace } from "../src/index.js";
+import { MemoryOmemoStore, MemoryXmppNetwork, SessionManager, type OmemoNamespace } from "../dist/index.js";
 
 export async function world(
   ns: OmemoNamespace,
