@@ -166,6 +166,20 @@ export function createNativeProvider(): CryptoProvider | undefined {
   let inner = new Uint8Array(64 + 256);
   const outer = new Uint8Array(64 + 32);
   const longKey = new Uint8Array(32);
+  /** The key's padded blocks into the scratch: K ⊕ ipad at inner[0..64], K ⊕ opad at outer[0..64]. */
+  const writePads = (k: Uint8Array): void => {
+    for (let i = 0; i < 64; i++) {
+      const b = i < k.length ? k[i]! : 0;
+      inner[i] = b ^ 0x36;
+      outer[i] = b ^ 0x5c;
+    }
+  };
+  /** HMAC over the pads and inner[64..innerLength): the outer digest as a "binary" string. */
+  const digest = (hash: NonNullable<typeof oneShot>, innerLength: number): string => {
+    const innerHash = hash("sha256", inner.subarray(0, innerLength), "binary");
+    for (let i = 0; i < 32; i++) outer[64 + i] = innerHash.charCodeAt(i);
+    return hash("sha256", outer, "binary");
+  };
   const hmac = (key: Uint8Array, parts: readonly Uint8Array[]): Uint8Array => {
     if (typeof oneShot !== "function") {
       const mac = c.createHmac("sha256", key);
@@ -175,28 +189,22 @@ export function createNativeProvider(): CryptoProvider | undefined {
     // A key longer than the block is hashed first (RFC 2104 §2).
     let k = key;
     if (key.length > 64) {
-      const digest = oneShot("sha256", key, "binary");
-      for (let i = 0; i < 32; i++) longKey[i] = digest.charCodeAt(i);
+      const hashed = oneShot("sha256", key, "binary");
+      for (let i = 0; i < 32; i++) longKey[i] = hashed.charCodeAt(i);
       k = longKey;
     }
     let total = 64;
     for (const part of parts) total += part.length;
     if (total > inner.length) inner = new Uint8Array(Math.max(total, 2 * inner.length));
-    for (let i = 0; i < 64; i++) {
-      const b = i < k.length ? k[i]! : 0;
-      inner[i] = b ^ 0x36;
-      outer[i] = b ^ 0x5c;
-    }
+    writePads(k);
     let at = 64;
     for (const part of parts) {
       inner.set(part, at);
       at += part.length;
     }
-    const innerHash = oneShot("sha256", inner.subarray(0, total), "binary");
-    for (let i = 0; i < 32; i++) outer[64 + i] = innerHash.charCodeAt(i);
-    const digest = oneShot("sha256", outer, "binary");
+    const d = digest(oneShot, total);
     const mac = new Uint8Array(32);
-    for (let i = 0; i < 32; i++) mac[i] = digest.charCodeAt(i);
+    for (let i = 0; i < 32; i++) mac[i] = d.charCodeAt(i);
     inner.fill(0, 0, total);
     outer.fill(0);
     longKey.fill(0);
@@ -259,19 +267,13 @@ export function createNativeProvider(): CryptoProvider | undefined {
       // T(i) read straight into the scratch where the next block's input starts.
       const total = 64 + 32 + info.length + 1;
       if (total > inner.length) inner = new Uint8Array(Math.max(total, 2 * inner.length));
-      for (let i = 0; i < 64; i++) {
-        const b = i < 32 ? prk[i]! : 0;
-        inner[i] = b ^ 0x36;
-        outer[i] = b ^ 0x5c;
-      }
+      writePads(prk);
       prk.fill(0);
       let previous = 0; // T(0) is empty
       for (let i = 1, offset = 0; offset < length; i++, offset += 32) {
         inner.set(info, 64 + previous);
         inner[64 + previous + info.length] = i;
-        const innerHash = oneShot("sha256", inner.subarray(0, 64 + previous + info.length + 1), "binary");
-        for (let j = 0; j < 32; j++) outer[64 + j] = innerHash.charCodeAt(j);
-        const t = oneShot("sha256", outer, "binary");
+        const t = digest(oneShot, 64 + previous + info.length + 1);
         for (let j = 0; j < 32; j++) {
           const byte = t.charCodeAt(j);
           inner[64 + j] = byte;
