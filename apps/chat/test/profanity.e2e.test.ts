@@ -25,7 +25,7 @@
 // decrypted on both sides, and neither plaintext in Prosody's log or storage nor on profanity's wire.
 // Prosody's debug log shows only each stanza's opening tag, so the `?OTR:` data messages are checked in
 // its archive (ours; profanity hints no-store) and in profanity's stanza log.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { xml } from "@xmpp/client";
 import { NS_LEGACY, type DeviceIdentity } from "@parley/omemo";
@@ -308,9 +308,9 @@ describe("profanity (OTR v2, libotr) and parley-chat's OtrChat through Prosody",
 
   /**
    * The server: its debug log shows each stanza's opening tag only (no body), so it shows the messages
-   * routed both ways; its archive (MAM) kept our OTR messages (OtrChat hints no-copy, not no-store), v2
-   * data messages (`?OTR:AAID`, version 2, type 3); profanity hints no-store, so its messages were not
-   * archived (profanity's own log shows them on the wire). Neither plaintext in the log or the storage.
+   * routed both ways; its archive (MAM) kept no OTR message: OtrChat hints no-permanent-store (XEP-0334
+   * §3.3) and profanity no-store (profanity's own log shows them on the wire, `expectNoPlaintextOnWire`).
+   * Neither plaintext in the log or the storage.
    */
   function expectNoPlaintextOnServer(daveJid: string): void {
     const s = server!;
@@ -320,7 +320,8 @@ describe("profanity (OTR v2, libotr) and parley-chat's OtrChat through Prosody",
     expect(received.some((l) => l.includes(`to='${carolFull}'`) && /\sid='otr-/.test(l))).toBe(true);
     expect(received.some((l) => l.includes(`to='${daveJid}'`))).toBe(true);
     const stored = filesUnder(join(s.dir, "data"));
-    expect(stored).toContain("?OTR:AAID");
+    const archiveDir = join(s.dir, "data", "localhost", "archive");
+    expect(existsSync(archiveDir) ? filesUnder(archiveDir) : "").not.toContain("?OTR");
     for (const text of secrets) {
       expect(log).not.toContain(text);
       expect(stored).not.toContain(text);
