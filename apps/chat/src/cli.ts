@@ -5,7 +5,7 @@
  * `/commands` (or JSON lines with --json) into commands and events into lines.
  */
 import { homedir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { createInterface, type Interface } from "node:readline";
 import { Writable } from "node:stream";
 import { ChatClient, describeError } from "./client.js";
@@ -24,8 +24,8 @@ interface Options {
   readonly autoApprove: boolean;
   readonly insecureHttpHosts: string[];
   readonly json: boolean;
-  /** The WebSocket API (-p): port, token, host, allowed browser origins. */
-  readonly api?: { port: number; token: string; host?: string; origins: string[] };
+  /** The WebSocket API (-p): port, token, host, allowed browser origins, the directory for file commands. */
+  readonly api?: { port: number; token: string; host?: string; origins: string[]; filesDir?: string };
 }
 
 class UsageError extends Error {}
@@ -46,6 +46,7 @@ function parseArgs(argv: readonly string[]): Options | "help" {
     "api-token",
     "api-host",
     "api-origin",
+    "api-files",
   ]);
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -71,7 +72,14 @@ function parseArgs(argv: readonly string[]): Options | "help" {
     const token = one("api-token") ?? process.env["PARLEY_CHAT_API_TOKEN"];
     if (!token) throw new UsageError("-p needs an access token: PARLEY_CHAT_API_TOKEN (or --api-token)");
     const host = one("api-host");
-    api = { port: Number(port), token, ...(host ? { host } : {}), origins: values.get("api-origin") ?? [] };
+    const filesDir = one("api-files");
+    api = {
+      port: Number(port),
+      token,
+      ...(host ? { host } : {}),
+      origins: values.get("api-origin") ?? [],
+      ...(filesDir ? { filesDir: resolve(filesDir) } : {}),
+    };
   }
   return {
     ...(api ? { api } : {}),
@@ -193,6 +201,7 @@ async function main(): Promise<void> {
         token: options.api.token,
         describe: describeError,
         allowedOrigins: options.api.origins,
+        ...(options.api.filesDir ? { filesDir: options.api.filesDir } : {}),
         ...(options.api.host ? { host: options.api.host } : {}),
       });
     } catch (e) {
@@ -204,7 +213,14 @@ async function main(): Promise<void> {
       process.exit(1);
     }
     if (json) out({ type: "event", event: "api", url: api.url });
-    else say(`WebSocket API on ${api.url} (the token is the one you gave)`);
+    else
+      say(
+        `WebSocket API on ${api.url} (the token is the one you gave; ${
+          options.api.filesDir
+            ? `files for API clients in ${options.api.filesDir}`
+            : "no file commands: --api-files DIR"
+        })`,
+      );
   }
   try {
     await client.online();

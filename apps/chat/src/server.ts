@@ -21,10 +21,16 @@
  *   requests at once get `BUSY` replies; a connection whose unsent backlog grows past `maxBufferedBytes`
  *   (it does not read) is closed with 4429. One connection's failure touches no other.
  * - `quit` is refused (`BAD_COMMAND`): it would stop parley-chat for every connection.
+ * - The token lets a bot talk, not read the user's disk or lock the user out: `send-file` and
+ *   `save-file` work only inside `filesDir` (a path is resolved against it, and one that leaves it,
+ *   through `..` or a symlink, is refused with `FORBIDDEN`; without a `filesDir` both are refused), and
+ *   `change-passphrase` needs the current passphrase (the keystore's copy does not stand in for it).
  * - Requests of one connection run concurrently (up to `maxPendingPerConnection`); replies may come in
  *   any order, matched by `id`.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
+import { realpath } from "node:fs/promises";
+import { dirname, isAbsolute, relative, resolve } from "node:path";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
@@ -36,6 +42,7 @@ import {
   MIN_TOKEN_CHARS,
   parseRequestText,
   PROTOCOL_VERSION,
+  ProtocolError,
   requestIdOf,
   type AuthResult,
   type ChatEvent,
@@ -73,6 +80,12 @@ export interface ServeApiOptions {
    * (the token still guards). Default none.
    */
   readonly allowedOrigins?: readonly string[] | "*";
+  /**
+   * The directory whose files API clients may send (`send-file`) and into which they may save
+   * (`save-file`); their paths are resolved against it. Default none: both commands are refused
+   * (FORBIDDEN), since the token's holder could otherwise send any file the user can read to anyone.
+   */
+  readonly filesDir?: string;
   /** Turns a failed command's error into the reply's ErrorInfo (parley-chat passes describeError). */
   readonly describe?: (e: unknown) => ErrorInfo;
 }
@@ -131,6 +144,57 @@ interface Connection {
   authTimer: ReturnType<typeof setTimeout> | undefined;
 }
 
+const forbidden = (message: string): ProtocolError => new ProtocolError("FORBIDDEN", message);
+
+/** Whether `path` is `root` or below it (both absolute and normalized). */
+const inside = (root: string, path: string): boolean => {
+  const rel = relative(root, path);
+  return rel === "" || (!rel.startsWith("..") && !isAbsolute(rel));
+};
+
+/**
+ * The real path of what `path` names, when it exists, else of its directory joined with its name (a file
+ * to be created); undefined when not even the directory exists.
+ */
+async function realTarget(path: string, mustExist: boolean): Promise<string | undefined> {
+  try {
+    return await realpath(path);
+  } catch {
+    if (mustExist) return undefined;
+  }
+  try {
+    return resolve(await realpath(dirname(path)), relative(dirname(path), path));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * What an API client may ask of the files and the passphrase (see the module comment): the command with
+ * its path made absolute inside `filesDir`, or a FORBIDDEN ProtocolError.
+ */
+export async function apiAllowed(command: Command, filesDir: string | undefined): Promise<Command> {
+  if (command.cmd === "change-passphrase" && command.current === undefined) {
+    throw forbidden("over the API, changing the passphrase needs the current one (current)");
+  }
+  if (command.cmd !== "send-file" && command.cmd !== "save-file") return command;
+  if (filesDir === undefined) {
+    throw forbidden(`"${command.cmd}" needs a files directory for API clients (parley-chat --api-files DIR)`);
+  }
+  const root = await realpath(filesDir).catch(() => undefined);
+  if (root === undefined) throw forbidden("the API's files directory does not exist");
+  const named = resolve(root, command.path);
+  const real = inside(root, named) ? await realTarget(named, command.cmd === "send-file") : undefined;
+  if (real === undefined || !inside(root, real) || real === root) {
+    throw forbidden(
+      command.cmd === "send-file"
+        ? "that file is not inside the API's files directory"
+        : "that path is not inside the API's files directory",
+    );
+  }
+  return { ...command, path: real };
+}
+
 const CLOSE_GRACE_MS = 1000;
 
 /** Starts the API on `host:port`; resolves once it listens. Rejects with ApiServerError. */
@@ -153,6 +217,8 @@ export async function serveApi(target: ApiTarget, options: ServeApiOptions): Pro
   const authTimeoutMs = positive(options.authTimeoutMs, 10_000, "authTimeoutMs");
   const maxBufferedBytes = positive(options.maxBufferedBytes, 8 * 1024 * 1024, "maxBufferedBytes");
   const describe = options.describe ?? describeMinimal;
+  if (options.filesDir !== undefined && (typeof options.filesDir !== "string" || options.filesDir === ""))
+    throw new ApiServerError("INVALID_OPTION", "filesDir must be a directory's path");
   const tokenDigest = digest(token);
   const tokenMatches = (given: unknown): boolean =>
     typeof given === "string" && timingSafeEqual(digest(given), tokenDigest);
@@ -296,14 +362,22 @@ export async function serveApi(target: ApiTarget, options: ServeApiOptions): Pro
       return;
     }
     conn.pending++;
-    void Promise.resolve()
-      .then(() => target.execute(command))
+    void apiAllowed(command, options.filesDir)
       .then(
-        (result) => {
-          reply(conn, id, { result });
-        },
+        // The server's own refusal (FORBIDDEN) as it is; the target's failures as the describer says.
+        (allowed) =>
+          Promise.resolve()
+            .then(() => target.execute(allowed))
+            .then(
+              (result) => {
+                reply(conn, id, { result });
+              },
+              (e: unknown) => {
+                reply(conn, id, { error: describeSafely(e) });
+              },
+            ),
         (e: unknown) => {
-          reply(conn, id, { error: describeSafely(e) });
+          reply(conn, id, { error: describeMinimal(e) });
         },
       )
       .catch(() => undefined)

@@ -21,6 +21,8 @@ Usage: parley-chat --service <xmpp://host:port> --jid <bare JID> [options]
                        the access token from PARLEY_CHAT_API_TOKEN (or --api-token, visible in ps)
   --api-host <host>    the API's address (default 127.0.0.1: loopback only)
   --api-origin <o>     a browser origin allowed to connect (repeatable; loopback pages always are)
+  --api-files <dir>    the directory API clients may send files from and save files to (default none:
+                       send-file and save-file are refused over the API)
   --json               non-interactive: commands as JSON lines on stdin, replies and events as JSON lines
   --help               this text
 

@@ -1,6 +1,9 @@
 // The WebSocket API (src/server.ts) against a fake target: authentication, typed errors for bad input,
 // bounded floods, isolation between connections, and a store that bad input never changes.
-import { afterEach, describe, expect, it } from "vitest";
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import {
   API_CLOSE,
@@ -10,7 +13,14 @@ import {
   type Command,
   type ErrorInfo,
 } from "@parley/sdk";
-import { isApiServerError, originAllowed, serveApi, type ApiServer, type ServeApiOptions } from "../src/server.js";
+import {
+  apiAllowed,
+  isApiServerError,
+  originAllowed,
+  serveApi,
+  type ApiServer,
+  type ServeApiOptions,
+} from "../src/server.js";
 
 const TOKEN = "t0k3n-" + "9f86d081884c7d659a2feaa0c55ad015";
 
@@ -484,5 +494,90 @@ describe("serveApi", () => {
     );
     // The failed server unsubscribed from the target.
     expect(target.listeners.size).toBe(1);
+  });
+});
+
+describe("what API clients may do with files and the passphrase", () => {
+  // files/ (the API's directory) with a file, a subdirectory, and two links out; secret.txt beside it.
+  const base = realpathSync(mkdtempSync(join(tmpdir(), "parley-api-files-")));
+  const root = join(base, "files");
+  mkdirSync(join(root, "sub"), { recursive: true });
+  writeFileSync(join(root, "note.txt"), "for the bot");
+  writeFileSync(join(base, "secret.txt"), "not for the bot");
+  symlinkSync(join(base, "secret.txt"), join(root, "link-out.txt"));
+  symlinkSync(base, join(root, "dir-out"));
+  afterAll(() => {
+    rmSync(base, { recursive: true, force: true });
+  });
+  const send = (path: string): Command => ({ cmd: "send-file", to: "ann@example.org", path });
+  const save = (path: string): Command => ({ cmd: "save-file", mediaId: "ab".repeat(16), path });
+  /** Refused with FORBIDDEN (filesDir null: the server has none). */
+  const refused = async (command: Command, filesDir: string | null = root) => {
+    await expect(apiAllowed(command, filesDir ?? undefined)).rejects.toMatchObject({ code: "FORBIDDEN" });
+  };
+
+  it("resolves paths inside the files directory, relative or absolute, to real absolute paths", async () => {
+    await expect(apiAllowed(send("note.txt"), root)).resolves.toMatchObject({ path: join(root, "note.txt") });
+    await expect(apiAllowed(send(join(root, "note.txt")), root)).resolves.toMatchObject({
+      path: join(root, "note.txt"),
+    });
+    await expect(apiAllowed(send("sub/../note.txt"), root)).resolves.toMatchObject({ path: join(root, "note.txt") });
+    await expect(apiAllowed(save("sub/new.txt"), root)).resolves.toMatchObject({ path: join(root, "sub", "new.txt") });
+    // The directory given through a link of its own is the same directory.
+    symlinkSync(root, join(base, "files-link"));
+    await expect(apiAllowed(save("new.txt"), join(base, "files-link"))).resolves.toMatchObject({
+      path: join(root, "new.txt"),
+    });
+  });
+
+  it("refuses what leaves it: .., absolute paths elsewhere, links out, the directory itself, missing directories", async () => {
+    await refused(send("../secret.txt"));
+    await refused(send(join(base, "secret.txt")));
+    await refused(send("link-out.txt"));
+    await refused(send("dir-out/secret.txt"));
+    await refused(send("missing.txt"));
+    await refused(send("."));
+    await refused(save("../stolen.txt"));
+    await refused(save("dir-out/planted.txt"));
+    await refused(save("link-out.txt"));
+    await refused(save("no-such-dir/new.txt"));
+    await refused(save(""));
+  });
+
+  it("without a files directory, or with one that does not exist, file commands are refused", async () => {
+    await refused(send("note.txt"), null);
+    await refused(save("new.txt"), null);
+    await refused(send("note.txt"), join(base, "nowhere"));
+  });
+
+  it("a passphrase change needs the current passphrase; other commands pass unchanged", async () => {
+    await refused({ cmd: "change-passphrase", next: "new one" }, null);
+    const change: Command = { cmd: "change-passphrase", current: "old one", next: "new one" };
+    await expect(apiAllowed(change, undefined)).resolves.toBe(change);
+    const status: Command = { cmd: "status" };
+    await expect(apiAllowed(status, undefined)).resolves.toBe(status);
+  });
+
+  it("over the server: a refused command gets FORBIDDEN and never reaches the target; an allowed one its real path", async () => {
+    const target = new FakeTarget();
+    const server = await start(target, { filesDir: root });
+    const peer = await authed(server.url);
+    peer.send({ ...send("../secret.txt"), id: "out" });
+    const reply = await peer.next(replyTo("out"));
+    expect(reply).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
+    expect(JSON.stringify(reply)).not.toContain(base);
+    peer.send({ cmd: "change-passphrase", next: "mine now", id: "lock-out" });
+    expect(await peer.next(replyTo("lock-out"))).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
+    expect(target.executed).toEqual([]);
+    peer.send({ ...send("note.txt"), id: "in" });
+    expect(await peer.next(replyTo("in"))).toMatchObject({ ok: true });
+    expect(target.executed).toEqual([send(join(root, "note.txt"))]);
+    const plain = await start(new FakeTarget());
+    const other = await authed(plain.url);
+    other.send({ ...send(join(root, "note.txt")), id: "none" });
+    expect(await other.next(replyTo("none"))).toMatchObject({ ok: false, error: { code: "FORBIDDEN" } });
+    await expect(serveApi(target, { token: TOKEN, filesDir: "" })).rejects.toSatisfy((e) =>
+      isApiServerError(e, "INVALID_OPTION"),
+    );
   });
 });

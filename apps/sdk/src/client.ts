@@ -291,7 +291,10 @@ export class ParleyClient {
   queue(): Promise<readonly QueueEntry[]> {
     return this.request({ cmd: "queue" });
   }
-  /** Sends a file (a path on parley-chat's machine) with OMEMO media sharing. */
+  /**
+   * Sends a file with OMEMO media sharing: a path on parley-chat's machine, inside the directory it was
+   * started with (`--api-files`; relative paths are taken from there). Elsewhere: FORBIDDEN.
+   */
   sendFile(
     to: string,
     path: string,

@@ -90,6 +90,11 @@ export type ErrorCode =
   | "UNAUTHORIZED"
   /** Too many requests at once (WebSocket API). */
   | "BUSY"
+  /**
+   * Not allowed to API clients by the server's configuration (WebSocket API): a file outside its files
+   * directory, file commands without one, a passphrase change without the current passphrase.
+   */
+  | "FORBIDDEN"
   /** A well-formed command that failed; `detail` carries the package's own error code. */
   | "FAILED";
 
