@@ -378,6 +378,14 @@ export class ChatAccount {
     this.#maxCatchUp = checked.maxCatchUp;
   }
 
+  /**
+   * Resolves once a new session's stream management (XEP-0198) is settled; call it on "online" before
+   * sending anything. See {@link streamSettled}.
+   */
+  sessionSettled(): Promise<void> {
+    return streamSettled(this.xmpp);
+  }
+
   /** Connects and publishes our OMEMO device and bundles (then call {@link online}). */
   static async connect(options: ChatAccountOptions): Promise<ChatAccount> {
     const { local, domain } = checkSettings(options);
@@ -400,6 +408,7 @@ export class ChatAccount {
       ),
     );
     await xmpp.start();
+    await streamSettled(xmpp);
     let omemo: SessionManager;
     try {
       omemo = await SessionManager.create({
@@ -428,11 +437,14 @@ export class ChatAccount {
     xmpp.on("stanza", (stanza) => {
       account.#onStanza(stanza);
     });
+    // What a session knew (presences, carbons) ends with it: when the connection stops, or when a lost
+    // one is replaced by a new session ("online"). A lost connection whose session xmpp.js resumes
+    // (XEP-0198, no "online") keeps it all: the server kept the session, and delivers what came meanwhile.
     xmpp.on("offline", () => {
-      account.#disconnected();
+      account.#sessionEnded();
     });
-    xmpp.on("disconnect", () => {
-      account.#disconnected();
+    xmpp.on("online", () => {
+      account.#sessionEnded();
     });
     return account;
   }
@@ -967,7 +979,7 @@ export class ChatAccount {
     return new ChatAccountError("SERVER_ERROR", `${what} failed`, { cause: e });
   }
 
-  #disconnected(): void {
+  #sessionEnded(): void {
     this.#presence.clear();
     this.#carbons = false;
     this.#liveAdvancesMarker = false;
@@ -976,6 +988,32 @@ export class ChatAccount {
   #emitError(e: unknown): void {
     for (const l of this.#errors) l(e);
   }
+}
+
+/**
+ * Resolves once the session's stream management is settled, at most after `timeoutMs`. xmpp.js 0.14 says
+ * "online" as soon as the resource is bound, and only then sends `<enable/>` (XEP-0198 §3); stanzas that
+ * arrive around the server's `<enabled/>` are counted on the wrong side of its reset, and Prosody closes
+ * a stream whose client acknowledges more than it was sent ("Client acknowledged more stanzas than sent
+ * by server"), seen in the group chat e2e test as a second reconnection. Whatever is sent at "online"
+ * (a room's join, the roster, presence) draws its answers into exactly that moment: so it waits for
+ * this. At once when the server offers no stream management or the session was resumed.
+ */
+export function streamSettled(xmpp: Client, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve) => {
+    // <enable/> goes out a few microtasks after "online" (once the bind's step returns): look after a
+    // macrotask, then until it is answered (enabled) or refused (enableSent reset), or the stream is gone.
+    const check = (): void => {
+      const sm = xmpp.streamManagement;
+      if (sm === undefined || sm.enabled || !sm.enableSent || xmpp.status !== "online" || Date.now() > deadline) {
+        resolve();
+        return;
+      }
+      setTimeout(check, 5);
+    };
+    setTimeout(check, 0);
+  });
 }
 
 function on<T>(set: Set<Listener<T>>, listener: Listener<T>): () => void {

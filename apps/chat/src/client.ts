@@ -534,11 +534,17 @@ export class ChatClient {
     });
     // The first "online" came before this wiring (connect); any later one is a reconnect: presence,
     // carbons and the archive catch-up are per session, so go online again.
+    // Nothing goes out before the session's stream management is settled (ChatAccount.sessionSettled).
     account.xmpp.on("online", () => {
-      for (const l of this.#transportListeners) l({ type: "online" });
-      this.online().catch((e: unknown) => {
-        this.#emitError(e);
-      });
+      account
+        .sessionSettled()
+        .then(() => {
+          for (const l of this.#transportListeners) l({ type: "online" });
+          return this.online();
+        })
+        .catch((e: unknown) => {
+          this.#emitError(e);
+        });
     });
     account.xmpp.on("offline", () => {
       for (const l of this.#transportListeners) l({ type: "offline" });

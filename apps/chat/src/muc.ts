@@ -430,11 +430,16 @@ export class GroupChats {
     account.xmpp.on("disconnect", () => {
       this.#disconnectedAt ??= new Date();
     });
+    // A session that xmpp.js resumed (XEP-0198) never left its rooms: the server kept the session and
+    // delivers what the rooms said meanwhile. No rejoin then, and the next loss counts from its own time.
+    account.xmpp.streamManagement?.on("resumed", () => {
+      this.#disconnectedAt = undefined;
+    });
     account.xmpp.on("online", () => {
       if (this.#closed) return;
       const since = this.#disconnectedAt;
       this.#disconnectedAt = undefined;
-      void this.#rejoinAll(since);
+      void this.account.sessionSettled().then(() => this.#rejoinAll(since));
     });
   }
 

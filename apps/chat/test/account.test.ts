@@ -21,6 +21,7 @@ import {
   ChatAccountError,
   isChatAccountError,
   memoryAccountState,
+  streamSettled,
   type ChatAccountSettings,
   type IncomingMessage,
   type UnencryptedMessage,
@@ -139,7 +140,11 @@ function fakeConnection(
     },
     stop: () => Promise.resolve(),
   };
-  return { xmpp: xmpp as unknown as Client, sent, requests, deliver, setHandlers, state };
+  /** Fires a connection event ("disconnect", "online", "offline") at the account's listeners. */
+  const emit = (event: string) => {
+    for (const l of listeners.get(event) ?? []) l(undefined);
+  };
+  return { xmpp: xmpp as unknown as Client, sent, requests, deliver, setHandlers, state, emit };
 }
 
 /**
@@ -536,6 +541,17 @@ describe("ChatAccount: roster and presence", () => {
     expect(t.account.presenceOf("bob@example.org/anything").resources).toEqual(["laptop"]);
     expect(t.sent).toEqual([]);
 
+    // A lost connection that xmpp.js resumes (XEP-0198: "disconnect", no "online") keeps what the session
+    // knew; a new session ("online") or a stop ("offline") ends it.
+    t.emit("disconnect");
+    expect(t.account.presenceOf("bob@example.org").resources).toEqual(["laptop"]);
+    t.emit("online");
+    expect(t.account.presenceOf("bob@example.org")).toEqual({ online: false, resources: [] });
+    t.deliver('<presence from="bob@example.org/laptop"/>');
+    await t.settled();
+    t.emit("offline");
+    expect(t.account.presenceOf("bob@example.org").online).toBe(false);
+
     const bot = setup({ autoApprove: true });
     const botRequests: unknown[] = [];
     bot.account.onSubscriptionRequest((r) => botRequests.push(r));
@@ -761,5 +777,41 @@ describe("ChatAccount: options", () => {
     }).catch((x: unknown) => x);
     expect(isChatAccountError(e, "INVALID_ARGUMENT")).toBe(true);
     expect(String(e)).not.toContain("pw-never-shown");
+  });
+});
+
+describe("streamSettled", () => {
+  it("waits for XEP-0198's <enabled/> after a new session's online; not when there is none to wait for", async () => {
+    const sm = { id: "", enableSent: false, enabled: false, on: () => undefined };
+    const state = { status: "online" };
+    const xmpp = {
+      get status() {
+        return state.status;
+      },
+      streamManagement: sm,
+    } as unknown as Client;
+    // No <enable/> sent (the server offers none, or it was refused): at once.
+    await streamSettled(xmpp);
+    // Sent and not answered: waits, until the answer.
+    sm.enableSent = true;
+    let settled = false;
+    const waiting = streamSettled(xmpp).then(() => {
+      settled = true;
+    });
+    await new Promise((r) => setTimeout(r, 40));
+    expect(settled).toBe(false);
+    sm.enabled = true;
+    await waiting;
+    expect(settled).toBe(true);
+    // A stream that goes away meanwhile, a connection without stream management, a bound on the wait.
+    sm.enabled = false;
+    const gone = streamSettled(xmpp);
+    state.status = "disconnect";
+    await gone;
+    state.status = "online";
+    await streamSettled({ status: "online" } as unknown as Client);
+    // Never answered: the bound ends the wait (the test would time out otherwise).
+    await streamSettled(xmpp, 50);
+    expect(sm.enabled).toBe(false);
   });
 });

@@ -1,9 +1,11 @@
 // OMEMO group chat through a real Prosody (Debian's, started by scripts/prosody.mjs): alice creates a
 // room that GroupChats configures as OMEMO needs (non-anonymous, members-only, persistent), invites bob
 // and carol; every occupant sends in OMEMO 2 and in legacy OMEMO and every other occupant reads each
-// message exactly once; carol, joining late, reads what is sent after she joined; a member who left gets
-// nothing more; a room that hides real JIDs is refused; the server's log and data directory (which holds
-// the room's archive) contain no plaintext.
+// message exactly once; carol, joining late, reads what is sent after she joined; when her TCP connection
+// is cut, she reads what was said meanwhile exactly once, whether xmpp.js resumes her session (XEP-0198)
+// or starts a new one (then she enters the room again by herself, asking for the history since the loss);
+// a member who left gets nothing more; a room that hides real JIDs is refused; the server's log and data
+// directory (which holds the room's archive) contain no plaintext.
 //
 // Until account.ts leaves type='groupchat' messages to GroupChats, the account's own handler also tries
 // them and reports INVALID_ARGUMENT (a group chat message needs the occupant's real JID): those account
@@ -98,6 +100,13 @@ async function waitFor<T>(what: string, check: () => T | undefined, ms = 20_000)
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
+}
+
+/** Cuts the TCP connection under xmpp.js, as a network that goes away does (no closing of the stream). */
+function dropSocket(p: Peer): void {
+  const socket = (p.account.xmpp as unknown as { socket: { destroy(): void } | null }).socket;
+  if (socket === null) throw new Error(`${p.name} has no connection to drop`);
+  socket.destroy();
 }
 
 /** Errors that are not the account's attempt at a group chat message (see the header). */
@@ -260,6 +269,67 @@ describe("OMEMO group chat on Prosody", () => {
     // Nothing of the first round reached carol (not encrypted for her, and no history asked for).
     expect(carol.messages.every((m) => !m.body?.includes(" first "))).toBe(true);
     expect(carol.messages).toHaveLength(4);
+  });
+
+  it("carol's connection drops and xmpp.js resumes her session (XEP-0198): still in the room, she reads what was said meanwhile once", async () => {
+    const [alice, bob, carol] = [peer("alice"), peer("bob"), peer("carol")];
+    const seen = alice.occupants.length;
+    const had = carol.messages.length;
+    const { xmpp } = carol.account;
+    expect(xmpp.streamManagement?.id).toBeTruthy();
+    const resumed = new Promise<void>((resolve) => xmpp.streamManagement!.on("resumed", resolve));
+    const lost = new Promise<void>((resolve) =>
+      xmpp.on("disconnect", () => {
+        resolve();
+      }),
+    );
+    dropSocket(carol);
+    await lost;
+    const meanwhile = secret("while carol's connection was down");
+    await alice.muc.send(ROOM, meanwhile, { namespace: NS_V2 });
+    await resumed;
+    await waitFor("carol to read what was said meanwhile", () => carol.messages.find((m) => m.body === meanwhile));
+    await roundOfMessages([alice, bob, carol], [alice, bob, carol], "after a resumed session");
+    // The room never saw her leave, and she did not enter it again.
+    expect(alice.occupants.slice(seen).filter((o) => o.occupant.nick === "Carol")).toEqual([]);
+    expect(carol.muc.rooms()).toEqual([ROOM]);
+    expect(carol.messages.slice(had).filter((m) => m.body === meanwhile)).toHaveLength(1);
+  });
+
+  it("carol's connection drops and her session is gone: she enters the room again by herself and reads what she missed (history since the loss) once", async () => {
+    const [alice, bob, carol] = [peer("alice"), peer("bob"), peer("carol")];
+    const seen = alice.occupants.length;
+    const had = carol.messages.length;
+    const { xmpp } = carol.account;
+    const online = new Promise<void>((resolve) =>
+      xmpp.on("online", () => {
+        resolve();
+      }),
+    );
+    const lost = new Promise<void>((resolve) =>
+      xmpp.on("disconnect", () => {
+        resolve();
+      }),
+    );
+    // Without the stream-management id, xmpp.js cannot resume: it opens a new session, and the server
+    // replaces the one that held carol's room presence (and the messages queued for it) by it.
+    (xmpp.streamManagement as { id: string }).id = "";
+    dropSocket(carol);
+    await lost;
+    const missed = secret("while carol was away");
+    await alice.muc.send(ROOM, missed, { namespace: NS_V2 });
+    await online;
+    await waitFor("alice to see carol leave", () =>
+      alice.occupants.slice(seen).find((o) => o.kind === "left" && o.occupant.nick === "Carol"),
+    );
+    await waitFor("alice to see carol enter again", () =>
+      alice.occupants.slice(seen).find((o) => o.kind === "joined" && o.occupant.nick === "Carol"),
+    );
+    await waitFor("carol to read what she missed", () => carol.messages.find((m) => m.body === missed));
+    expect(carol.muc.rooms()).toEqual([ROOM]);
+    await roundOfMessages([alice, bob, carol], [alice, bob, carol], "after a new session");
+    expect(carol.messages.slice(had).filter((m) => m.body === missed)).toHaveLength(1);
+    expect(carol.errors).toEqual([]);
   });
 
   it("bob leaves: as a member he stays a recipient (for the archive); once his membership is gone, he is none", async () => {

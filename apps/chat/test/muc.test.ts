@@ -140,10 +140,17 @@ function fakeAccount(options: { nonAnonymous?: boolean; affiliations?: Record<st
   let undeliverable: string[] = [];
   const account = {
     jid: "alice@example",
+    sessionSettled: () => Promise.resolve(),
     xmpp: {
       on(event: string, l: (s: Element) => void) {
         if (event === "stanza") listeners.push(l);
         else connection.set(event, [...(connection.get(event) ?? []), l as () => void]);
+      },
+      streamManagement: {
+        id: "sm-1",
+        on(event: string, l: () => void) {
+          connection.set(`sm:${event}`, [...(connection.get(`sm:${event}`) ?? []), l]);
+        },
       },
       send(s: Element) {
         sent.push(s);
@@ -203,9 +210,13 @@ function fakeAccount(options: { nonAnonymous?: boolean; affiliations?: Record<st
       const s = parseXml(xmlText);
       for (const l of listeners) l(s);
     },
-    /** The connection drops and xmpp.js reconnects: `disconnect`, then `online`. */
+    /** The connection drops and xmpp.js reconnects: `disconnect`, then `online` (a new session). */
     reconnect() {
       for (const event of ["disconnect", "online"]) for (const l of connection.get(event) ?? []) l();
+    },
+    /** The connection drops and xmpp.js resumes the session (XEP-0198): `disconnect`, then `resumed`. */
+    resume() {
+      for (const event of ["disconnect", "sm:resumed"]) for (const l of connection.get(event) ?? []) l();
     },
     setDecrypt(f: typeof decryptImpl) {
       decryptImpl = f;
@@ -357,6 +368,25 @@ describe("GroupChats", () => {
     j.deliver(groupMessage("Bob", "after", "", "m9"));
     await settle();
     expect(messages.map((m) => m.body)).toEqual(["after"]);
+  });
+
+  it("a resumed session stays in its rooms; a later loss asks for the history since that loss only", async () => {
+    const j = await joined();
+    const { muc, sent } = j;
+    sent.length = 0;
+    j.resume();
+    await settle();
+    expect(sent).toEqual([]);
+    expect(muc.rooms()).toEqual([ROOM]);
+    await sleep(30);
+    const secondLoss = Date.now();
+    j.reconnect();
+    await settle();
+    const history = sent
+      .find((s) => s.name === "presence")!
+      .getChild("x", "http://jabber.org/protocol/muc")!
+      .getChild("history")!;
+    expect(Date.parse(String(history.attrs["since"]))).toBeGreaterThanOrEqual(secondLoss - 5);
   });
 
   it("a room that refuses us after a reconnection is reported: an error event, then left", async () => {

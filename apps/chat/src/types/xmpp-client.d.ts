@@ -52,6 +52,21 @@ declare module "@xmpp/client" {
     on(event: "offline", listener: () => void): this;
     on(event: "error", listener: (error: Error) => void): this;
     on(event: string, listener: (...args: unknown[]) => void): this;
+    /**
+     * XEP-0198 (@xmpp/stream-management): after a lost connection, xmpp.js first tries to resume the
+     * session; a resumed one says "resumed" here and no "online" (the server kept it: presences,
+     * carbons, rooms), a new one says "online".
+     */
+    readonly streamManagement?: {
+      id: string;
+      /** `<enable/>` went out and no answer yet, or it was answered with `<enabled/>`. */
+      readonly enableSent: boolean;
+      /** The server answered `<enabled/>` (and xmpp.js has reset its counters). */
+      readonly enabled: boolean;
+      on(event: "resumed", listener: () => void): unknown;
+    };
+    /** @xmpp/reconnect: milliseconds before a new attempt after a lost connection (default 1000). */
+    readonly reconnect?: { delay: number };
   }
 
   export function client(options: ClientOptions): Client;
