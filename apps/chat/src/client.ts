@@ -251,11 +251,11 @@ export class ChatClient {
         return { id, state: this.queue.get(id)?.state ?? "queued" };
       }
       case "resend":
-        await this.queue.resend(command.id);
-        return { id: command.id, state: this.queue.get(command.id)?.state };
+        await this.queue.resend(command.messageId);
+        return { id: command.messageId, state: this.queue.get(command.messageId)?.state };
       case "cancel":
-        await this.queue.cancel(command.id);
-        return { id: command.id };
+        await this.queue.cancel(command.messageId);
+        return { id: command.messageId };
       case "queue":
         return this.queue
           .list()
@@ -410,8 +410,8 @@ export class ChatClient {
         }
         return { remembered: await this.profile.remembersPassphrase() };
       case "mark-read":
-        await this.account.markDisplayed(command.jid, command.id);
-        return { jid: command.jid, id: command.id };
+        await this.account.markDisplayed(command.jid, command.messageId);
+        return { jid: command.jid, id: command.messageId };
       case "status":
         return {
           ...this.readyEvent(),
@@ -558,6 +558,8 @@ export class ChatClient {
         body: m.text,
         encryption: m.encrypted ? "otr" : "none",
         via: "live",
+        // What a displayed marker names (mark-read), as for OMEMO messages.
+        ...(m.id === undefined ? {} : { id: m.id }),
         at: Date.now(),
       })
         // Acknowledged once stored, as OMEMO messages are (the account's receipt policy decides).

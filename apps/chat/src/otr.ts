@@ -114,6 +114,17 @@ export interface OtrChatMessage {
    * that we decrypted. The app answers it, or not, by its receipt policy.
    */
   readonly receiptFor?: string;
+  /**
+   * The id of the stanza that carried the text (its last fragment), when it had one: what a displayed
+   * marker (XEP-0333, `ChatAccount.markDisplayed`) names.
+   */
+  readonly id?: string;
+}
+
+/** The stanza's id (1 to 256 characters), and the same id when it asked for a receipt. */
+interface StanzaMarks {
+  readonly id?: string | undefined;
+  readonly receiptFor?: string | undefined;
 }
 
 /** How {@link OtrChat.send} marks the message it sends. */
@@ -438,9 +449,7 @@ export class OtrChat {
   }
 
   /** The peer full JID and body of a stanza OtrChat takes, or undefined. */
-  #route(
-    stanza: Element,
-  ): { peer: string; body: string; bounced: boolean; receiptFor?: string | undefined } | undefined {
+  #route(stanza: Element): { peer: string; body: string; bounced: boolean; marks?: StanzaMarks } | undefined {
     if (stanza.name !== "message") return undefined;
     const type = (stanza.attrs["type"] as string | undefined) ?? "normal";
     if (type !== "chat" && type !== "normal" && type !== "error") return undefined;
@@ -453,15 +462,13 @@ export class OtrChat {
     if (type === "error") {
       return body.startsWith("?OTR") && this.#peers.has(peer) ? { peer, body, bounced: true } : undefined;
     }
-    const id = stanza.attrs["id"] as unknown;
-    const receiptFor =
-      typeof id === "string" && id.length > 0 && id.length <= 256 && stanza.getChild("request", NS_RECEIPTS)
-        ? id
-        : undefined;
-    if (isOtrText(body)) return { peer, body, bounced: false, receiptFor };
+    const attr = stanza.attrs["id"] as unknown;
+    const id = typeof attr === "string" && attr.length > 0 && attr.length <= 256 ? attr : undefined;
+    const receiptFor = id !== undefined && stanza.getChild("request", NS_RECEIPTS) ? id : undefined;
+    const marks: StanzaMarks = { id, receiptFor };
+    if (isOtrText(body)) return { peer, body, bounced: false, marks };
     const p = this.#peers.get(peer);
-    if (p !== undefined && p.conv.current.messageState !== "plaintext")
-      return { peer, body, bounced: false, receiptFor };
+    if (p !== undefined && p.conv.current.messageState !== "plaintext") return { peer, body, bounced: false, marks };
     return undefined;
   }
 
@@ -469,7 +476,7 @@ export class OtrChat {
     if (this.#closed) return;
     const route = this.#route(stanza);
     if (route === undefined) return;
-    const { peer, body, bounced, receiptFor } = route;
+    const { peer, body, bounced, marks = {} } = route;
     if (bounced) {
       this.#emit("error", { peer, code: "DELIVERY_FAILED", message: "the server could not deliver an OTR message" });
       return;
@@ -478,7 +485,7 @@ export class OtrChat {
       this.#emit("error", { peer, code: "TOO_MANY_PEERS", message: "too many OTR conversations; message ignored" });
       return;
     }
-    void this.#run(peer, (p) => this.#receive(peer, p, body, receiptFor)).catch((e: unknown) => {
+    void this.#run(peer, (p) => this.#receive(peer, p, body, marks)).catch((e: unknown) => {
       this.#emit("error", {
         peer,
         code: "INTERNAL",
@@ -499,7 +506,7 @@ export class OtrChat {
     return false;
   }
 
-  async #receive(peer: string, p: Peer, body: string, receiptFor: string | undefined): Promise<void> {
+  async #receive(peer: string, p: Peer, body: string, marks: StanzaMarks): Promise<void> {
     const { events, replies, instanceTag } = p.conv.receive(body);
     const session = (instanceTag === 0 ? undefined : p.conv.session(instanceTag)) ?? p.conv.master;
     // Replies first (the peer's AKE or SMP continues), then what the user sees.
@@ -508,10 +515,10 @@ export class OtrChat {
     } catch {
       this.#emit("error", { peer, code: "SEND_FAILED", message: "an OTR reply could not be sent" });
     }
-    for (const e of events) await this.#event(peer, p, session, e, receiptFor);
+    for (const e of events) await this.#event(peer, p, session, e, marks);
   }
 
-  async #event(peer: string, p: Peer, session: OtrSession, e: OtrEvent, receiptFor: string | undefined): Promise<void> {
+  async #event(peer: string, p: Peer, session: OtrSession, e: OtrEvent, marks: StanzaMarks): Promise<void> {
     switch (e.type) {
       case "message":
         this.#emit("message", {
@@ -520,7 +527,8 @@ export class OtrChat {
           encrypted: e.encrypted,
           ...(e.warning ? { warning: e.warning } : {}),
           // Only a message that decrypted is acknowledged (a forged or plaintext one is not).
-          ...(receiptFor !== undefined && e.encrypted ? { receiptFor } : {}),
+          ...(marks.receiptFor !== undefined && e.encrypted ? { receiptFor: marks.receiptFor } : {}),
+          ...(marks.id === undefined ? {} : { id: marks.id }),
         });
         return;
       case "state": {

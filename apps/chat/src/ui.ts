@@ -132,9 +132,9 @@ export async function parseLine(line: string, ask: (prompt: string) => Promise<s
       case "/queue":
         return { cmd: "queue" };
       case "/resend":
-        return { cmd: "resend", id: args[0] };
+        return { cmd: "resend", messageId: args[0] };
       case "/cancel":
-        return { cmd: "cancel", id: args[0] };
+        return { cmd: "cancel", messageId: args[0] };
       case "/history":
         return { cmd: "history", peer: args[0], ...(args[1] ? { limit: Number(args[1]) } : {}) };
       case "/contacts":
@@ -187,7 +187,7 @@ export async function parseLine(line: string, ask: (prompt: string) => Promise<s
       case "/passphrase":
         return { cmd: `passphrase-${args[0] ?? ""}` };
       case "/read":
-        return { cmd: "mark-read", jid: args[0], id: args[1] };
+        return { cmd: "mark-read", jid: args[0], messageId: args[1] };
       case "/status":
         return { cmd: "status" };
       case "/quit":

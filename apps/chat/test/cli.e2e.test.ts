@@ -148,7 +148,7 @@ describe("parley-chat --json through Prosody", () => {
     dora = chat("dora");
     emil = chat("emil");
     const doraReady = await ready(dora);
-    expect(doraReady).toMatchObject({ type: "event", jid: dora.jid, version: 1 });
+    expect(doraReady).toMatchObject({ type: "event", jid: dora.jid, version: 2 });
     emilDevice = (await ready(emil))["deviceId"];
     await befriend(dora, emil);
 
@@ -227,9 +227,12 @@ describe("parley-chat --json through Prosody", () => {
     const body = say("off the record");
     const sent = await dora.request({ cmd: "send", to: emil.jid, body });
     const id = (sent["result"] as Json)["id"];
-    expect(await emil.next(isMessage(body), body)).toMatchObject({ from: dora.jid, encryption: "otr" });
+    expect(await emil.next(isMessage(body), body)).toMatchObject({ from: dora.jid, encryption: "otr", id });
     await dora.next((e) => e["event"] === "otr" && e["state"] === "encrypted", "OTR encrypted");
     await dora.next((e) => e["event"] === "queue" && e["id"] === id && e["state"] === "delivered", "delivered");
+    // Read: emil marks it displayed by the id the message came with (XEP-0333), and dora hears of it.
+    await emil.request({ cmd: "mark-read", jid: dora.jid, messageId: id });
+    await dora.next((e) => e["event"] === "displayed" && e["id"] === id, "displayed marker");
     const fps = (await emil.request({ cmd: "fingerprints", jid: dora.jid }))["result"] as Json[];
     expect(fps.map((f) => f["protocol"])).toEqual(expect.arrayContaining(["omemo", "otr"]));
     await dora.request({ cmd: "otr-end", jid: emil.jid });

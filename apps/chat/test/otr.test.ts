@@ -143,11 +143,12 @@ describe("OtrChat", () => {
     const hello = `hello bob ${Math.random().toString(36).slice(2)}`;
     const readByBob = next(bob.chat, "message");
     await alice.chat.send(BOB_FULL, hello);
-    expect(await readByBob).toEqual({ from: ALICE_FULL, text: hello, encrypted: true });
+    // Every stanza OtrChat sends has an id, the reader's message carries it (for a displayed marker).
+    expect(await readByBob).toEqual({ from: ALICE_FULL, text: hello, encrypted: true, id: expect.any(String) });
     const reply = `hi alice ${Math.random().toString(36).slice(2)}`;
     const readByAlice = next(alice.chat, "message");
     await bob.chat.send(ALICE_FULL, reply);
-    expect(await readByAlice).toEqual({ from: BOB_FULL, text: reply, encrypted: true });
+    expect(await readByAlice).toEqual({ from: BOB_FULL, text: reply, encrypted: true, id: expect.any(String) });
 
     for (const [client, to] of [
       [alice.client, BOB_FULL],
@@ -184,12 +185,13 @@ describe("OtrChat", () => {
       text: "with a receipt, please",
       encrypted: true,
       receiptFor: "msg-42",
+      id: "msg-42",
     });
     // Without an id: no request, nothing to acknowledge.
     const second = next(bob.chat, "message");
     await alice.chat.send(BOB_FULL, "no receipt");
     expect(alice.client.sent.at(-1)!.getChild("request", NS_RECEIPTS)).toBeUndefined();
-    expect(await second).toEqual({ from: ALICE_FULL, text: "no receipt", encrypted: true });
+    expect(await second).toEqual({ from: ALICE_FULL, text: "no receipt", encrypted: true, id: expect.any(String) });
     await expect(alice.chat.send(BOB_FULL, "x", { id: "" })).rejects.toSatisfy((e) =>
       isOtrChatError(e, "INVALID_ARGUMENT"),
     );
@@ -208,7 +210,7 @@ describe("OtrChat", () => {
       ),
     );
     const m = await warned;
-    expect(m).toMatchObject({ text: "in the clear", encrypted: false, warning: "unencrypted" });
+    expect(m).toMatchObject({ text: "in the clear", encrypted: false, warning: "unencrypted", id: "plain-1" });
     expect(m.receiptFor).toBeUndefined();
   });
 

@@ -39,6 +39,27 @@ describe("protocol: the one gate for commands from --json, the UI and the WebSoc
     });
   });
 
+  it("a command that names a message keeps its id beside the request's (protocol 2)", () => {
+    expect(parseRequest({ cmd: "resend", messageId: "m5", id: "r1" })).toEqual({
+      cmd: "resend",
+      messageId: "m5",
+      id: "r1",
+    });
+    expect(parseRequest({ cmd: "cancel", messageId: "m6", id: "r2" })).toEqual({
+      cmd: "cancel",
+      messageId: "m6",
+      id: "r2",
+    });
+    expect(parseRequest({ cmd: "mark-read", jid: "Bob@example.org", messageId: "m7", id: "r3" })).toEqual({
+      cmd: "mark-read",
+      jid: "bob@example.org",
+      messageId: "m7",
+      id: "r3",
+    });
+    // Protocol 1's form (the message's id in "id") is refused, not read as the request id alone.
+    expect(() => parseRequest({ cmd: "resend", id: "m5" })).toThrow(/messageId/);
+  });
+
   it.each([
     [{ cmd: "send", to: "bob@example.org" }, '"body"'],
     [{ cmd: "send", to: "bob", body: "x" }, "bare JID"],
@@ -148,6 +169,12 @@ describe("ui: /command lines", () => {
       muted: false,
     });
     expect(await parseLine("/qr", noPrompt)).toEqual({ cmd: "share", qr: true });
+    expect(await parseLine("/resend m5", noPrompt)).toEqual({ cmd: "resend", messageId: "m5" });
+    expect(await parseLine("/read bob@example.org m7", noPrompt)).toEqual({
+      cmd: "mark-read",
+      jid: "bob@example.org",
+      messageId: "m7",
+    });
   });
 
   it("passphrases are asked (hidden), never taken from the command line", async () => {

@@ -20,6 +20,7 @@ import {
   type Protocol,
 } from "./protocol.js";
 import type {
+  CommandResults,
   Contact,
   ContactFingerprint,
   ContactSettingsResult,
@@ -290,6 +291,18 @@ export class ParleyClient {
   }
   queue(): Promise<readonly QueueEntry[]> {
     return this.request({ cmd: "queue" });
+  }
+  /** Sends a failed message again (`messageId`: what `send` returned, or a `queue` entry's id). */
+  resend(messageId: string): Promise<CommandResults["resend"]> {
+    return this.request({ cmd: "resend", messageId });
+  }
+  /** Gives up a message that is not delivered yet. */
+  cancel(messageId: string): Promise<CommandResults["cancel"]> {
+    return this.request({ cmd: "cancel", messageId });
+  }
+  /** Tells `jid` that its message `messageId` (a `message` event's `id`) was read (XEP-0333). */
+  markRead(jid: string, messageId: string): Promise<CommandResults["mark-read"]> {
+    return this.request({ cmd: "mark-read", jid, messageId });
   }
   /**
    * Sends a file with OMEMO media sharing: a path on parley-chat's machine, inside the directory it was

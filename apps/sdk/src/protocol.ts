@@ -5,8 +5,12 @@
  * formed; anything else is a `ProtocolError` that says what was wrong and never echoes the input.
  */
 
-/** Bumped on any incompatible change of the commands, replies or events below. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * Bumped on any incompatible change of the commands, replies or events below. 2: `resend`, `cancel` and
+ * `mark-read` name their message by `messageId` (in 1 they used `id`, which is the request's own id: with
+ * a request id, the message's was lost).
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** The longest command line or frame accepted (a file path or a message body fits; a flood does not). */
 export const MAX_COMMAND_BYTES = 256 * 1024;
@@ -29,8 +33,10 @@ export type Command =
    * With `namespace`, OMEMO in that namespace only, sent at once (not queued).
    */
   | { readonly cmd: "send"; readonly to: string; readonly body: string; readonly namespace?: OmemoNamespaceName }
-  | { readonly cmd: "resend"; readonly id: string }
-  | { readonly cmd: "cancel"; readonly id: string }
+  /** Send a failed message again (`messageId`: the id `send` returned, as in `queue`'s entries). */
+  | { readonly cmd: "resend"; readonly messageId: string }
+  /** Give up a message that is not delivered yet. */
+  | { readonly cmd: "cancel"; readonly messageId: string }
   /** Messages not yet delivered (queued, in flight, sent awaiting a receipt, failed). */
   | { readonly cmd: "queue" }
   | { readonly cmd: "history"; readonly peer: string; readonly limit?: number }
@@ -71,8 +77,8 @@ export type Command =
   | { readonly cmd: "change-passphrase"; readonly current?: string; readonly next: string }
   /** Keep the passphrase in the keystore (`remember`) or ask for it at every start. */
   | { readonly cmd: "remember-passphrase"; readonly remember: boolean; readonly passphrase?: string }
-  /** Tell the contact we read their message `id` (XEP-0333 displayed marker). */
-  | { readonly cmd: "mark-read"; readonly jid: string; readonly id: string }
+  /** Tell the contact we read their message `messageId` (a `message` event's `id`; XEP-0333 displayed marker). */
+  | { readonly cmd: "mark-read"; readonly jid: string; readonly messageId: string }
   | { readonly cmd: "status" }
   | { readonly cmd: "quit" };
 
@@ -247,8 +253,8 @@ const PARSERS: { readonly [K in CommandName]: (o: Fields) => Extract<Command, { 
       body: str(o, "body", MAX_BODY_CHARS),
       namespace: o["namespace"] === undefined ? undefined : oneOf(o, "namespace", NAMESPACES),
     }),
-  resend: (o) => ({ cmd: "resend", id: str(o, "id", 256) }),
-  cancel: (o) => ({ cmd: "cancel", id: str(o, "id", 256) }),
+  resend: (o) => ({ cmd: "resend", messageId: str(o, "messageId", 256) }),
+  cancel: (o) => ({ cmd: "cancel", messageId: str(o, "messageId", 256) }),
   queue: () => ({ cmd: "queue" }),
   history: (o) => {
     const limit = o["limit"];
@@ -302,7 +308,7 @@ const PARSERS: { readonly [K in CommandName]: (o: Fields) => Extract<Command, { 
     defined({ cmd: "change-passphrase", current: optStr(o, "current"), next: str(o, "next") }),
   "remember-passphrase": (o) =>
     defined({ cmd: "remember-passphrase", remember: bool(o, "remember"), passphrase: optStr(o, "passphrase") }),
-  "mark-read": (o) => ({ cmd: "mark-read", jid: jid(o, "jid"), id: str(o, "id", 256) }),
+  "mark-read": (o) => ({ cmd: "mark-read", jid: jid(o, "jid"), messageId: str(o, "messageId", 256) }),
   status: () => ({ cmd: "status" }),
   quit: () => ({ cmd: "quit" }),
 };

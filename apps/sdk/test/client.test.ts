@@ -82,6 +82,13 @@ describe("ParleyClient", () => {
     await client.fingerprints("ann@example.org");
     await client.verify("ann@example.org", "abcd");
     await client.history("ann@example.org", 5);
+    await client.resend("m-7");
+    await client.cancel("m-8");
+    await client.markRead("ann@example.org", "their-9");
+    // The message ids travel beside the request's own id, never in its place.
+    expect(
+      server.requests.slice(-3).map((f) => typeof f["id"] === "string" && !String(f["id"]).startsWith("m-")),
+    ).toEqual([true, true, true]);
     const sent = server.requests.map((f) => {
       const rest = { ...f };
       delete rest["id"];
@@ -93,6 +100,9 @@ describe("ParleyClient", () => {
       { cmd: "fingerprints", jid: "ann@example.org" },
       { cmd: "verify", jid: "ann@example.org", protocol: "omemo", fingerprint: "abcd" },
       { cmd: "history", peer: "ann@example.org", limit: 5 },
+      { cmd: "resend", messageId: "m-7" },
+      { cmd: "cancel", messageId: "m-8" },
+      { cmd: "mark-read", jid: "ann@example.org", messageId: "their-9" },
     ]);
   });
 
