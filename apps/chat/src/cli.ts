@@ -11,7 +11,7 @@ import { Writable } from "node:stream";
 import { ChatClient, describeError } from "./client.js";
 import { serveApi, type ApiServer } from "./server.js";
 import { isProfileError, Profile } from "./profile.js";
-import { parseRequestText, requestIdOf, type Command, type Reply } from "@parley/sdk";
+import { parseRequestText, requestIdOf, type Reply } from "@parley/sdk";
 import { HELP, parseLine, render, show } from "./ui.js";
 
 interface Options {
@@ -265,7 +265,7 @@ async function main(): Promise<void> {
         const { id, ...command } = request;
         quit = command.cmd === "quit";
         try {
-          const result = await client.execute(command as Command);
+          const result = await client.execute(command);
           reply = { type: "reply", ...(id === undefined ? {} : { id }), ok: true, result: result ?? null };
         } catch (e) {
           reply = { type: "reply", ...(id === undefined ? {} : { id }), ok: false, error: describeError(e) };

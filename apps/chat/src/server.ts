@@ -184,14 +184,22 @@ export async function apiAllowed(command: Command, filesDir: string | undefined)
   const root = await realpath(filesDir).catch(() => undefined);
   if (root === undefined) throw forbidden("the API's files directory does not exist");
   const named = resolve(root, command.path);
-  const real = inside(root, named) ? await realTarget(named, command.cmd === "send-file") : undefined;
-  if (real === undefined || !inside(root, real) || real === root) {
+  const outside = forbidden(
+    command.cmd === "send-file"
+      ? "that file is not inside the API's files directory"
+      : "that path is not inside the API's files directory",
+  );
+  if (!inside(root, named) || named === root) throw outside;
+  const real = await realTarget(named, command.cmd === "send-file");
+  if (real === undefined) {
     throw forbidden(
       command.cmd === "send-file"
-        ? "that file is not inside the API's files directory"
-        : "that path is not inside the API's files directory",
+        ? "no such file in the API's files directory"
+        : "no such directory in the API's files directory",
     );
   }
+  // A symlink inside that leads out (or back to the directory itself) is outside.
+  if (!inside(root, real) || real === root) throw outside;
   return { ...command, path: real };
 }
 
@@ -341,7 +349,7 @@ export async function serveApi(target: ApiTarget, options: ServeApiOptions): Pro
       const parsed = parseRequestText(text);
       const { id: requestId, ...rest } = parsed;
       id = requestId;
-      command = rest as Command;
+      command = rest;
     } catch (e) {
       reply(conn, requestIdOf(text), { error: describeMinimal(e) });
       return;

@@ -18,6 +18,8 @@ import {
   type OtrXmppClient,
 } from "../src/otr.js";
 
+/** Any stanza id (OtrChat gives every stanza it sends one). */
+const anyId: unknown = expect.any(String);
 const ALICE = "alice@example.org";
 const BOB = "bob@example.net";
 const ALICE_FULL = `${ALICE}/laptop`;
@@ -144,11 +146,11 @@ describe("OtrChat", () => {
     const readByBob = next(bob.chat, "message");
     await alice.chat.send(BOB_FULL, hello);
     // Every stanza OtrChat sends has an id, the reader's message carries it (for a displayed marker).
-    expect(await readByBob).toEqual({ from: ALICE_FULL, text: hello, encrypted: true, id: expect.any(String) });
+    expect(await readByBob).toEqual({ from: ALICE_FULL, text: hello, encrypted: true, id: anyId });
     const reply = `hi alice ${Math.random().toString(36).slice(2)}`;
     const readByAlice = next(alice.chat, "message");
     await bob.chat.send(ALICE_FULL, reply);
-    expect(await readByAlice).toEqual({ from: BOB_FULL, text: reply, encrypted: true, id: expect.any(String) });
+    expect(await readByAlice).toEqual({ from: BOB_FULL, text: reply, encrypted: true, id: anyId });
 
     for (const [client, to] of [
       [alice.client, BOB_FULL],
@@ -191,7 +193,7 @@ describe("OtrChat", () => {
     const second = next(bob.chat, "message");
     await alice.chat.send(BOB_FULL, "no receipt");
     expect(alice.client.sent.at(-1)!.getChild("request", NS_RECEIPTS)).toBeUndefined();
-    expect(await second).toEqual({ from: ALICE_FULL, text: "no receipt", encrypted: true, id: expect.any(String) });
+    expect(await second).toEqual({ from: ALICE_FULL, text: "no receipt", encrypted: true, id: anyId });
     await expect(alice.chat.send(BOB_FULL, "x", { id: "" })).rejects.toSatisfy((e) =>
       isOtrChatError(e, "INVALID_ARGUMENT"),
     );

@@ -86,9 +86,11 @@ describe("ParleyClient", () => {
     await client.cancel("m-8");
     await client.markRead("ann@example.org", "their-9");
     // The message ids travel beside the request's own id, never in its place.
-    expect(
-      server.requests.slice(-3).map((f) => typeof f["id"] === "string" && !String(f["id"]).startsWith("m-")),
-    ).toEqual([true, true, true]);
+    expect(server.requests.slice(-3).map((f) => typeof f["id"] === "string" && !f["id"].startsWith("m-"))).toEqual([
+      true,
+      true,
+      true,
+    ]);
     const sent = server.requests.map((f) => {
       const rest = { ...f };
       delete rest["id"];
