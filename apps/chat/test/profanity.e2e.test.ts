@@ -90,6 +90,8 @@ async function until(check: () => Promise<boolean>, what: string, ms = 15_000): 
   }
 }
 
+/** Any stanza id (an OTR message event carries the id of the stanza it came in, when it had one). */
+const anyId: unknown = expect.any(String);
 const random = () => Math.random().toString(36).slice(2, 10);
 
 describe("profanity (legacy OMEMO) and parley-chat through Prosody", () => {
@@ -349,7 +351,8 @@ describe("profanity (OTR v2, libotr) and parley-chat's OtrChat through Prosody",
     const read = await atDave.catch((e: unknown) => {
       throw new Error(`${String(e)}; profanity's ${p.lastScreen()}`);
     });
-    expect(read).toEqual({ from: carolFull, text: hello, encrypted: true });
+    // With the id of profanity's stanza (for a displayed marker).
+    expect(read).toEqual({ from: carolFull, text: hello, encrypted: true, id: anyId });
 
     // OtrChat -> profanity: shown decrypted in the chat window with dave.
     const reply = `otr ${label} reply from parley ${random()}`;
