@@ -224,15 +224,8 @@ interface Samples {
   sce: number[];
 }
 
-/** One round's samples of one provider in one namespace, as a worker reports them. */
-interface RoundSamples {
-  steady: number;
-  inside: number;
-  raw: number;
-  first: number;
-  xml: number;
-  sce: number | undefined;
-}
+/** One round's samples of one provider in one namespace, as a worker reports them (sce: OMEMO 2 only). */
+type RoundSamples = { [K in keyof Samples]: K extends "sce" ? number | undefined : number };
 
 /**
  * A worker measures one provider, in a process of its own: an app uses one provider, and with both
@@ -381,12 +374,10 @@ async function main(): Promise<void> {
       for (const provider of PROVIDERS) {
         const r = await workers.get(provider)!.round(ns, round);
         const s = ours.get(`${provider} ${ns}`)!;
-        s.steady.push(r.steady);
-        s.inside.push(r.inside);
-        s.raw.push(r.raw);
-        s.first.push(r.first);
-        s.xml.push(r.xml);
-        if (r.sce !== undefined) s.sce.push(r.sce);
+        for (const k of Object.keys(s) as Array<keyof Samples>) {
+          const x = r[k];
+          if (x !== undefined) s[k].push(x);
+        }
       }
     }
   }
