@@ -1,14 +1,24 @@
 /**
  * IndexedDB backend for browsers: object stores "records" and "meta" (one readwrite transaction per
- * commit, so a commit is atomic), "media" (sealed chunks keyed [id, n]) and "mediaItems" (complete
- * items; an item without its row here is an interrupted write and is removed on open).
- * One tab at a time should hold a store open (as with SQLite's exclusive lock).
+ * commit, so a commit is atomic), "media" (sealed chunks keyed [id, n]), "mediaItems" (complete
+ * items: id -> chunk count) and "mediaPending" (items being written: a marker put in the same
+ * transaction as an item's first chunk and removed in the one that adds its "mediaItems" row). An
+ * interrupted write leaves its marker, so opening removes it by reading the markers alone: open time
+ * does not grow with the media stored. One tab at a time should hold a store open (as with SQLite's
+ * exclusive lock).
+ *
+ * Version 1 databases (no "mediaPending") are upgraded in the versionchange transaction: a marker for
+ * every id that has chunks but no "mediaItems" row, found by skipping from item to item (one cursor
+ * step per item, not per chunk), so the upgrade is atomic and a write interrupted before it is still
+ * cleaned up.
  * @packageDocumentation
  */
 import type { MediaBackend, RawEntry, RawWrite, StorageBackend } from "./backend.js";
 import { StorageError } from "./errors.js";
 
-const VERSION = 1;
+/** 2 added "mediaPending"; see the module comment. */
+const VERSION = 2;
+const STORES = ["records", "meta", "media", "mediaItems", "mediaPending"] as const;
 
 function request<T>(req: IDBRequest<T>): Promise<T> {
   return new Promise((resolve, reject) => {
@@ -129,14 +139,16 @@ class IndexedDbMedia implements MediaBackend {
     try {
       // One transaction per piece: an IndexedDB transaction cannot stay open across awaits on the source.
       for await (const piece of data) {
-        const tx = this.#db.transaction("media", "readwrite");
+        const tx = this.#db.transaction(["media", "mediaPending"], "readwrite");
         const finished = done(tx);
+        if (n === 0) tx.objectStore("mediaPending").put(true, id);
         tx.objectStore("media").put(piece, [id, n++]);
         await finished;
       }
-      const tx = this.#db.transaction("mediaItems", "readwrite");
+      const tx = this.#db.transaction(["mediaItems", "mediaPending"], "readwrite");
       const finished = done(tx);
       tx.objectStore("mediaItems").put(n, id);
+      tx.objectStore("mediaPending").delete(id);
       await finished;
     } catch (error) {
       await this.delete(id);
@@ -157,10 +169,11 @@ class IndexedDbMedia implements MediaBackend {
   }
 
   async delete(id: string): Promise<void> {
-    const tx = this.#db.transaction(["media", "mediaItems"], "readwrite");
+    const tx = this.#db.transaction(["media", "mediaItems", "mediaPending"], "readwrite");
     const finished = done(tx);
     tx.objectStore("media").delete(IDBKeyRange.bound([id, 0], [id, Infinity]));
     tx.objectStore("mediaItems").delete(id);
+    tx.objectStore("mediaPending").delete(id);
     await finished;
   }
 
@@ -170,13 +183,12 @@ class IndexedDbMedia implements MediaBackend {
     )) as string[];
   }
 
-  /** Chunks of writes that never completed. */
+  /** Chunks of writes that never completed: the ids still marked pending (not every chunk's key). */
   async removeIncomplete(): Promise<void> {
-    const complete = new Set(await this.list());
-    const keys = (await request(this.#db.transaction("media", "readonly").objectStore("media").getAllKeys())) as Array<
-      [string, number]
-    >;
-    for (const id of new Set(keys.map(([id]) => id))) if (!complete.has(id)) await this.delete(id);
+    const pending = await request(
+      this.#db.transaction("mediaPending", "readonly").objectStore("mediaPending").getAllKeys(),
+    );
+    for (const id of pending) if (typeof id === "string") await this.delete(id);
   }
 }
 
@@ -194,15 +206,41 @@ export async function openIndexedDbBackend(
   if (!factory)
     throw new StorageError("BACKEND_FAILED", "IndexedDB is not available here; in Node use the SQLite backend");
   const req = factory.open(name, VERSION);
-  req.onupgradeneeded = () => {
+  req.onupgradeneeded = (event) => {
     const db = req.result;
-    for (const store of ["records", "meta", "media", "mediaItems"])
-      if (!db.objectStoreNames.contains(store)) db.createObjectStore(store);
+    for (const store of STORES) if (!db.objectStoreNames.contains(store)) db.createObjectStore(store);
+    if (event.oldVersion === 1 && req.transaction) markIncompleteV1(req.transaction);
   };
   const db = await request(req);
   const backend = new IndexedDbBackend(db);
   await backend.media.removeIncomplete();
   return backend;
+}
+
+/**
+ * Inside the upgrade from version 1: marks pending every media id that has chunks but no "mediaItems"
+ * row (a write that version 1 never finished). The cursor jumps from an id's first chunk to the next
+ * id's ([id, Infinity] sorts after every [id, n]), so it reads one chunk key per item.
+ */
+function markIncompleteV1(tx: IDBTransaction): void {
+  const items = tx.objectStore("mediaItems");
+  const pending = tx.objectStore("mediaPending");
+  const cursor = tx.objectStore("media").openKeyCursor();
+  cursor.onsuccess = () => {
+    const c = cursor.result;
+    if (!c) return;
+    const key = c.key;
+    if (!Array.isArray(key) || typeof key[0] !== "string") {
+      c.continue();
+      return;
+    }
+    const id = key[0];
+    const row = items.count(id);
+    row.onsuccess = () => {
+      if (row.result === 0) pending.put(true, id);
+      c.continue([id, Infinity]);
+    };
+  };
 }
 
 /** Deletes the whole IndexedDB database (all records, media, header). */

@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import { EncryptedStore, exportArchive, importArchive, isStorageError, MEDIA_CHUNK_BYTES } from "../src/index.js";
 import { deleteIndexedDbStore, openIndexedDbBackend } from "../src/indexeddb.js";
 import { collect } from "../src/stream.js";
+import { indexedDbMediaCases } from "./indexeddb-media.cases.js";
 
 const KDF = { N: 16, r: 1, p: 1, dkLen: 32 };
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -120,3 +121,5 @@ describe("IndexedDB backend in Chromium", () => {
     await deleteIndexedDbStore(name);
   });
 });
+
+indexedDbMediaCases("Chromium");
