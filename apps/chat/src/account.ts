@@ -211,6 +211,15 @@ export interface MarkerEvent {
 export type ReceiptEvent = MarkerEvent;
 export type DisplayedEvent = MarkerEvent;
 
+/** What became of a stanza sent with {@link ChatAccount.sendTracked}. */
+export type StanzaFate =
+  /** The server acknowledged it (XEP-0198). */
+  | "acknowledged"
+  /** The stream ended, or the caller stopped waiting, before an acknowledgement: it may or may not have arrived. */
+  | "lost"
+  /** Written to the connection; the server offers no stream management, so nothing more is known. */
+  | "untracked";
+
 /** What {@link ChatAccount.send} returns: the encryption result and the id of the message sent. */
 export interface SendResult extends EncryptResult {
   /** The message's id (also its XEP-0359 origin-id): receipts and markers name it. */
@@ -354,6 +363,7 @@ export class ChatAccount {
   readonly #receiptListeners = new Set<Listener<ReceiptEvent>>();
   readonly #displayedListeners = new Set<Listener<DisplayedEvent>>();
   readonly #unencryptedListeners = new Set<Listener<UnencryptedMessage>>();
+  readonly #resumedListeners = new Set<Listener<undefined>>();
   readonly #roster = new Roster();
   readonly #presence = new PresenceTable();
   readonly #queries = new Map<string, ArchiveQuery>();
@@ -364,6 +374,10 @@ export class ChatAccount {
   #carbons = false;
   /** Live stanza ids advance the archive marker only after a complete catch-up (and with carbons on). */
   #liveAdvancesMarker = false;
+  /** Stanzas sent with {@link sendTracked} that the server has not acknowledged yet, by object. */
+  readonly #awaitingAck = new Map<Element, (fate: StanzaFate) => void>();
+  /** This session's stream management is settled (see {@link sessionSettled}): stanzas may go out. */
+  #settled = false;
 
   private constructor(xmpp: Client, omemo: SessionManager, settings: ChatAccountSettings) {
     const checked = checkSettings(settings);
@@ -383,7 +397,66 @@ export class ChatAccount {
    * sending anything. See {@link streamSettled}.
    */
   sessionSettled(): Promise<void> {
-    return streamSettled(this.xmpp);
+    return streamSettled(this.xmpp).then(() => {
+      if (this.xmpp.status === "online") this.#settled = true;
+    });
+  }
+
+  /**
+   * Online, with this session's stream management settled: what is sent now is either tracked by
+   * XEP-0198 or the server offers none. False from a lost connection until a resumed or new session
+   * has settled.
+   */
+  get readyToSend(): boolean {
+    return this.#settled && this.xmpp.status === "online";
+  }
+
+  /**
+   * Sends one stanza; resolves once it is written, with `fate`: what became of it. `fate` is
+   * `"acknowledged"` once the server confirmed it (XEP-0198 `<a/>`, possibly after xmpp.js resent it on
+   * a resumed session), `"lost"` when the stream ended without that (the session could not be resumed,
+   * the client stopped) or `signal` aborted: it may or may not have arrived; `"untracked"` when the
+   * server offers no stream management. Rejects as `xmpp.send` does when it cannot be written at all.
+   * (`fate` is wrapped so that a caller can write several stanzas in order before waiting for any.)
+   */
+  async sendTracked(stanza: Element, signal?: AbortSignal): Promise<{ readonly fate: Promise<StanzaFate> }> {
+    const sm = this.xmpp.streamManagement;
+    if (sm === undefined || (!sm.enabled && !sm.enableSent)) {
+      await this.xmpp.send(stanza);
+      return { fate: Promise.resolve("untracked") };
+    }
+    const fate = new Promise<StanzaFate>((resolve) => {
+      this.#awaitingAck.set(stanza, resolve);
+    });
+    const onAbort = (): void => {
+      this.#settleStanza(stanza, "lost");
+    };
+    if (signal !== undefined) {
+      if (signal.aborted) onAbort();
+      else signal.addEventListener("abort", onAbort, { once: true });
+      void fate.then(() => {
+        signal.removeEventListener("abort", onAbort);
+      });
+    }
+    try {
+      await this.xmpp.send(stanza);
+    } catch (e) {
+      this.#settleStanza(stanza, "lost");
+      throw e;
+    }
+    return { fate };
+  }
+
+  #settleStanza(stanza: Element, fate: StanzaFate): void {
+    const resolve = this.#awaitingAck.get(stanza);
+    if (resolve === undefined) return;
+    this.#awaitingAck.delete(stanza);
+    resolve(fate);
+  }
+
+  /** Called on `resumed` (stream management) after a lost connection: the session goes on, ready at once. */
+  onResumed(listener: () => void): () => void {
+    return on(this.#resumedListeners, listener);
   }
 
   /** Connects and publishes our OMEMO device and bundles (then call {@link online}). */
@@ -445,6 +518,27 @@ export class ChatAccount {
     });
     xmpp.on("online", () => {
       account.#sessionEnded();
+      void account.sessionSettled();
+    });
+    xmpp.on("disconnect", () => {
+      account.#settled = false;
+    });
+    // connect() waited for the first session to settle before attaching.
+    account.#settled = xmpp.status === "online";
+    const sm = xmpp.streamManagement;
+    sm?.on("ack", (stanza) => {
+      account.#settleStanza(stanza, "acknowledged");
+    });
+    sm?.on("fail", (stanza) => {
+      account.#settleStanza(stanza, "lost");
+    });
+    sm?.on("resumed", () => {
+      // xmpp.js marks the connection online right after this event (without an "online" event).
+      setTimeout(() => {
+        if (xmpp.status !== "online") return;
+        account.#settled = true;
+        for (const l of account.#resumedListeners) l(undefined);
+      }, 0);
     });
     return account;
   }

@@ -28,7 +28,7 @@ import {
 import { encryptedQueueStore } from "@parley/queue/storage";
 import { isStorageError } from "@parley/storage";
 import { formatFingerprint, isTrustError, omemoTrustDecider } from "@parley/trust";
-import { ChatAccount, isChatAccountError, type IncomingMessage } from "./account.js";
+import { ChatAccount, isChatAccountError, type IncomingMessage, type StanzaFate } from "./account.js";
 import {
   discoverUploadService,
   isFileMessage,
@@ -123,7 +123,7 @@ export class ChatClient {
   readonly profile: Profile;
   readonly #listeners = new Set<(event: ChatEvent) => void>();
   readonly #transportListeners: Set<(event: TransportEvent) => void>;
-  readonly #duplicates = new DuplicateFilter({ capacity: 4096 });
+  readonly #duplicates = new DuplicateFilter(); // the queue's DEDUP_CAPACITY per account
   readonly #insecureHttpHosts: readonly string[];
   #upload: Promise<UploadService | undefined> | undefined;
   #closed = false;
@@ -190,14 +190,20 @@ export class ChatClient {
           otr: otrProvider(clientReady),
         },
         transport: {
-          isOnline: () => account.xmpp.status === "online",
+          // Online with this session's stream management settled: what goes out is tracked (XEP-0198).
+          isOnline: () => account.readyToSend,
           subscribe: (listener) => {
             transportListeners.add(listener);
             return () => transportListeners.delete(listener);
           },
-          send: async (stanza) => {
-            await (await clientReady).#transmit(stanza.to, stanza.originId, stanza.method, stanza.payload);
-            return { ok: true };
+          // Sent once the server acknowledged every stanza of the message (XEP-0198), or once written
+          // when it offers no stream management; a stream lost before that is a transient "offline"
+          // (the queue tries again with the same origin-id, which the receiver deduplicates).
+          send: async (stanza, signal) => {
+            const fates = await (
+              await clientReady
+            ).#transmit(stanza.to, stanza.originId, stanza.method, stanza.payload, signal);
+            return fates.includes("lost") ? { ok: false, transient: true, reason: "offline" } : { ok: true };
           },
         },
       });
@@ -246,8 +252,14 @@ export class ChatClient {
           return { devices: r.devices.map((d) => ({ jid: d.jid, deviceId: d.deviceId, status: d.status })) };
         }
         const id = await this.queue.send(command.to, command.body);
-        const method = (await trust.getContactSettings(this.jid, command.to)).defaultEncryption;
-        await this.#record(command.to, "out", this.jid, command.body, method);
+        // The message is queued (and stored): whatever fails from here is reported, and the id returned,
+        // so that nobody sends it a second time (which would be a second message, with another origin-id).
+        try {
+          const method = (await trust.getContactSettings(this.jid, command.to)).defaultEncryption;
+          await this.#record(command.to, "out", this.jid, command.body, method);
+        } catch (e) {
+          this.#emitError(e);
+        }
         return { id, state: this.queue.get(id)?.state ?? "queued" };
       }
       case "resend":
@@ -549,6 +561,10 @@ export class ChatClient {
     account.xmpp.on("offline", () => {
       for (const l of this.#transportListeners) l({ type: "offline" });
     });
+    // A resumed session (XEP-0198) says no "online", but the queue waits for one after a lost connection.
+    account.onResumed(() => {
+      for (const l of this.#transportListeners) l({ type: "online" });
+    });
 
     otr.on("message", (m) => {
       this.#deliver({
@@ -746,8 +762,21 @@ export class ChatClient {
     });
   }
 
-  /** The queue's transport: puts the protocol's payload on the wire with the stable origin-id. */
-  async #transmit(to: string, originId: string, method: string, payload: unknown): Promise<void> {
+  /**
+   * The queue's transport: puts the protocol's payload on the wire with the stable origin-id, every
+   * stanza in order, then waits for what became of each (see {@link ChatAccount.sendTracked}).
+   */
+  async #transmit(
+    to: string,
+    originId: string,
+    method: string,
+    payload: unknown,
+    signal?: AbortSignal,
+  ): Promise<StanzaFate[]> {
+    const fates: Array<Promise<StanzaFate>> = [];
+    const send = async (stanza: Element): Promise<void> => {
+      fates.push((await this.account.sendTracked(stanza, signal)).fate);
+    };
     const extras = (): Element[] => [
       xml("origin-id", { xmlns: NS_SID, id: originId }),
       xml("request", { xmlns: NS_RECEIPTS }),
@@ -759,13 +788,13 @@ export class ChatClient {
         const stanza = wrapMessage(to, m.namespace, m.encrypted);
         stanza.attrs["id"] = originId;
         for (const child of extras()) stanza.append(child);
-        await this.account.xmpp.send(stanza);
+        await send(stanza);
       }
     } else if (method === "otr") {
       const { peer, text } = payload as { peer: string; text: string };
-      await this.otr.send(peer, text, { id: originId });
+      await this.otr.send(peer, text, { id: originId, sendStanza: send });
     } else {
-      await this.account.xmpp.send(
+      await send(
         xml(
           "message",
           { to, type: "chat", id: originId },
@@ -775,6 +804,7 @@ export class ChatClient {
         ),
       );
     }
+    return Promise.all(fates);
   }
 
   toString(): string {

@@ -134,6 +134,11 @@ export interface OtrSendOptions {
    * OTR fragments it), with a delivery receipt request (XEP-0184): the receipt names this id.
    */
   readonly id?: string;
+  /**
+   * How this message's stanzas go out, in order (default: the connection's `send`). The chat client
+   * passes one that also learns whether the server acknowledged each (XEP-0198).
+   */
+  readonly sendStanza?: (stanza: Element) => Promise<unknown>;
 }
 
 export interface OtrChatState {
@@ -338,6 +343,8 @@ export class OtrChat {
     const id = options.id;
     if (id !== undefined && (typeof id !== "string" || id.length === 0 || id.length > 256))
       throw new OtrChatError("INVALID_ARGUMENT", "the message id must be a string of 1 to 256 characters");
+    if (options.sendStanza !== undefined && typeof options.sendStanza !== "function")
+      throw new OtrChatError("INVALID_ARGUMENT", "sendStanza must be a function");
     await this.#run(jid, async (p) => {
       if (p.conv.current.messageState !== "encrypted")
         throw new OtrChatError(
@@ -346,7 +353,7 @@ export class OtrChat {
             ? "the contact ended the private conversation: end it or start a new one"
             : "no private conversation with this contact: start OTR first",
         );
-      await this.#sendLines(jid, p.conv.send(text), id);
+      await this.#sendLines(jid, p.conv.send(text), id, options.sendStanza);
     });
   }
 
@@ -585,10 +592,15 @@ export class OtrChat {
   }
 
   /** One `<message>` per line; with `id`, the last one carries it (and its origin-id) and asks for a receipt. */
-  async #sendLines(peer: string, lines: readonly string[], id?: string): Promise<void> {
+  async #sendLines(
+    peer: string,
+    lines: readonly string[],
+    id?: string,
+    send: (stanza: Element) => Promise<unknown> = (stanza) => this.#xmpp.send(stanza),
+  ): Promise<void> {
     for (const [i, line] of lines.entries()) {
       const marked = id !== undefined && i === lines.length - 1;
-      await this.#xmpp.send(
+      await send(
         xml(
           "message",
           { to: peer, type: "chat", id: marked ? id : `otr-${Math.random().toString(36).slice(2)}` },

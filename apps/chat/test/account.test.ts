@@ -815,3 +815,94 @@ describe("streamSettled", () => {
     expect(sm.enabled).toBe(false);
   });
 });
+
+describe("ChatAccount.sendTracked: what the server acknowledged (XEP-0198)", () => {
+  /** A fake connection with a fake @xmpp/stream-management: `emitSm` fires its events. */
+  function withStreamManagement(enabled: boolean) {
+    const conn = fakeConnection();
+    const smListeners = new Map<string, Array<(value?: unknown) => void>>();
+    const sm = {
+      id: enabled ? "sm-1" : "",
+      enableSent: enabled,
+      enabled,
+      on(event: string, listener: (value?: unknown) => void) {
+        smListeners.set(event, [...(smListeners.get(event) ?? []), listener]);
+      },
+    };
+    Object.assign(conn.xmpp, { streamManagement: sm });
+    const emitSm = (event: string, value?: unknown) => {
+      for (const l of smListeners.get(event) ?? []) l(value);
+    };
+    const account = ChatAccount.attach(conn.xmpp, fakeOmemo().omemo, { jid: ME });
+    return { ...conn, sm, emitSm, account };
+  }
+  const message = (id: string) => parseXml(`<message to="juliet@example.net" id="${id}"><body>x</body></message>`);
+  const settledWithin = async (p: Promise<unknown>, ms = 20) =>
+    Promise.race([
+      p.then(() => true),
+      new Promise((r) =>
+        setTimeout(() => {
+          r(false);
+        }, ms),
+      ),
+    ]);
+
+  it("resolves its fate when the server acknowledges that stanza, not when it is written", async () => {
+    const { account, emitSm, sent } = withStreamManagement(true);
+    const a = message("a");
+    const b = message("b");
+    const { fate: fateA } = await account.sendTracked(a);
+    const { fate: fateB } = await account.sendTracked(b);
+    expect(sent).toEqual([a, b]);
+    expect(await settledWithin(fateA)).toBe(false);
+    emitSm("ack", a);
+    expect(await fateA).toBe("acknowledged");
+    expect(await settledWithin(fateB)).toBe(false);
+    emitSm("ack", b);
+    expect(await fateB).toBe("acknowledged");
+  });
+
+  it("is lost when the stream fails before the acknowledgement, or when the caller gives up", async () => {
+    const { account, emitSm } = withStreamManagement(true);
+    const a = message("a");
+    const { fate } = await account.sendTracked(a);
+    emitSm("fail", a);
+    expect(await fate).toBe("lost");
+    emitSm("ack", a); // too late: nothing changes
+    const controller = new AbortController();
+    const { fate: abandoned } = await account.sendTracked(message("b"), controller.signal);
+    controller.abort();
+    expect(await abandoned).toBe("lost");
+  });
+
+  it("is untracked, once written, when the server offers no stream management", async () => {
+    const { account, sent } = withStreamManagement(false);
+    const a = message("a");
+    const { fate } = await account.sendTracked(a);
+    expect(sent).toEqual([a]);
+    expect(await fate).toBe("untracked");
+  });
+
+  it("is not ready to send from a lost connection until the session is resumed or a new one settled", async () => {
+    const { account, emit, emitSm, state } = withStreamManagement(true);
+    expect(account.readyToSend).toBe(true);
+    let resumed = 0;
+    account.onResumed(() => resumed++);
+    state.status = "disconnect";
+    emit("disconnect");
+    expect(account.readyToSend).toBe(false);
+    // xmpp.js says "resumed", then marks the connection online (no "online" event).
+    emitSm("resumed");
+    state.status = "online";
+    await new Promise((r) => setTimeout(r, 5));
+    expect(account.readyToSend).toBe(true);
+    expect(resumed).toBe(1);
+    // A new session: ready once its stream management is settled.
+    state.status = "disconnect";
+    emit("disconnect");
+    state.status = "online";
+    emit("online");
+    await account.sessionSettled();
+    expect(account.readyToSend).toBe(true);
+  });
+});

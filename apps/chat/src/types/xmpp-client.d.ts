@@ -64,6 +64,10 @@ declare module "@xmpp/client" {
       /** The server answered `<enabled/>` (and xmpp.js has reset its counters). */
       readonly enabled: boolean;
       on(event: "resumed", listener: () => void): unknown;
+      /** The server acknowledged this stanza (`<a h=.../>`): the object that was sent. */
+      on(event: "ack", listener: (stanza: Element) => void): unknown;
+      /** The stream ended (a resumption refused, the client stopped) before this stanza was acknowledged. */
+      on(event: "fail", listener: (stanza: Element) => void): unknown;
     };
     /** @xmpp/reconnect: milliseconds before a new attempt after a lost connection (default 1000). */
     readonly reconnect?: { delay: number };
