@@ -71,7 +71,21 @@ class OurDevice implements PepMember {
       return Promise.resolve();
     },
     fetch: (jid, node, itemId) => {
-      const xml = this.#relay.get(jid, node, itemId ?? "current");
+      if (itemId === undefined) {
+        // The whole node (legacy device lists and bundles), as <item id> elements in publication order.
+        const items = this.#relay.items(jid, node).filter((item) => item.xml !== null);
+        return Promise.resolve(
+          items.length === 0
+            ? null
+            : items.map((item) => {
+                const wrapper = parseXml(`<item xmlns='http://jabber.org/protocol/pubsub'/>`);
+                wrapper.attrs["id"] = item.itemId;
+                wrapper.cnode(parseXml(item.xml!));
+                return wrapper;
+              }),
+        );
+      }
+      const xml = this.#relay.get(jid, node, itemId);
       return Promise.resolve(xml === undefined ? null : [parseXml(xml)]);
     },
     send: (to, message) => {

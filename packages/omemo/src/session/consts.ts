@@ -69,6 +69,15 @@ export const HEAL_INTERVAL_MS = 60 * 60 * 1000;
  */
 export const MAX_HEALED_DEVICES = 1024;
 
+/**
+ * Most legacy `<key>` elements for our device id tried per message. Each attempt may cost a key
+ * agreement and up to MAX_FORWARD_JUMP chain steps, and anyone can send a stanza with hundreds of
+ * keys for our id. Legacy keys carry no JID, so in a group chat the device id of another occupant
+ * may equal ours and its key come first: 3 covers such collisions (1 in 2^31 per pair of devices).
+ * OMEMO 2 keys name the JID: only the first key for our JID and device is tried.
+ */
+export const MAX_LEGACY_KEY_ATTEMPTS = 3;
+
 /** Random device ids drawn before giving up on finding one not in our device lists (collisions are 1 in 2^31). */
 export const DEVICE_ID_ATTEMPTS = 32;
 

@@ -41,4 +41,10 @@ export {
   SESSION_CACHE_SIZE,
 } from "./consts.js";
 export { MemoryXmppNetwork } from "./memory-network.js";
-export type { Delivery, MemoryClient, MemoryClientHandlers, Pending } from "./memory-network.js";
+export type {
+  Delivery,
+  MemoryClient,
+  MemoryClientHandlers,
+  MemoryXmppNetworkOptions,
+  Pending,
+} from "./memory-network.js";

@@ -23,7 +23,12 @@ export interface OmemoTransport {
   publish(node: string, itemId: string, payload: Element, options: PublishOptions): Promise<void>;
   /**
    * The payload elements of `jid`'s node (its item `itemId` only, if given), or null when the node
-   * or item does not exist (item-not-found). `jid` is a bare JID.
+   * or item does not exist (item-not-found). `jid` is a bare JID. Without `itemId` (legacy device
+   * lists and bundles: deployed clients publish them under other ids than `current`) fetch the whole
+   * node (XEP-0060 §6.5.2); the manager takes item `current` if present, else the last one. To let it
+   * see item ids, answer with the pubsub `<item id>` elements themselves instead of their payloads.
+   * Throw for any other failure: null is read as "publishes nothing" (an empty device list), and
+   * our own device list is then republished with only this device in it.
    */
   fetch(jid: string, node: string, itemId?: string): Promise<readonly Element[] | null>;
   /** Sends a `<message>` the manager built by itself (empty messages: key exchange completion, heartbeats). */

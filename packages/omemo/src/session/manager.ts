@@ -24,7 +24,7 @@ import {
   type Session,
 } from "@parley/double-ratchet";
 import type { Bundle as X3dhBundle } from "@parley/x3dh";
-import { NS_CLIENT, NS_LEGACY, NS_V2 } from "../consts.js";
+import { CURRENT_ITEM_ID, NS_CLIENT, NS_LEGACY, NS_V2 } from "../consts.js";
 import { isOmemoError, OmemoError } from "../errors.js";
 import { bareJid, bareJidKey, isPlausibleJid, sameBareJid } from "../jid.js";
 import { createEnvelope, decodeEnvelope, envelopeToString, type Envelope } from "../sce.js";
@@ -39,6 +39,7 @@ import {
   HEARTBEAT_CHAIN_LENGTH,
   LEGACY_IV_BYTES,
   LEGACY_PAYLOAD_KEY_BYTES,
+  MAX_LEGACY_KEY_ATTEMPTS,
   MAX_RECIPIENT_DEVICES,
   PREVIOUS_SESSIONS_KEPT,
   RECORD_CACHE_SIZE,
@@ -71,6 +72,7 @@ import {
   type WireMessage,
 } from "./namespaces.js";
 import { openLegacy, openV2, sealLegacy, sealV2 } from "./payload.js";
+import { fetchPayload, pickItem } from "./pep-items.js";
 import {
   bundleOf,
   createPreKeys,
@@ -442,12 +444,12 @@ export class SessionManager {
     await io("publishing the device list", () =>
       this.#transport.publish(
         adapter.deviceListNode,
-        "current",
+        CURRENT_ITEM_ID,
         adapter.encodeDeviceList(devices),
         adapter.deviceListOptions,
       ),
     );
-    this.#events.emit("published", { node: adapter.deviceListNode, itemId: "current" });
+    this.#events.emit("published", { node: adapter.deviceListNode, itemId: CURRENT_ITEM_ID });
   }
 
   /**
@@ -496,7 +498,7 @@ export class SessionManager {
   ): Promise<boolean> {
     const ns = namespaceOfDeviceListNode(node);
     if (ns === undefined || !this.namespaces.includes(ns)) return false;
-    const item = items.find((i) => i.id === "current") ?? items[items.length - 1];
+    const item = pickItem(items);
     if (item?.payload === undefined) return false;
     const listed = adapterFor(ns).decodeDeviceList(item.payload);
     await this.#applyDeviceList(bareJid(jid), ns, listed);
@@ -570,13 +572,22 @@ export class SessionManager {
       : { id: this.deviceId };
   }
 
+  /**
+   * `jid`'s device list as published, or null when the account publishes none (the node does not
+   * exist or has no item). A failed fetch, an answer we cannot read or a list that does not decode
+   * throws: the list is unknown then, and must not be taken for an empty one (our own would be
+   * republished with only us in it, dropping our other devices).
+   */
   async #fetchDeviceList(jid: string, ns: OmemoNamespace): Promise<ListedDevice[] | null> {
     const adapter = adapterFor(ns);
-    const payloads = await io("fetching a device list", () =>
-      this.#transport.fetch(jid, adapter.deviceListNode, "current"),
+    const payload = await fetchPayload(
+      this.#transport,
+      jid,
+      adapter.deviceListNode,
+      adapter.fetchItemId(CURRENT_ITEM_ID),
+      "fetching a device list",
     );
-    const payload = payloads?.[0];
-    if (payload === undefined) return null;
+    if (payload === null) return null;
     return adapter.decodeDeviceList(payload);
   }
 
@@ -1037,9 +1048,8 @@ export class SessionManager {
 
   async #fetchBundle(adapter: NamespaceAdapter, jid: string, deviceId: number): Promise<X3dhBundle> {
     const { node, itemId } = adapter.bundleAddress(deviceId);
-    const payloads = await io("fetching a bundle", () => this.#transport.fetch(jid, node, itemId));
-    const payload = payloads?.[0];
-    if (payload === undefined) throw new OmemoError("BUNDLE_INVALID", "the device has no bundle published");
+    const payload = await fetchPayload(this.#transport, jid, node, adapter.fetchItemId(itemId), "fetching a bundle");
+    if (payload === null) throw new OmemoError("BUNDLE_INVALID", "the device has no bundle published");
     let b: Bundle;
     try {
       b = adapter.decodeBundle(payload);
@@ -1083,20 +1093,7 @@ export class SessionManager {
       throw new OmemoError("INVALID_ARGUMENT", "the sender's JID is needed: the stanza's from, or options.from");
     }
     const sender = bareJid(fromAttr);
-    const { adapter, encrypted } = this.#encryptedElement(stanza);
-    // Only the keys for this device are decoded: the others are for other devices to judge.
-    const forUs = (jid: string | undefined, rid: number) =>
-      rid === this.deviceId && (jid === undefined || sameBareJid(jid, this.jid));
-    const wire = adapter.decodeMessage(encrypted, forUs);
-    const ours = wire.keys.filter((k) => forUs(k.jid, k.rid));
-    if (ours.length === 0 || (wire.sid === this.deviceId && sameBareJid(sender, this.jid))) {
-      throw new OmemoError(
-        "NO_KEY_FOR_US",
-        wire.payload === undefined
-          ? "an empty OMEMO message (key exchange completion, heartbeat) for another device: nothing to show"
-          : "the message has no key for this device",
-      );
-    }
+    const { adapter, wire, ours } = this.#keysForUs(stanza, sender);
     const roomAttr = groupchat ? attrOf(stanza, "from") : undefined;
     // In a group chat the envelope's `<to>` is the room (v0.8.3 §5.5.1): the stanza's from, bare.
     const expectedTo =
@@ -1109,7 +1106,8 @@ export class SessionManager {
     const follow: FollowUp = { send: [], republish: new Set() };
     let result: DecryptResult | undefined;
     let firstError: unknown;
-    // Legacy keys carry no JID: ids of two accounts may collide, so try each key for our id.
+    // Legacy keys carry no JID: ids of two accounts may collide, so a few keys for our id are tried
+    // (keysToTry: one in OMEMO 2).
     for (const key of ours) {
       try {
         result = await this.#locks.run(this.#address(adapter, sender, wire.sid), () =>
@@ -1235,17 +1233,59 @@ export class SessionManager {
     });
   }
 
-  #encryptedElement(stanza: Element): { adapter: NamespaceAdapter; encrypted: Element } {
+  /**
+   * The `<encrypted>` to read and the keys in it to try. A stanza may carry one per namespace (a
+   * sender that speaks both to a contact with devices in each): they are read in our order of
+   * preference, and the first with a key for this device is taken, so a message whose preferred
+   * `<encrypted>` is for other devices only is still read in the other namespace. When none has
+   * one, the preferred one's error is thrown (NO_KEY_FOR_US, or why it does not decode).
+   */
+  #keysForUs(
+    stanza: Element,
+    sender: string,
+  ): { adapter: NamespaceAdapter; wire: WireMessage; ours: readonly WireKey[] } {
+    // Only the keys for this device are decoded: the others are for other devices to judge.
+    const forUs = (jid: string | undefined, rid: number) =>
+      rid === this.deviceId && (jid === undefined || sameBareJid(jid, this.jid));
+    let firstError: unknown;
+    for (const { adapter, encrypted } of this.#encryptedElements(stanza)) {
+      try {
+        const wire = adapter.decodeMessage(encrypted, forUs);
+        const ours = keysToTry(
+          adapter.namespace,
+          wire.keys.filter((k) => forUs(k.jid, k.rid)),
+        );
+        if (ours.length === 0 || (wire.sid === this.deviceId && sameBareJid(sender, this.jid))) {
+          throw new OmemoError(
+            "NO_KEY_FOR_US",
+            wire.payload === undefined
+              ? "an empty OMEMO message (key exchange completion, heartbeat) for another device: nothing to show"
+              : "the message has no key for this device",
+          );
+        }
+        return { adapter, wire, ours };
+      } catch (error) {
+        firstError ??= error;
+      }
+    }
+    throw firstError;
+  }
+
+  /** The stanza's `<encrypted>` elements in namespaces we speak, in our order of preference (at least one). */
+  #encryptedElements(stanza: Element): Array<{ adapter: NamespaceAdapter; encrypted: Element }> {
     if (localName(stanza) === "encrypted") {
       const ns = namespaceOf(stanza);
       if (ns !== NS_LEGACY && ns !== NS_V2) throw new OmemoError("UNSUPPORTED_NAMESPACE", "not an OMEMO <encrypted>");
-      return { adapter: this.#adapter(ns), encrypted: stanza };
+      return [{ adapter: this.#adapter(ns), encrypted: stanza }];
     }
     const candidates = childElements(stanza).filter((c) => localName(c) === "encrypted");
+    const out: Array<{ adapter: NamespaceAdapter; encrypted: Element }> = [];
     for (const ns of this.namespaces) {
+      // One per namespace: a second <encrypted> of the same namespace is not read (nor was it before).
       const found = candidates.find((c) => namespaceOf(c) === ns);
-      if (found !== undefined) return { adapter: adapterFor(ns), encrypted: found };
+      if (found !== undefined) out.push({ adapter: adapterFor(ns), encrypted: found });
     }
+    if (out.length > 0) return out;
     throw new OmemoError(
       candidates.length === 0 ? "MALFORMED_STANZA" : "UNSUPPORTED_NAMESPACE",
       "the stanza has no <encrypted> element in a namespace this manager speaks",
@@ -1774,6 +1814,25 @@ interface LoadedSession {
   readonly session: Session;
 }
 
+/**
+ * The keys for our device worth a decryption attempt, each of which may cost a key agreement and up
+ * to MAX_FORWARD_JUMP chain steps under the prekeys lock: a stanza may carry any number of them, so
+ * what it can make us spend is bounded here. OMEMO 2 keys name our JID and device, so only one is
+ * meaningful: the first. Legacy keys carry no JID (two accounts' device ids may collide, so the key
+ * for ours may not be the first one with our id): identical copies once, the first
+ * MAX_LEGACY_KEY_ATTEMPTS of them.
+ */
+function keysToTry(namespace: OmemoNamespace, ours: readonly WireKey[]): WireKey[] {
+  if (namespace === NS_V2) return ours.slice(0, 1);
+  const out: WireKey[] = [];
+  for (const key of ours) {
+    if (out.some((k) => k.keyExchange === key.keyExchange && sameBytes(k.data, key.data))) continue;
+    out.push(key);
+    if (out.length === MAX_LEGACY_KEY_ATTEMPTS) break;
+  }
+  return out;
+}
+
 async function pickDeviceId(
   crypto: Crypto,
   transport: OmemoTransport,
@@ -1784,11 +1843,14 @@ async function pickDeviceId(
   const taken = new Set<number>();
   for (const ns of namespaces) {
     const adapter = adapterFor(ns);
-    const payloads = await io("fetching our device list", () =>
-      transport.fetch(jid, adapter.deviceListNode, "current"),
+    const payload = await fetchPayload(
+      transport,
+      jid,
+      adapter.deviceListNode,
+      adapter.fetchItemId(CURRENT_ITEM_ID),
+      "fetching our device list",
     );
-    const payload = payloads?.[0];
-    if (payload === undefined) continue;
+    if (payload === null) continue;
     try {
       for (const d of adapter.decodeDeviceList(payload)) taken.add(d.id);
     } catch (error) {

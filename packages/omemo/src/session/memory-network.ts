@@ -5,6 +5,7 @@
  * no access control, every client gets every PEP notification (as with +notify for all).
  */
 import type { Element } from "ltx";
+import { NS_PUBSUB } from "../consts.js";
 import { bareJid, bareJidKey } from "../jid.js";
 import type { PublishOptions } from "../pubsub.js";
 import { childElements, cloneElement, el } from "../xml.js";
@@ -40,6 +41,15 @@ export interface Delivery {
   readonly error?: unknown;
 }
 
+export interface MemoryXmppNetworkOptions {
+  /**
+   * Transports answer fetches with the pubsub `<item id>` elements (a transport that keeps item ids)
+   * instead of their payloads (default false, what `@xmpp/client` transports built on `decodeItems`
+   * hand back).
+   */
+  readonly fetchItems?: boolean;
+}
+
 interface Connection {
   readonly client: MemoryClient;
   readonly handlers: MemoryClientHandlers;
@@ -53,6 +63,11 @@ export class MemoryXmppNetwork {
   readonly queue: Pending[] = [];
   /** Every publication, in order: `${account} ${node} ${itemId}`. */
   readonly publications: string[] = [];
+  readonly #fetchItems: boolean;
+
+  constructor(options: MemoryXmppNetworkOptions = {}) {
+    this.#fetchItems = options.fetchItems === true;
+  }
 
   /** A client (one resource) of `fullJid`'s account. Its transport publishes to that account's PEP. */
   connect(fullJid: string, handlers: MemoryClientHandlers = {}): MemoryClient {
@@ -64,7 +79,8 @@ export class MemoryXmppNetwork {
           this.#publish(client, account, node, itemId, payload, options);
           return Promise.resolve();
         },
-        fetch: (jid, node, itemId) => Promise.resolve(this.fetch(jid, node, itemId)),
+        fetch: (jid, node, itemId) =>
+          Promise.resolve(this.#fetchItems ? this.fetchItems(jid, node, itemId) : this.fetch(jid, node, itemId)),
         send: (to, message) => {
           this.#send(client, to, message);
           return Promise.resolve();
@@ -96,9 +112,27 @@ export class MemoryXmppNetwork {
     return item === undefined ? null : [cloneElement(item)];
   }
 
-  /** Stores an item as if `jid`'s account published it, and notifies every client. */
-  put(jid: string, node: string, itemId: string, payload: Element): void {
-    this.#publish(undefined, bareJid(jid), node, itemId, payload, {});
+  /**
+   * The items of `jid`'s node (one item, if given) as pubsub `<item id>` elements in publication
+   * order, or null if there is none.
+   */
+  fetchItems(jid: string, node: string, itemId?: string): Element[] | null {
+    const items = this.#pep.get(bareJidKey(jid))?.get(node);
+    if (items === undefined || items.size === 0) return null;
+    const out: Element[] = [];
+    for (const [id, payload] of items) {
+      if (itemId === undefined || id === itemId) out.push(el("item", { xmlns: NS_PUBSUB, id }, cloneElement(payload)));
+    }
+    return out.length === 0 ? null : out;
+  }
+
+  /**
+   * Stores an item as if `jid`'s account published it (under any item id: a server-assigned one, or
+   * Dino's `1` for legacy bundles), and notifies every client. The node keeps only this item unless
+   * `options` say `pubsub#max_items` `max`.
+   */
+  put(jid: string, node: string, itemId: string, payload: Element, options: PublishOptions = {}): void {
+    this.#publish(undefined, bareJid(jid), node, itemId, payload, options);
   }
 
   /** Delivers the first `count` queued stanzas (all by default), in order; later ones queued meanwhile wait. */

@@ -44,7 +44,16 @@ export interface NamespaceAdapter {
   readonly deviceListNode: string;
   readonly deviceListOptions: PublishOptions;
   readonly bundleOptions: PublishOptions;
+  /** Where our bundle is published: node and item id. */
   bundleAddress(deviceId: number): { node: string; itemId: string };
+  /**
+   * The item id to fetch by, for an item we publish as `itemId` (device list: `current`; bundle:
+   * `bundleAddress`'s): OMEMO 2 fixes its item ids (v0.8.3 §5.3.1, §5.3.2), so it is fetched by id.
+   * Legacy recommends `current` only (v0.3.0 §4.3) and deployed clients use others (Dino: bundles as
+   * `1`, its device list under the id it read): undefined, the whole node is fetched (v0.3.0 Example 4)
+   * and item `current` taken if present, else the last one (pep-items.ts).
+   */
+  fetchItemId(itemId: string): string | undefined;
   encodeDeviceList(devices: readonly ListedDevice[]): Element;
   decodeDeviceList(payload: Element): ListedDevice[];
   encodeBundle(bundle: Bundle): Element;
@@ -63,6 +72,7 @@ const legacyAdapter: NamespaceAdapter = {
   deviceListOptions: legacy.DEVICE_LIST_PUBLISH_OPTIONS,
   bundleOptions: legacy.BUNDLE_PUBLISH_OPTIONS,
   bundleAddress: (deviceId) => ({ node: legacy.bundleNode(deviceId), itemId: CURRENT_ITEM_ID }),
+  fetchItemId: () => undefined,
   // Legacy lists carry ids only (python-oldmemo's schema refuses a label attribute).
   encodeDeviceList: (devices) => legacy.encodeDeviceList({ ids: devices.map((d) => d.id) }),
   decodeDeviceList: (payload) => legacy.decodeDeviceList(payload).ids.map((id) => ({ id })),
@@ -96,6 +106,7 @@ const v2Adapter: NamespaceAdapter = {
   deviceListOptions: v2.DEVICES_PUBLISH_OPTIONS,
   bundleOptions: v2.BUNDLES_PUBLISH_OPTIONS,
   bundleAddress: (deviceId) => ({ node: v2.BUNDLES_NODE, itemId: v2.bundleItemId(deviceId) }),
+  fetchItemId: (itemId) => itemId,
   encodeDeviceList: (devices) =>
     v2.encodeDeviceList({
       devices: devices.map((d) => ({

@@ -8,6 +8,7 @@ import {
   type DecryptResult,
   type DeviceIdentity,
   type MemoryClient,
+  type MemoryXmppNetworkOptions,
   type OmemoNamespace,
   type OmemoStoreTransaction,
   type OmemoTransport,
@@ -137,9 +138,13 @@ export class Device {
 }
 
 export class World {
-  readonly network = new MemoryXmppNetwork();
+  readonly network: MemoryXmppNetwork;
   readonly devices: Device[] = [];
   clock = Date.UTC(2026, 0, 1);
+
+  constructor(options: MemoryXmppNetworkOptions = {}) {
+    this.network = new MemoryXmppNetwork(options);
+  }
 
   async add(jid: string, options: Partial<SessionManagerOptions> = {}): Promise<Device> {
     const device = new Device(this, jid, `r${this.devices.length}`, options);
