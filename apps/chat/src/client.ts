@@ -817,18 +817,19 @@ function omemoProvider(client: Promise<ChatClient>): EncryptionProvider {
   return {
     async availability(contact) {
       const c = await client;
-      let devices = 0;
+      // A device that publishes in both namespaces (one id, one identity key) counts once.
+      const ids = new Set<number>();
       for (const ns of [NS_V2, NS_LEGACY] as const) {
         try {
-          devices += (await c.account.omemo.devices(contact, ns)).length;
+          for (const id of await c.account.omemo.devices(contact, ns)) ids.add(id);
         } catch (e) {
           if (!isOmemoError(e)) throw e;
         }
       }
-      if (devices === 0) return { available: false, transient: false, reason: "no-trusted-device" };
+      if (ids.size === 0) return { available: false, transient: false, reason: "no-trusted-device" };
       const records = await c.profile.trust.listRecords(c.jid, contact, "omemo");
       // Devices not seen yet are decided by the trust policy (TOFU) when the message is encrypted.
-      const usable = devices > records.length || records.some((r) => r.state === "tofu" || r.state === "verified");
+      const usable = ids.size > records.length || records.some((r) => r.state === "tofu" || r.state === "verified");
       return usable ? { available: true } : { available: false, transient: false, reason: "no-trusted-device" };
     },
     negotiate: () => Promise.resolve({ ok: true }), // sessions are built from bundles while encrypting

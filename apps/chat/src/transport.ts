@@ -40,7 +40,9 @@ export function omemoTransport(xmpp: Client, options: { timeoutMs?: number } = {
       }
       const items = decodeItems(result).items.filter((i) => i.payload !== undefined);
       if (items.length === 0) return null;
-      return items.map((i) => i.payload!);
+      // With their ids, so that the session manager reads item "current" of a node that holds several
+      // (a legacy node is fetched whole; deployed clients use other item ids there).
+      return items.map((i) => (i.id === undefined ? i.payload! : xml("item", { id: i.id }, i.payload!)));
     },
 
     async send(_to: string, message: Element): Promise<void> {
