@@ -75,7 +75,7 @@ export function encodeRecord(m: StoredMessage): Uint8Array {
 function corrupted(what: string): QueueError {
   return new QueueError(
     "CORRUPTED",
-    `a stored queue record is unreadable (${what}); it was not written by this package`,
+    `a stored queue record is unreadable (${what}): damaged, or not written by @parley/queue`,
   );
 }
 

@@ -12,7 +12,7 @@ export type QueueErrorCode =
   | "CLOSED"
   /** The store failed to load or write; `cause` has its error. Nothing is reported as queued unless it was written. */
   | "STORE_FAILED"
-  /** A stored record is unreadable (not written by this package, or by a newer version). */
+  /** A stored record is unreadable (damaged, not written by this package, or by a newer version). */
   | "CORRUPTED";
 
 /**

@@ -18,9 +18,11 @@ import {
 } from "./consts.js";
 import { QueueError, isQueueError } from "./errors.js";
 import { defaultRandom, newOriginId, randomUnit, type RandomBytes } from "./ids.js";
+import { STEP_ERROR, readClock, storedTime, toAvailability, toEncryptOutcome, toStepOutcome } from "./outcomes.js";
 import { realTimers } from "./timers.js";
 import type {
   ContactPolicy,
+  EncryptOutcome,
   EncryptionMethod,
   EncryptionProvider,
   FailureReason,
@@ -84,11 +86,14 @@ export interface QueueOptions {
   /** Randomness for origin-ids and jitter (default: the platform CSPRNG). */
   readonly random?: RandomBytes;
   readonly limits?: Partial<QueueLimits>;
-  /** Debug log: ids, states and reasons, never a body or an address. */
+  /**
+   * Debug log: ids, states and reasons, never a body or an address. If it throws, the error goes to
+   * `onListenerError` (the queue goes on as if it had not).
+   */
   readonly log?: (line: string) => void;
   /** Subscribed before the store is loaded, so it sees the events of resumed messages too. */
   readonly onEvent?: (event: QueueEvent) => void;
-  /** A listener threw; default console.error (without the event). */
+  /** A listener (or `log`) threw; default console.error (without the event). If this throws too, it is ignored. */
   readonly onListenerError?: (error: unknown) => void;
 }
 
@@ -263,18 +268,18 @@ function resolveLimits(given: Partial<QueueLimits> | undefined): QueueLimits {
 }
 
 const OTHER: Record<EncryptionMethod, EncryptionMethod> = { omemo: "otr", otr: "omemo" };
-const TIMED_OUT: StepFailure = { ok: false, transient: true, reason: "error" };
+const TIMED_OUT: StepFailure = STEP_ERROR;
 const ACK_TIMEOUT: StepFailure = { ok: false, transient: true, reason: "ack-timeout" };
 
-/** Runs a step; a thrown error is a transient `error` outcome (the step's own error is not inspected). */
-async function step<T extends { readonly ok: boolean }>(run: () => Promise<T>): Promise<T | StepFailure> {
+/**
+ * Runs a step and checks what it returned with `check` (which builds a fresh outcome of the closed sets):
+ * a thrown error or a malformed result is a transient `error` outcome (a foreign error is not inspected).
+ */
+async function step<T>(run: () => Promise<unknown>, check: (result: unknown) => T): Promise<T | StepFailure> {
   try {
-    const result = await run();
-    if (typeof result !== "object" || result === null || typeof result.ok !== "boolean")
-      return { ok: false, transient: true, reason: "error" };
-    return result;
+    return check(await run());
   } catch {
-    return { ok: false, transient: true, reason: "error" };
+    return STEP_ERROR;
   }
 }
 
@@ -307,6 +312,12 @@ export class Queue {
   #seq = 0;
   #closed = false;
   #unsubscribe: (() => void) | undefined;
+  /** The last good clock reading (see `#now`). */
+  #lastNow = 0;
+  /** Every running provider, policy or transport call: aborts it (its signal, its deadline timer) at close(). */
+  readonly #inFlight = new Set<() => void>();
+  /** Waits before a failed write is stored again: each ends it early (retryNow, reconnect, close). */
+  readonly #waits = new Set<() => void>();
 
   private constructor(options: QueueOptions, limits: QueueLimits) {
     this.#account = options.account;
@@ -346,6 +357,17 @@ export class Queue {
       if (typeof obj !== "object" || obj === null || methods.some((m) => typeof (obj as never)[m] !== "function"))
         throw new QueueError("INVALID_ARGUMENT", `${name} must have ${methods.join(", ")}`);
     }
+    for (const name of ["log", "onListenerError", "random"] as const) {
+      if (options[name] !== undefined && typeof options[name] !== "function")
+        throw new QueueError("INVALID_ARGUMENT", `${name} must be a function`);
+    }
+    if (options.timers !== undefined) {
+      const t = options.timers as unknown as Record<string, unknown> | null;
+      if (typeof t !== "object" || t === null || typeof t["now"] !== "function" || typeof t["schedule"] !== "function")
+        throw new QueueError("INVALID_ARGUMENT", "timers must have now, schedule");
+    }
+    // Stored in every record: it must be what the decoder accepts (lower-casing may lengthen it).
+    checkString(bareJid(options.account), "account (as a lower-case bare JID)", MAX_CONVERSATION_BYTES, false);
     if (typeof options.providers !== "object" || options.providers === null)
       throw new QueueError("INVALID_ARGUMENT", "providers must be an object { omemo?, otr? }");
     for (const key of Object.keys(options.providers)) {
@@ -376,7 +398,7 @@ export class Queue {
       throw new QueueError("STORE_FAILED", "the queue store failed to load; see `cause`", { cause: error });
     }
     records.sort((a, b) => a.seq - b.seq);
-    const now = this.#timers.now();
+    const now = this.#now();
     for (const r of records) {
       // Records of another account (one store shared by mistake) are neither loaded nor touched.
       if (r.account !== undefined && bareJid(r.account) !== this.#owner) {
@@ -394,7 +416,7 @@ export class Queue {
         attempts: r.attempts,
         createdAt: r.createdAt,
         // A retry stored further ahead than the longest backoff (a clock that was set back) runs by then.
-        retryAt: r.retryAt === undefined ? undefined : Math.min(r.retryAt, now + this.#limits.backoffMaxMs),
+        retryAt: r.retryAt === undefined ? undefined : Math.min(r.retryAt, storedTime(now + this.#limits.backoffMaxMs)),
         method: r.method,
         reason: r.reason,
         lastError: r.lastError,
@@ -436,6 +458,8 @@ export class Queue {
     conversation = bareJid(conversation);
     if (conversation === "")
       throw new QueueError("INVALID_ARGUMENT", "conversation must be a JID with a local or domain part");
+    // Lower-casing may lengthen it (U+0130 → "i̇"): the stored form must fit what the decoder accepts.
+    checkString(conversation, "conversation (as a lower-case bare JID)", MAX_CONVERSATION_BYTES, false);
     const bytes = utf8Length(body);
     const existing = this.#conversations.get(conversation);
     if ((existing?.held ?? 0) >= this.#limits.maxPerConversation)
@@ -461,7 +485,7 @@ export class Queue {
       bytes,
       state: "queued",
       attempts: 1,
-      createdAt: this.#timers.now(),
+      createdAt: this.#now(),
       retryAt: undefined,
       method: undefined,
       reason: undefined,
@@ -489,7 +513,7 @@ export class Queue {
     }
     if (this.#closed || this.#entries.get(id) !== entry) return id;
     this.#insert(conv, entry);
-    this.#log?.(`queue: ${id} queued (seq ${entry.seq})`);
+    this.#logLine(`queue: ${id} queued (seq ${entry.seq})`);
     this.#emit({ type: "state", message: this.#info(entry), previous: undefined });
     this.#kick(conv);
     return id;
@@ -532,7 +556,7 @@ export class Queue {
     if (this.#closed || entry.state !== "queued" || this.#entries.get(id) !== entry || entry.cancelling) return;
     const conv = this.#conversation(entry.conversation);
     this.#insert(conv, entry);
-    this.#log?.(`queue: ${id} failed -> queued (resend)`);
+    this.#logLine(`queue: ${id} failed -> queued (resend)`);
     this.#emit({ type: "state", message: this.#info(entry), previous: "failed" });
     this.#kick(conv);
   }
@@ -573,7 +597,7 @@ export class Queue {
     entry.cancelling = undefined;
     if (this.#entries.get(entry.id) !== entry) return; // delivered meanwhile
     this.#release(entry, "cancelled");
-    this.#log?.(`queue: ${entry.id} cancelled`);
+    this.#logLine(`queue: ${entry.id} cancelled`);
     this.#emit({ type: "cancelled", id: entry.id, conversation: entry.conversation });
     const conv = this.#conversations.get(entry.conversation);
     if (conv) this.#kick(conv);
@@ -582,6 +606,8 @@ export class Queue {
   /** Runs every waiting retry now (e.g. the user tapped "retry"). Attempts are not reset. */
   retryNow(): void {
     this.#assertOpen();
+    // A failed write waiting to be stored again is tried now too.
+    for (const wake of [...this.#waits]) wake();
     for (const conv of this.#conversations.values()) {
       conv.cancelTimer?.();
       conv.cancelTimer = undefined;
@@ -627,7 +653,11 @@ export class Queue {
     };
   }
 
-  /** Stops timers and transport events, waits for pending writes. Running protocol calls are ignored when they return. */
+  /**
+   * Stops: transport events, every timer (retries, deadlines), and every running provider, policy or
+   * transport call (its signal aborts; a later result is ignored). Then waits for the writes already
+   * issued. Nothing is sent or written after this (a failed write is not tried again).
+   */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
@@ -636,6 +666,8 @@ export class Queue {
       conv.cancelTimer?.();
       conv.cancelTimer = undefined;
     }
+    for (const abort of [...this.#inFlight]) abort();
+    for (const wake of [...this.#waits]) wake();
     await this.#writer.idle();
   }
 
@@ -749,8 +781,9 @@ export class Queue {
     return written;
   }
 
-  /** Background write: a failure is reported as an `error` event, not thrown. */
+  /** Background write: a failure is reported as an `error` event, not thrown. Nothing is written after close(). */
   #persistLater(entry: Entry | string): void {
+    if (this.#closed) return;
     const written = typeof entry === "string" ? this.#writer.write(entry, null) : this.#persist(entry);
     written.catch((error: unknown) => {
       this.#emit({
@@ -782,16 +815,40 @@ export class Queue {
       try {
         listener(event);
       } catch (error) {
-        this.#onListenerError(error);
+        this.#listenerFailed(error);
       }
     }
+  }
+
+  /** The app's `log`, guarded like a listener: a log that throws changes nothing the queue does. */
+  #logLine(line: string): void {
+    if (this.#log === undefined) return;
+    try {
+      this.#log(line);
+    } catch (error) {
+      this.#listenerFailed(error);
+    }
+  }
+
+  #listenerFailed(error: unknown): void {
+    try {
+      this.#onListenerError(error);
+    } catch {
+      // The error handler threw too: nowhere left to report it, and the queue must go on.
+    }
+  }
+
+  /** The injected clock, as the store keeps times: a safe integer (see `readClock`). */
+  #now(): number {
+    this.#lastNow = readClock(() => this.#timers.now(), this.#lastNow);
+    return this.#lastNow;
   }
 
   /** Changes the state (stored in the background when `persist`), logs and emits it. */
   #setState(entry: Entry, state: MessageState, persist = false, previous = entry.state as MessageState): void {
     entry.state = state;
     if (persist) this.#persistLater(entry);
-    this.#log?.(`queue: ${entry.id} ${previous} -> ${state}${entry.reason ? ` (${entry.reason})` : ""}`);
+    this.#logLine(`queue: ${entry.id} ${previous} -> ${state}${entry.reason ? ` (${entry.reason})` : ""}`);
     this.#emit({ type: "state", message: this.#info(entry), previous });
   }
 
@@ -851,7 +908,7 @@ export class Queue {
       if (head.cancelling) return; // its cancel() kicks the conversation once the removal is stored (or failed)
       if (!this.#transport.isOnline()) return; // resumed by the `online` event
       if (head.retryAt !== undefined) {
-        const wait = head.retryAt - this.#timers.now();
+        const wait = head.retryAt - this.#now();
         if (wait > 0) {
           conv.cancelTimer ??= this.#timers.schedule(wait, () => {
             conv.cancelTimer = undefined;
@@ -874,7 +931,7 @@ export class Queue {
         });
         if (conv.line[0] === head && head.state === "queued" && !head.cancelling) {
           // Store the reservation again, then retry after the base delay.
-          head.retryAt = this.#timers.now() + this.#limits.backoffBaseMs;
+          head.retryAt = storedTime(this.#now() + this.#limits.backoffBaseMs);
           this.#persistLater(head);
         }
       }
@@ -942,8 +999,11 @@ export class Queue {
       // 3. Encrypt.
       this.#setState(entry, "sending");
       const p = provider;
-      const encrypted = await this.#within(this.#limits.stepTimeoutMs, TIMED_OUT, (signal) =>
-        p.encrypt({ id: entry.id, to: entry.conversation, body: entry.body }, signal),
+      const encrypted = await this.#within<EncryptOutcome>(
+        this.#limits.stepTimeoutMs,
+        TIMED_OUT,
+        (signal) => p.encrypt({ id: entry.id, to: entry.conversation, body: entry.body }, signal),
+        toEncryptOutcome,
       );
       if (!alive()) return;
       if (!encrypted.ok) {
@@ -956,11 +1016,15 @@ export class Queue {
     }
 
     // 4. Send with the stable origin-id.
-    const sent = await this.#within<StepOutcome>(this.#limits.stepTimeoutMs, ACK_TIMEOUT, (signal) =>
-      this.#transport.send(
-        { to: entry.conversation, originId: entry.id, method, payload, attempt: entry.attempts },
-        signal,
-      ),
+    const sent = await this.#within<StepOutcome>(
+      this.#limits.stepTimeoutMs,
+      ACK_TIMEOUT,
+      (signal) =>
+        this.#transport.send(
+          { to: entry.conversation, originId: entry.id, method, payload, attempt: entry.attempts },
+          signal,
+        ),
+      toStepOutcome,
     );
     if (!alive()) return;
     if (!sent.ok) {
@@ -996,10 +1060,13 @@ export class Queue {
     for (const method of candidates) {
       const provider = this.#providers[method];
       if (provider === undefined) continue;
-      const availability = await this.#within(this.#limits.stepTimeoutMs, TIMED_OUT, async (signal) => {
-        const a = await provider.availability(entry.conversation, signal);
-        return a.available ? { ok: true as const } : { ...a, ok: false as const };
-      });
+      // Checked field by field: only a reason of the closed sets ever reaches a stored record.
+      const availability = await this.#within(
+        this.#limits.stepTimeoutMs,
+        TIMED_OUT,
+        (signal) => provider.availability(entry.conversation, signal),
+        toAvailability,
+      );
       if (availability.ok) return { ok: true, method, provider };
       if (availability.transient) firstTransient ??= availability;
       else firstPermanent ??= availability;
@@ -1012,37 +1079,53 @@ export class Queue {
       this.#limits.negotiationTimeoutMs,
       { ok: false, transient: true, reason: "negotiation-timeout" },
       (signal) => provider.negotiate(contact, signal),
+      toStepOutcome,
     );
   }
 
   /**
-   * Runs a call with a deadline: when it passes, `signal` aborts and the call counts as `timedOut`; a
-   * result that comes later is ignored. A thrown error is a transient `error` (see `step`).
+   * Runs a call with a deadline: when it passes (or the queue closes), `signal` aborts and the call counts
+   * as `timedOut`; a result that comes later is ignored. The result is checked by `check`; a thrown error
+   * or a malformed result is a transient `error` (see `step`). After close() nothing is called.
    */
-  #within<T extends { readonly ok: boolean }>(
+  #within<T>(
     ms: number,
     timedOut: StepFailure,
-    run: (signal: AbortSignal) => Promise<T>,
+    run: (signal: AbortSignal) => Promise<unknown>,
+    check: (result: unknown) => T,
   ): Promise<T | StepFailure> {
+    if (this.#closed) return Promise.resolve(timedOut);
     const controller = new AbortController();
     return new Promise<T | StepFailure>((resolve) => {
-      const cancel = this.#timers.schedule(ms, () => {
+      // Assigned once scheduled (a Timers that fires at once finds it undefined).
+      let cancel: (() => void) | undefined = undefined;
+      const finish = (outcome: T | StepFailure) => {
+        if (!this.#inFlight.delete(abort)) return; // settled already (deadline, close or result)
+        cancel?.();
+        resolve(outcome);
+      };
+      const abort = () => {
         controller.abort();
-        resolve(timedOut);
-      });
-      void step(() => run(controller.signal)).then((outcome) => {
-        cancel();
-        resolve(controller.signal.aborted ? timedOut : outcome);
-      });
+        finish(timedOut);
+      };
+      this.#inFlight.add(abort);
+      cancel = this.#timers.schedule(ms, abort);
+      void step(() => run(controller.signal), check).then(finish);
     });
   }
 
   /** The contact's default encryption, within the step deadline. */
   #lookup(contact: string): Promise<{ ok: true; method: SendMethod } | StepFailure> {
-    return this.#within(this.#limits.stepTimeoutMs, TIMED_OUT, async () => {
-      const s = await this.#policy.getContactSettings(this.#account, contact);
-      return { ok: true as const, method: s.defaultEncryption };
-    });
+    return this.#within(
+      this.#limits.stepTimeoutMs,
+      TIMED_OUT,
+      () => this.#policy.getContactSettings(this.#account, contact),
+      // An unknown method is refused later (no-encryption-available); a result that is no object is `error`.
+      (s) =>
+        typeof s === "object" && s !== null
+          ? { ok: true as const, method: (s as { defaultEncryption: SendMethod }).defaultEncryption }
+          : STEP_ERROR,
+    );
   }
 
   /**
@@ -1073,7 +1156,7 @@ export class Queue {
     }
     const delay = this.#backoff(entry.attempts);
     entry.attempts++;
-    entry.retryAt = this.#timers.now() + delay;
+    entry.retryAt = storedTime(this.#now() + delay);
     this.#setState(entry, "queued", true);
     this.#emit({ type: "retry", message: this.#info(entry), reason: failure.reason, retryAt: entry.retryAt });
   }
@@ -1084,14 +1167,68 @@ export class Queue {
     entry.retryAt = undefined;
     this.#setState(entry, "failed", true);
     const conv = this.#conversations.get(entry.conversation);
-    if (conv) conv.barrier = entry.durable.catch(() => undefined);
+    // The next message of the conversation waits until the failure is stored (stored again if it fails).
+    if (conv) conv.barrier = Promise.all([conv.barrier, this.#stored(entry)]).then(() => undefined);
+  }
+
+  /**
+   * Resolves once the entry's last write is stored, or no longer matters (the entry was cancelled or
+   * delivered, or the queue closed). A write that fails (reported as an `error` event) is issued again
+   * after a backoff (`backoffBaseMs`, doubling up to `backoffMaxMs`; at once on retryNow() or a reconnect).
+   * The failure of message A must be stored before message B behind it leaves: otherwise the store keeps A
+   * as queued, and after a restart A (which the user was told had failed) would go out after B.
+   */
+  async #stored(entry: Entry): Promise<void> {
+    let delay = this.#limits.backoffBaseMs;
+    for (;;) {
+      const durable = entry.durable;
+      try {
+        await durable;
+        return;
+      } catch {
+        // Reported by #persistLater (an `error` event).
+      }
+      if (entry.cancelling) {
+        // A cancel whose delete is being stored: once stored, the record is gone; if not, it is put again.
+        await entry.cancelling.catch(() => undefined);
+        continue;
+      }
+      if (this.#closed || this.#entries.get(entry.id) !== entry) return;
+      if (entry.durable !== durable) continue; // written again meanwhile (a resend): wait for that write
+      await this.#wait(delay);
+      delay = Math.min(this.#limits.backoffMaxMs, Math.max(1, delay * 2));
+      if (this.#closed || this.#entries.get(entry.id) !== entry) return;
+      if (entry.durable === durable && !entry.cancelling) this.#persistLater(entry);
+    }
+  }
+
+  /** Resolves after `ms`, or earlier on retryNow(), a reconnect or close(). */
+  #wait(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      let cancel: (() => void) | undefined = undefined;
+      const wake = () => {
+        if (!this.#waits.delete(wake)) return;
+        cancel?.();
+        resolve();
+      };
+      this.#waits.add(wake);
+      cancel = this.#timers.schedule(ms, wake);
+    });
   }
 
   /** Delay before attempt `failed + 1`: base·2^(failed−1), capped, jittered into [½, 1] of that. */
   #backoff(failed: number): number {
     const { backoffBaseMs, backoffMaxMs } = this.#limits;
     const full = Math.min(backoffMaxMs, backoffBaseMs * 2 ** Math.min(failed - 1, 52));
-    return Math.round(full / 2 + (full / 2) * randomUnit(this.#random));
+    let unit: number;
+    try {
+      unit = randomUnit(this.#random);
+    } catch {
+      // The injected `random` did not give 4 bytes: no jitter (the full delay) rather than a NaN retry time.
+      this.#logLine("queue: random(4) did not return 4 bytes; retrying without jitter");
+      unit = 1;
+    }
+    return Math.round(full / 2 + (full / 2) * unit);
   }
 }
 
