@@ -731,13 +731,26 @@ export class SessionManager {
   }
 
   /** Every (account, device) to encrypt to, each in its preferred namespace; our own device excluded. */
+  /**
+   * Every device to encrypt to. With several recipients (a group chat), one whose device list cannot be
+   * fetched or read (its server times out, refuses, or publishes a list we refuse) is left out of that
+   * namespace and ends in `undeliverable` if it gets no key at all: one occupant does not silence the
+   * room. A single recipient's failure, and our own account's, is thrown as before.
+   */
   async #targets(recipients: readonly string[], namespaces: readonly OmemoNamespace[]): Promise<Target[]> {
     const targets: Target[] = [];
     for (const jid of [...recipients, this.jid]) {
       const own = sameBareJid(jid, this.jid);
       const taken = new Set<number>();
       for (const ns of namespaces) {
-        for (const id of activeIds(await this.#deviceList(jid, ns))) {
+        let listed: DeviceListRecord;
+        try {
+          listed = await this.#deviceList(jid, ns);
+        } catch (error) {
+          if (own || recipients.length < 2 || !isOmemoError(error)) throw error;
+          continue;
+        }
+        for (const id of activeIds(listed)) {
           if ((own && id === this.deviceId) || taken.has(id)) continue;
           taken.add(id);
           targets.push({ jid, deviceId: id, namespace: ns });

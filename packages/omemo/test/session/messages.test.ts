@@ -435,3 +435,29 @@ describe("both namespaces on one account", () => {
     expect(fingerprints).toEqual([alice.manager.fingerprint, alice.manager.fingerprint]);
   });
 });
+
+describe("a group chat with an occupant whose device list cannot be fetched", () => {
+  it("the others get the message; that occupant is undeliverable; alone, the failure is thrown", async () => {
+    const world = new World();
+    const DAVE = "dave@example.net";
+    // Dave first: alice learns of his device list only by fetching it (no notification reaches her).
+    await world.add(DAVE, { namespaces: [NS_V2] });
+    const alice = await world.add(ALICE, { namespaces: [NS_V2] });
+    const bob = await world.add(BOB, { namespaces: [NS_V2] });
+    const carol = await world.add(CAROL, { namespaces: [NS_V2] });
+    const fetch = alice.transport.fetch.bind(alice.transport);
+    alice.transport.fetch = (jid: string, node: string, itemId?: string) =>
+      jid === DAVE ? Promise.reject(new Error("remote-server-timeout")) : fetch(jid, node, itemId);
+    const room = "room@muc.example.org";
+    const r = await alice.manager.encrypt([BOB, CAROL, DAVE], { body: "hello room" }, { envelopeTo: room });
+    expect(r.undeliverable).toEqual([DAVE]);
+    expect(r.devices.some((d) => d.jid === DAVE)).toBe(false); // not even tried: his list is unknown
+    expect(new Set(r.devices.filter((d) => d.status === "encrypted").map((d) => d.jid))).toEqual(new Set([BOB, CAROL]));
+    for (const d of [bob, carol]) {
+      const stanza = parseXml(`<message from='${room}/alice' to='${d.jid}' type='groupchat'/>`);
+      stanza.cnode(parseXml(serializeXml(r.messages[0]!.encrypted)));
+      expect((await d.manager.decrypt(stanza, { from: ALICE, to: room, groupchat: true })).body).toBe("hello room");
+    }
+    await rejects(alice.manager.encrypt(DAVE, { body: "just dave" }), "IO_FAILED");
+  });
+});
