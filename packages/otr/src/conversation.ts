@@ -2,10 +2,13 @@
  * All sessions with one contact: one OtrSession per instance of the contact (v3 instance tags), plus a
  * "master" session for v2, plaintext and Query messages (libotr's master and child contexts). An
  * incoming v3 message from an instance we have no session for goes to a fresh session; the new
- * session is kept if the message bound it to that instance. A D-H Key answering the D-H Commit the
- * master sent (to every instance) takes over the master's AKE state only (libotr's
- * otrl_auth_copy_on_key), never its session keys, counters or queued texts: texts queued while no
- * instance was encrypted go out once, through the first instance that becomes encrypted.
+ * session is kept if the message bound it to that instance (at most MAX_INSTANCES: the least recently
+ * used session that is not encrypted makes room). A D-H Key answering the D-H Commit the master sent
+ * (to every instance) takes over the master's AKE state only (libotr's otrl_auth_copy_on_key), never
+ * its session keys, counters or queued texts: texts queued while no instance was encrypted go out
+ * once, through the first instance that becomes encrypted. When both sides start at once, the AKEs
+ * cross and the spec's hash comparison picks one (OtrSession #dhKeyAke); a Query or whitespace tag
+ * that makes the master send a new D-H Commit abandons the instances' AKEs in progress.
  */
 import { MAX_INSTANCES } from "./consts.js";
 import { OtrError } from "./errors.js";
@@ -24,6 +27,9 @@ export class OtrConversation {
   readonly #children = new Map<number, OtrSession>();
   /** Instance tags in the order their sessions last became encrypted (newest last). */
   #order: number[] = [];
+  /** When each instance's session was last used (a counter), for evicting the least recently used. */
+  readonly #lastUsed = new Map<number, number>();
+  #clock = 0;
 
   constructor(options: Omit<OtrSessionOptions, "theirInstanceTag">) {
     this.#master = new OtrSession(options);
@@ -68,14 +74,17 @@ export class OtrConversation {
     if (theirInstanceTag === undefined) return this.current.send(text);
     const s = this.#children.get(theirInstanceTag);
     if (!s) throw new OtrError("INVALID_ARGUMENT", "no session for that instance");
+    this.#touch(theirInstanceTag);
     return s.send(text);
   }
 
   receive(message: string): ConversationReceiveResult {
     let tag = 0;
+    let asksForAke = false;
     const master = this.#master;
     try {
       const c = classify(message);
+      asksForAke = c.kind === "query" || c.kind === "tagged";
       if (c.kind === "fragment" && c.fragment.version === 3) tag = c.fragment.senderTag;
       else if (c.kind === "encoded") {
         const m = parseBinary(c.bytes);
@@ -89,27 +98,31 @@ export class OtrConversation {
       // master: plaintext arriving while that instance is encrypted carries the "unencrypted" warning, and a
       // whitespace tag starts no AKE then.
       const result = master.receiveForConversation(message, this.current.messageState);
+      // The contact asked for a new AKE and the master sent a new D-H Commit to every instance: the AKEs our
+      // instances' sessions were in are stale (the contact restarted), and one of them would otherwise wait for
+      // a Reveal Signature that never comes while the contact answers the new D-H Commit (a stuck pair).
+      if (asksForAke && master.authState === "awaiting-dhkey" && isV3(result.replies[0]))
+        for (const child of this.#children.values()) child.abandonAke();
       return this.#track(0, master, result);
     }
     const existing = this.#children.get(tag);
     if (existing) {
+      this.#touch(tag);
       // A D-H Key (whole or reassembled) answering the master's D-H Commit (sent to every instance) carries the
       // master's AKE over, committed only if the D-H Key is accepted.
       return this.#track(tag, existing, existing.receiveForInstance(message, master));
     }
-    if (this.#children.size >= MAX_INSTANCES) {
-      // Make room by dropping a copy that only holds fragments (never bound to its instance): a peer sending
-      // fragments under made-up instance tags must not lock out real instances.
-      for (const [t, s] of this.#children) {
-        if (s.theirInstanceTag === 0) {
-          this.#children.delete(t);
-          break;
-        }
-      }
-    }
-    if (this.#children.size >= MAX_INSTANCES) {
+    // When the table is full, the least recently used session that is neither encrypted nor finished makes room.
+    const full = this.#children.size >= MAX_INSTANCES;
+    const victim = full ? this.#leastRecentlyUsedUnencrypted() : undefined;
+    if (full && victim === undefined) {
       return {
-        events: [{ type: "error", error: new OtrError("WRONG_INSTANCE", "too many instances of this contact") }],
+        events: [
+          {
+            type: "error",
+            error: new OtrError("WRONG_INSTANCE", `too many encrypted instances of this contact (${MAX_INSTANCES})`),
+          },
+        ],
         replies: [],
         instanceTag: tag,
       };
@@ -119,8 +132,43 @@ export class OtrConversation {
     const fork = new OtrSession(this.#options);
     const result = fork.receiveForInstance(message, master);
     // Keep the session if the message bound it to that instance, or if it holds the first fragments of one.
-    if (fork.theirInstanceTag === tag || fork.reassembling) this.#children.set(tag, fork);
+    if (fork.theirInstanceTag === tag || fork.reassembling) {
+      if (victim !== undefined) this.#forget(victim);
+      this.#children.set(tag, fork);
+      this.#touch(tag);
+    }
     return this.#track(tag, fork, result);
+  }
+
+  /** Marks an instance's session as used now (for the least-recently-used eviction). */
+  #touch(tag: number): void {
+    this.#lastUsed.set(tag, ++this.#clock);
+  }
+
+  /**
+   * The instance whose session goes when the table is full: the least recently used one that is neither
+   * encrypted nor finished (it holds only fragments, an AKE in progress, or nothing). Anyone can start an AKE or
+   * send fragments under a made-up instance tag, so such sessions must not lock real instances out; an encrypted
+   * or finished session was authenticated and is never dropped for them. Undefined when every session is.
+   */
+  #leastRecentlyUsedUnencrypted(): number | undefined {
+    let victim: number | undefined;
+    let oldest = Infinity;
+    for (const [t, s] of this.#children) {
+      if (s.messageState !== "plaintext") continue;
+      const used = this.#lastUsed.get(t) ?? 0;
+      if (used < oldest) {
+        oldest = used;
+        victim = t;
+      }
+    }
+    return victim;
+  }
+
+  #forget(tag: number): void {
+    this.#children.delete(tag);
+    this.#lastUsed.delete(tag);
+    this.#order = this.#order.filter((t) => t !== tag);
   }
 
   #track(tag: number, session: OtrSession, result: ReceiveResult): ConversationReceiveResult {
@@ -142,4 +190,12 @@ export class OtrConversation {
   toJSON(): unknown {
     return { type: "OtrConversation", ourInstanceTag: this.ourInstanceTag, instances: this.instances };
   }
+}
+
+/** Whether a line we send is a v3 OTR message (whole or a fragment), e.g. the master's new D-H Commit. */
+function isV3(line: string | undefined): boolean {
+  if (line === undefined) return false;
+  const c = classify(line);
+  if (c.kind === "fragment") return c.fragment.version === 3;
+  return c.kind === "encoded" && parseBinary(c.bytes).version === 3;
 }

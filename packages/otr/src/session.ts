@@ -129,6 +129,19 @@ interface AuthInfo {
   theirEncGx?: Uint8Array | undefined;
   theirHashGx?: Uint8Array | undefined;
   theirGy?: bigint | undefined;
+  /** This AKE is the master's (OtrConversation), taken over by a D-H Key that answered the master's D-H Commit. */
+  fromMaster?: true | undefined;
+  /**
+   * The AKE this session answered with a D-H Key (AWAITING_REVEALSIG) before it took the master's over: its
+   * Reveal Signature is still accepted (a peer like libotr takes its master's AKE over too; see #dhKeyAke).
+   */
+  responder?: Responder | undefined;
+}
+
+interface Responder {
+  ourDh: DhPair;
+  theirEncGx: Uint8Array;
+  theirHashGx: Uint8Array;
 }
 
 interface FragmentBuffer {
@@ -160,7 +173,7 @@ type Work = { s: State; events: OtrEvent[]; replies: string[] };
 interface ReceiveContext {
   /** The message state plaintext is judged on (the conversation's current instance); default this session's. */
   readonly shown?: MessageState | undefined;
-  /** The master session's AKE (awaiting a D-H Key), taken over by a D-H Key when this session has none. */
+  /** The master session's AKE (awaiting a D-H Key), which a D-H Key may answer (see #dhKeyAke). */
   readonly akeFrom?: AuthInfo | undefined;
 }
 
@@ -321,6 +334,19 @@ export class OtrSession {
     return this.#receiveTx(message, { shown });
   }
 
+  /**
+   * Abandons an AKE in progress (the message state and its keys stay as they are). OtrConversation calls it on
+   * its instances' sessions when the contact asked for a new AKE (a Query message or whitespace tag) and the
+   * master answered with a new D-H Commit: the AKEs those sessions were in are then stale.
+   * @internal
+   */
+  abandonAke(): void {
+    if (this.#s.auth.state === "none") return;
+    this.#run((w) => {
+      w.s.auth = { state: "none", version: 3 };
+    });
+  }
+
   /** The texts send() queued until the AKE completes (requireEncryption policy), oldest first. */
   get queuedTexts(): readonly string[] {
     return this.#s.pending.slice();
@@ -468,7 +494,7 @@ export class OtrSession {
   #receiveTx(message: string, ctx: ReceiveContext): ReceiveResult {
     try {
       const { work } = this.#run((w) => {
-        this.#receive(w, message, false, ctx);
+        this.#receive(w, message, undefined, ctx);
       });
       return { events: work.events, replies: work.replies };
     } catch (error) {
@@ -484,21 +510,28 @@ export class OtrSession {
 
   #unreadableReply: string | undefined;
 
-  #receive(w: Work, message: string, reassembled: boolean, ctx: ReceiveContext): void {
+  /** `from`: the fragment that completed `message` (reassembled), else undefined. */
+  #receive(w: Work, message: string, from: Fragment | undefined, ctx: ReceiveContext): void {
     const shown = ctx.shown;
     this.#unreadableReply = undefined;
     const c = classify(message);
     const s = w.s;
     if (c.kind !== "fragment") s.fragments = null;
+    // A v3 fragment was routed (OtrConversation) and checked by its header's instance tags: what it carries must
+    // be a v3 message from that same sender instance, or it could bind this session to another instance.
+    if (from?.version === 3 && c.kind !== "encoded" && c.kind !== "fragment")
+      throw new OtrError("MALFORMED_MESSAGE", "a v3 fragmented message that is not an OTR-encoded message");
     switch (c.kind) {
       case "fragment": {
-        if (reassembled) throw new OtrError("MALFORMED_MESSAGE", "a fragment inside a fragmented message");
+        if (from) throw new OtrError("MALFORMED_MESSAGE", "a fragment inside a fragmented message");
         const whole = this.#reassemble(w, c.fragment);
-        if (whole !== undefined) this.#receive(w, whole, true, ctx);
+        if (whole !== undefined) this.#receive(w, whole, c.fragment, ctx);
         return;
       }
       case "encoded": {
         const msg = parseBinary(c.bytes);
+        if (from?.version === 3 && (msg.version !== 3 || msg.senderTag !== from.senderTag))
+          throw new OtrError("WRONG_INSTANCE", "a fragmented message from another instance than its fragments");
         this.#checkVersionAndTags(w, msg.version, msg.type, msg.senderTag, msg.receiverTag);
         if (msg.type === 0x03) this.#receiveData(w, msg);
         else this.#receiveAke(w, msg, ctx.akeFrom);
@@ -550,6 +583,12 @@ export class OtrSession {
       throw new OtrError("WRONG_INSTANCE", "message from another instance of the contact");
   }
 
+  /**
+   * The spec's "Receiving Fragments": fragment 1 starts a message (forgetting any stored one), fragment K+1 of
+   * the same count N (and the same sender) is appended, anything else forgets the stored fragments; the message
+   * is whole when K == N. So a lost or reordered fragment loses its own message only. Bounded by MAX_FRAGMENTS
+   * (parseFragment) and MAX_REASSEMBLY_CHARS.
+   */
   #reassemble(w: Work, f: Fragment): string | undefined {
     const s = w.s;
     if (f.version === 3) {
@@ -559,23 +598,19 @@ export class OtrSession {
         throw new OtrError("WRONG_INSTANCE", "fragment from another instance");
     }
     let b = s.fragments;
-    if (!b || b.n !== f.n || b.senderTag !== f.senderTag) {
+    if (f.k === 1) {
       b = { senderTag: f.senderTag, n: f.n, pieces: new Array<string | null>(f.n).fill(null), chars: 0, count: 0 };
+    } else if (!b || b.n !== f.n || b.senderTag !== f.senderTag || f.k !== b.count + 1 || !storedInOrder(b)) {
+      // Not the next fragment of the stored message (one was lost or reordered): forget it (spec).
+      s.fragments = null;
+      return undefined;
     }
-    const have = b.pieces[f.k - 1];
-    if (have !== null && have !== undefined && have !== f.piece) {
-      // A different message with the same fragment count: start over with this fragment.
-      b = { senderTag: f.senderTag, n: f.n, pieces: new Array<string | null>(f.n).fill(null), chars: 0, count: 0 };
+    if (b.chars + f.piece.length > MAX_REASSEMBLY_CHARS) {
+      throw new OtrError("TOO_LARGE", "reassembled message is too large");
     }
-    if (b.pieces[f.k - 1] === null) {
-      if (b.chars + f.piece.length > MAX_REASSEMBLY_CHARS) {
-        s.fragments = null;
-        throw new OtrError("TOO_LARGE", "reassembled message is too large");
-      }
-      b.pieces[f.k - 1] = f.piece;
-      b.chars += f.piece.length;
-      b.count++;
-    }
+    b.pieces[f.k - 1] = f.piece;
+    b.chars += f.piece.length;
+    b.count = f.k;
     if (b.count === b.n) {
       s.fragments = null;
       return b.pieces.join("");
@@ -631,11 +666,10 @@ export class OtrSession {
     this.#emit(w, dhKeyMsg, version);
   }
 
-  /** `akeFrom`: the master's AKE, which a D-H Key answers when this session has none (OtrConversation). */
+  /** `akeFrom`: the master's AKE (awaiting a D-H Key), which a D-H Key may answer (OtrConversation, #dhKeyAke). */
   #receiveAke(w: Work, msg: AkeMessage, akeFrom?: AuthInfo): void {
     const s = w.s;
-    // The master's AKE is taken over only by an accepted D-H Key: s.auth is assigned on that path alone.
-    const a = msg.type === MSG_DH_KEY && akeFrom && s.auth.state === "none" ? akeFrom : s.auth;
+    const a = s.auth;
     const bind = () => {
       if (msg.version === 3) s.theirTag = msg.senderTag;
     };
@@ -644,9 +678,7 @@ export class OtrSession {
         bind();
         if (a.state === "awaiting-dhkey" && a.ourDh && a.commitMsg) {
           // Both sides sent a commit: the one with the larger hash wins (spec, AUTHSTATE_AWAITING_DHKEY).
-          const ours = bytesToBigint(this.#engine.sha256(mpi(a.ourDh.pub)));
-          const theirs = bytesToBigint(msg.hashGx);
-          if (ours > theirs) {
+          if (this.#commitWins(a.ourDh, msg.hashGx)) {
             this.#emit(w, a.commitMsg, a.version);
             return;
           }
@@ -657,32 +689,76 @@ export class OtrSession {
       }
       case MSG_DH_KEY: {
         if (!isValidGroupElement(msg.gy)) throw new OtrError("INVALID_GROUP_ELEMENT", "D-H Key g^y is outside 2..p-2");
-        if (a.state === "awaiting-dhkey" && a.ourDh && a.r && a.version === msg.version) {
+        // The master's AKE is taken over only by an accepted D-H Key: s.auth is assigned on these paths alone.
+        const k = this.#dhKeyAke(a, akeFrom, msg.version, msg.gy);
+        if (k.state === "awaiting-dhkey" && k.ourDh && k.r && k.version === msg.version) {
           bind();
-          const revealMsg = this.#buildRevealSig(w, msg.version, a.ourDh, a.r, msg.gy);
-          s.auth = { ...a, state: "awaiting-sig", theirGy: msg.gy, revealMsg };
+          const revealMsg = this.#buildRevealSig(w, msg.version, k.ourDh, k.r, msg.gy);
+          s.auth = { ...k, state: "awaiting-sig", theirGy: msg.gy, revealMsg };
           this.#emit(w, revealMsg, msg.version);
-        } else if (a.state === "awaiting-sig" && a.theirGy === msg.gy && a.revealMsg) {
-          this.#emit(w, a.revealMsg, a.version);
+        } else if (k.state === "awaiting-sig" && k.theirGy === msg.gy && k.revealMsg) {
+          this.#emit(w, k.revealMsg, k.version);
         }
         return;
       }
       case MSG_REVEAL_SIG: {
-        if (
-          a.state !== "awaiting-revealsig" ||
-          !a.ourDh ||
-          !a.theirEncGx ||
-          !a.theirHashGx ||
-          a.version !== msg.version
-        )
-          return;
-        this.#receiveRevealSig(w, msg, a.ourDh, a.theirEncGx, a.theirHashGx);
+        // AWAITING_REVEALSIG, or AWAITING_SIG after taking the master's AKE over from it (a.responder).
+        const r = a.state === "awaiting-revealsig" ? a : a.state === "awaiting-sig" ? a.responder : undefined;
+        if (!r?.ourDh || !r.theirEncGx || !r.theirHashGx || a.version !== msg.version) return;
+        this.#receiveRevealSig(w, msg, r.ourDh, r.theirEncGx, r.theirHashGx);
         return;
       }
       case MSG_SIG: {
         if (a.state !== "awaiting-sig" || !a.ourDh || a.theirGy === undefined || a.version !== msg.version) return;
         this.#receiveSig(w, msg, a.ourDh, a.theirGy);
         return;
+      }
+    }
+  }
+
+  /** Whether our D-H Commit (of g^x) wins over theirs (hashGx): the larger hash of g^x wins (spec). */
+  #commitWins(ourDh: DhPair, theirHashGx: Uint8Array): boolean {
+    return bytesToBigint(this.#engine.sha256(mpi(ourDh.pub))) > bytesToBigint(theirHashGx);
+  }
+
+  /**
+   * The AKE a received D-H Key answers. A plain session has one AKE. An instance's session (OtrConversation) may
+   * also be answered for the master's D-H Commit, which went to every instance (`master`, awaiting a D-H Key):
+   * - no AKE of its own: the master's (libotr's otrl_auth_copy_on_key);
+   * - AWAITING_DHKEY: its own D-H Commit;
+   * - AWAITING_SIG: a retransmission of the D-H Key it answered goes to its own AKE; another D-H Key, or any once
+   *   the master has sent a newer D-H Commit than the one this session took over, to the master's (libotr copies
+   *   the master's AKE unless the instance is in AWAITING_DHKEY);
+   * - AWAITING_REVEALSIG: two AKEs crossed (each side answered the other's D-H Commit with a D-H Key, as when both
+   *   start OTR at once). The spec's collision rule decides, on both sides alike: the larger hash of g^x wins. If
+   *   the master's D-H Commit wins, this session takes the master's AKE over and sends its Reveal Signature,
+   *   keeping what it needs to accept the peer's Reveal Signature as well (libotr takes its master's AKE over
+   *   whatever the hashes, and then sends one); if it loses, it ignores the D-H Key and waits for the peer's
+   *   Reveal Signature, which the peer, having won, sends.
+   */
+  #dhKeyAke(a: AuthInfo, master: AuthInfo | undefined, version: OtrVersion, gy: bigint): AuthInfo {
+    if (master?.state !== "awaiting-dhkey" || !master.ourDh || !master.r || master.version !== version) return a;
+    const takeOver = (responder: Responder | undefined): AuthInfo => ({
+      state: "awaiting-dhkey",
+      version: master.version,
+      ourDh: master.ourDh,
+      r: master.r,
+      commitMsg: master.commitMsg,
+      fromMaster: true,
+      responder,
+    });
+    switch (a.state) {
+      case "none":
+        return takeOver(undefined);
+      case "awaiting-dhkey":
+        return a;
+      case "awaiting-sig":
+        return a.theirGy === gy && (!a.fromMaster || a.commitMsg === master.commitMsg) ? a : takeOver(a.responder);
+      case "awaiting-revealsig": {
+        if (!a.ourDh || !a.theirEncGx || !a.theirHashGx) return takeOver(undefined);
+        if (this.#commitWins(master.ourDh, a.theirHashGx))
+          return takeOver({ ourDh: a.ourDh, theirEncGx: a.theirEncGx, theirHashGx: a.theirHashGx });
+        return a;
       }
     }
   }
@@ -976,8 +1052,7 @@ export class OtrSession {
   #smpStart(secret: string | Uint8Array, question?: string): string[] {
     return this.#run((w) => {
       const enc = this.#requireEncrypted(w.s);
-      const tlvs: Tlv[] = [];
-      if (w.s.smp.expect !== 1 || w.s.smp.pending1) tlvs.push({ type: TLV_SMP_ABORT, value: EMPTY });
+      const restart = w.s.smp.expect !== 1 || w.s.smp.pending1 !== undefined;
       const x = this.#smpSecret(secret, true, enc);
       const { mpis, state } = smpStep1(this.#engine, x, question);
       let value = encodeMpis(mpis);
@@ -990,9 +1065,17 @@ export class OtrSession {
           );
         value = concat(qb, Uint8Array.of(0), value);
       }
-      tlvs.push({ type: question === undefined ? TLV_SMP1 : TLV_SMP1Q, value });
+      // A run in progress is aborted in a Data Message of its own, before the new SMP 1 (as libotr does): libotr
+      // reads the TLVs of one message by type in a fixed order, abort last, so an abort next to SMP 1 would
+      // cancel the new request.
+      if (restart) this.#sendData(w, EMPTY, [{ type: TLV_SMP_ABORT, value: EMPTY }], FLAG_IGNORE_UNREADABLE);
       w.s.smp = state;
-      this.#sendData(w, EMPTY, tlvs, FLAG_IGNORE_UNREADABLE);
+      this.#sendData(
+        w,
+        EMPTY,
+        [{ type: question === undefined ? TLV_SMP1 : TLV_SMP1Q, value }],
+        FLAG_IGNORE_UNREADABLE,
+      );
       w.events.push({ type: "smp-progress", step: 1 });
       return w.replies;
     }).value;
@@ -1257,7 +1340,12 @@ function isState(v: unknown): v is State {
     !isOpt(auth["revealMsg"], (x) => typeof x === "string") ||
     !isOpt(auth["theirEncGx"], isBytes) ||
     !isOpt(auth["theirHashGx"], (x) => isBytes(x, 32)) ||
-    !isOpt(auth["theirGy"], isBig)
+    !isOpt(auth["theirGy"], isBig) ||
+    !isOpt(auth["fromMaster"], (x) => x === true) ||
+    !isOpt(
+      auth["responder"],
+      (x) => isObj(x) && isDh(x["ourDh"]) && isBytes(x["theirEncGx"]) && isBytes(x["theirHashGx"], 32),
+    )
   )
     return false;
   if (v["msgState"] !== "plaintext" || enc !== null) {
@@ -1337,6 +1425,8 @@ function cloneState(s: State): State {
       theirEncGx: a.theirEncGx,
       theirHashGx: a.theirHashGx,
       theirGy: a.theirGy,
+      fromMaster: a.fromMaster,
+      responder: a.responder,
     },
     enc: enc && {
       version: enc.version,
@@ -1377,6 +1467,15 @@ function cloneSlots(slots: Record<string, KeySlot>): Record<string, KeySlot> {
     };
   }
   return out;
+}
+
+/**
+ * Whether the stored fragments are 1..count in order, as #reassemble stores them (a state saved by an earlier
+ * version, which kept fragments by number in any order, may hold others: such a buffer is forgotten).
+ */
+function storedInOrder(b: FragmentBuffer): boolean {
+  for (let i = 0; i < b.pieces.length; i++) if ((b.pieces[i] !== null) !== i < b.count) return false;
+  return true;
 }
 
 function checkTag(tag: number, name: string): void {

@@ -141,13 +141,15 @@ describe("data message attacks by the peer", () => {
     }
   });
 
-  it("fragments adding up to more than the reassembly limit are TOO_LARGE and the buffer is dropped", () => {
+  it("fragments adding up to more than the reassembly limit are TOO_LARGE and not stored (state unchanged)", () => {
     const { alice, bob } = encryptedPair();
     const piece = "A".repeat(Math.ceil(MAX_REASSEMBLY_CHARS / 2) + 10);
     const frag = (k: number) =>
       `?OTR|${alice.ourInstanceTag.toString(16)}|${bob.ourInstanceTag.toString(16)},${k},3,${piece},`;
     expect(errors(bob.receive(frag(1)).events)).toEqual([]);
+    const before = bob.exportState();
     expect(errors(bob.receive(frag(2)).events)).toEqual(["TOO_LARGE"]);
+    expect(bob.exportState()).toBe(before);
   });
 });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { MAX_INSTANCES } from "../src/consts.js";
 import { OtrConversation, OtrSession } from "../src/index.js";
-import { ALICE_KEY, BOB_KEY, errors, texts } from "./helpers.js";
+import { ALICE_KEY, BOB_KEY, errors, strayDhCommit, texts } from "./helpers.js";
 
 /** Bob logged in twice (two instance tags); Alice holds one conversation with both. */
 function setup() {
@@ -164,5 +165,85 @@ describe("two instances of one account (instance tags)", () => {
     expect(r.instanceTag).toBe(0);
     expect(texts(r.events)).toEqual(["hello in the clear"]);
     expect(alice.master.messageState).toBe("plaintext");
+  });
+});
+
+describe("the instance table under made-up instance tags", () => {
+  const tagHex = (t: number) => t.toString(16).padStart(8, "0");
+
+  it("fragments naming instance T that carry a message from U are refused: T's session stays free for T", () => {
+    const { alice, bob1 } = setup();
+    const T = bob1.ourInstanceTag;
+    const inner = strayDhCommit(0x5555);
+    const h = inner.length >> 1;
+    expect(errors(alice.receive(`?OTR|${tagHex(T)}|00000000,00001,00002,${inner.slice(0, h)},`).events)).toEqual([]);
+    const r = alice.receive(`?OTR|${tagHex(T)}|00000000,00002,00002,${inner.slice(h)},`);
+    expect(errors(r.events)).toEqual(["WRONG_INSTANCE"]);
+    expect(r.replies).toEqual([]);
+    expect(alice.session(T)?.theirInstanceTag ?? 0).toBe(0);
+    expect(alice.session(0x5555)).toBeUndefined();
+    // Bob's real instance T still gets through.
+    settle(
+      alice,
+      [bob1],
+      [],
+      bob1.sendDhCommit(3).map((m) => [bob1, m] as [OtrSession, string]),
+    );
+    expect(alice.session(T)!.messageState).toBe("encrypted");
+    expect(bob1.messageState).toBe("encrypted");
+  });
+
+  it("D-H Commits under made-up instance tags cannot lock out a real instance (least recently used goes)", () => {
+    const { alice, bob1 } = setup();
+    for (let i = 0; i < MAX_INSTANCES; i++) alice.receive(strayDhCommit(0x1000 + i));
+    expect(alice.instances.length).toBe(MAX_INSTANCES);
+    // 0x1000 is used again, so 0x1001 is now the least recently used.
+    alice.receive(strayDhCommit(0x1000));
+    settle(
+      alice,
+      [bob1],
+      [],
+      bob1.sendDhCommit(3).map((m) => [bob1, m] as [OtrSession, string]),
+    );
+    expect(alice.session(bob1.ourInstanceTag)!.messageState).toBe("encrypted");
+    expect(alice.instances.length).toBe(MAX_INSTANCES);
+    expect(alice.session(0x1000)).toBeDefined();
+    expect(alice.session(0x1001)).toBeUndefined();
+  });
+
+  it("encrypted instances are never evicted: with every instance encrypted, a new one is refused", () => {
+    const alice = new OtrConversation({
+      account: "alice@x",
+      contact: "bob@y",
+      privateKey: ALICE_KEY,
+      heartbeatIntervalMs: 0,
+    });
+    const bobs = Array.from(
+      { length: MAX_INSTANCES },
+      () => new OtrSession({ account: "bob@y", contact: "alice@x", privateKey: BOB_KEY, heartbeatIntervalMs: 0 }),
+    );
+    for (const bob of bobs)
+      settle(
+        alice,
+        [bob],
+        [],
+        bob.sendDhCommit(3).map((m) => [bob, m] as [OtrSession, string]),
+      );
+    expect(alice.instances.length).toBe(MAX_INSTANCES);
+    const r = alice.receive(strayDhCommit(0x4242));
+    expect(errors(r.events)).toEqual(["WRONG_INSTANCE"]);
+    expect(r.replies).toEqual([]);
+    expect(alice.session(0x4242)).toBeUndefined();
+    for (const bob of bobs) expect(alice.session(bob.ourInstanceTag)!.messageState).toBe("encrypted");
+    // The contact ends one instance: finished sessions are kept too (sending to them must fail, not go out
+    // in the clear).
+    settle(
+      alice,
+      [bobs[0]!],
+      [],
+      bobs[0]!.end().map((m) => [bobs[0]!, m] as [OtrSession, string]),
+    );
+    expect(errors(alice.receive(strayDhCommit(0x4243)).events)).toEqual(["WRONG_INSTANCE"]);
+    expect(alice.session(bobs[0]!.ourInstanceTag)!.messageState).toBe("finished");
   });
 });

@@ -1,5 +1,9 @@
 import { readFileSync } from "node:fs";
+import { bytesToBigint, mpi, Writer } from "../src/bytes.js";
+import { createNativeEngine, randomBits } from "../src/engine.js";
+import { MODP_P } from "../src/group.js";
 import { DsaPrivateKey, OtrSession, type OtrEvent, type OtrSessionOptions } from "../src/index.js";
+import { armor, classify, parseBinary } from "../src/wire.js";
 
 const fixture = JSON.parse(readFileSync(new URL("./fixtures/keys.json", import.meta.url), "utf8")) as {
   keys: string[];
@@ -69,4 +73,33 @@ export function encryptedPair(a: Extra = {}, b: Extra = {}): { alice: OtrSession
   if (p.alice.messageState !== "encrypted" || p.bob.messageState !== "encrypted")
     throw new Error("AKE did not complete");
   return p;
+}
+
+/**
+ * A D-H Commit from a made-up instance `senderTag` (to any instance of ours): what anyone can send, with no key
+ * behind it.
+ */
+export function strayDhCommit(senderTag: number): string {
+  const e = createNativeEngine()!;
+  const gx = e.modPow(2n, randomBits(e.randomBytes, 320), MODP_P);
+  const r = e.randomBytes(16);
+  return armor(
+    new Writer()
+      .short(3)
+      .byte(0x02)
+      .int(senderTag)
+      .int(0)
+      .data(e.aesCtr(r, new Uint8Array(16), mpi(gx)))
+      .data(e.sha256(mpi(gx)))
+      .finish(),
+  );
+}
+
+/** The hash of g^x a D-H Commit carries, as a number (the spec's collision rule compares these). */
+export function commitHash(commit: string): bigint {
+  const c = classify(commit);
+  if (c.kind !== "encoded") throw new Error("not an encoded message");
+  const m = parseBinary(c.bytes);
+  if (m.type !== 0x02) throw new Error("not a D-H Commit");
+  return bytesToBigint(m.hashGx);
 }

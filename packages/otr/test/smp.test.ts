@@ -181,6 +181,25 @@ describe("SMP in sessions", () => {
     expect(eventsFor(d2, alice)).toContainEqual(expect.objectContaining({ type: "smp-result", result: "verified" }));
   });
 
+  it("restarting a run sends the abort in a Data Message of its own, then SMP 1 (libotr reads abort last)", () => {
+    const { alice, bob } = encryptedPair();
+    const first = alice.smp.start("first");
+    expect(first.length).toBe(1); // nothing to abort: one message
+    // Bob received the first request and has not answered; Alice starts again.
+    pump(alice, bob, first);
+    expect(bob.smpState.awaitingSecret).toBe(true);
+    const restart = alice.smp.start("second", "Where did we meet?");
+    expect(restart.length).toBe(2);
+    const abort = bob.receive(restart[0]!);
+    expect(abort.events.map((e) => e.type)).toEqual(["smp-result"]);
+    expect(abort.events[0]).toMatchObject({ result: "aborted" });
+    expect(bob.smpState).toEqual({ expect: 1, awaitingSecret: false });
+    const request = bob.receive(restart[1]!);
+    expect(request.events).toEqual([{ type: "smp-request", question: "Where did we meet?" }]);
+    const d = pump(bob, alice, bob.smp.respond("second"));
+    expect(eventsFor(d, alice)).toContainEqual(expect.objectContaining({ type: "smp-result", result: "verified" }));
+  });
+
   it("an out-of-order SMP message aborts with an SMP abort TLV", () => {
     const { alice, bob } = encryptedPair();
     const h = run();
