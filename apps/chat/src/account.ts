@@ -378,6 +378,8 @@ export class ChatAccount {
   readonly #awaitingAck = new Map<Element, (fate: StanzaFate) => void>();
   /** This session's stream management is settled (see {@link sessionSettled}): stanzas may go out. */
   #settled = false;
+  /** This session's {@link sessionSettled} wait, once asked for. */
+  #settling: Promise<void> | undefined;
 
   private constructor(xmpp: Client, omemo: SessionManager, settings: ChatAccountSettings) {
     const checked = checkSettings(settings);
@@ -397,9 +399,11 @@ export class ChatAccount {
    * sending anything. See {@link streamSettled}.
    */
   sessionSettled(): Promise<void> {
-    return streamSettled(this.xmpp).then(() => {
+    // One wait per session, shared by every caller: {@link readyToSend} is true when it resolves.
+    this.#settling ??= streamSettled(this.xmpp).then(() => {
       if (this.xmpp.status === "online") this.#settled = true;
     });
+    return this.#settling;
   }
 
   /**
@@ -516,12 +520,15 @@ export class ChatAccount {
     xmpp.on("offline", () => {
       account.#sessionEnded();
     });
+    // (Registered before any other "online" listener of the client, rooms or app: they share this wait.)
     xmpp.on("online", () => {
       account.#sessionEnded();
+      account.#settling = undefined;
       void account.sessionSettled();
     });
     xmpp.on("disconnect", () => {
       account.#settled = false;
+      account.#settling = undefined;
     });
     // connect() waited for the first session to settle before attaching.
     account.#settled = xmpp.status === "online";
