@@ -350,6 +350,48 @@ describe.each([
     expect(await alice.decrypt(third.xml!, jid)).toMatchObject({ body: "three", keyExchange: false });
   });
 
+  it("a catch-up: python's key exchanges read with the prekey kept; legacy answers with a new session of ours (v0.3.0 §5), OMEMO 2 in python's", async () => {
+    const fresh = await world.addPython(`frank-${ns === LEGACY_NS ? "l" : "2"}@example.com`, { namespaces: [ns] });
+    const jid = fresh.own.jid;
+    const first = await fresh.peer.encrypt([ALICE], pyPlaintext(ns, "archived one", jid, ALICE), ns);
+    const second = await fresh.peer.encrypt([ALICE], pyPlaintext(ns, "archived two", jid, ALICE), ns);
+    expect(second.keys[0]!.kex).toBe(true);
+    const reasons: string[] = [];
+    const off = alice.manager.on("sent", (e) => reasons.push(e.reason));
+    const read = await alice.manager.catchUp(async () => [
+      await alice.decrypt(first.xml!, jid),
+      await alice.decrypt(second.xml!, jid),
+    ]);
+    off();
+    expect(read.map((r) => r.body)).toEqual(["archived one", "archived two"]);
+    const outbox = alice.takeOutbox();
+    expect(outbox.map((o) => o.to)).toEqual([jid]);
+    const answer = await world.pyDecrypt(fresh, outbox[0]!.message.getChild("encrypted", ns)!, ALICE, ns);
+    expect(answer.plaintext).toBeNull();
+    if (ns === LEGACY_NS) {
+      expect(reasons).toEqual(["catch-up-rekey"]);
+      // Our key exchange, in a session python did not have: it replaces python's.
+      expect(answer).toMatchObject({ keyExchange: true, newSession: true });
+      expect(answer.warnings).toContain("omemo.core: Key exchange replaces existing session.");
+      expect((await alice.manager.sessionInfo(jid, fresh.own.deviceId, ns))!.role).toBe("initiator");
+      // python's own empty message completes our session.
+      expect(answer.sent).toHaveLength(1);
+      expect(await alice.decrypt(answer.sent[0]!.xml, jid)).toMatchObject({ kind: "empty", keyExchange: false });
+    } else {
+      expect(reasons).toEqual(["key-exchange-completion"]);
+      expect(answer).toMatchObject({ keyExchange: false, newSession: false });
+    }
+    // Both directions go on, without key exchanges.
+    const after = await fresh.peer.encrypt([ALICE], pyPlaintext(ns, "after the catch-up", jid, ALICE), ns);
+    expect(after.keys[0]!.kex).toBe(false);
+    expect(await alice.decrypt(after.xml!, jid)).toMatchObject({ body: "after the catch-up", keyExchange: false });
+    const ours = await alice.manager.encrypt(jid, { body: "ours after it" });
+    expect(ours.devices[0]).toMatchObject({ status: "encrypted", keyExchange: false });
+    expect(pyBody(ns, await world.pyDecrypt(fresh, encryptedOf(ours, ns), ALICE, ns), ALICE, jid)).toBe(
+      "ours after it",
+    );
+  });
+
   it("replies both ways, with loss and reordering", async () => {
     for (let round = 0; round < 3; round++) {
       const ours = await alice.manager.encrypt(BOB, { body: `alice ${round}` });

@@ -10,7 +10,13 @@ export type AutomaticMessageReason =
   /** A normal message came from a device we have no session with: a new one, announced (v0.8.3 §6 SHOULD). */
   | "session-healing"
   /** The app asked for a new session (`replaceSession`; v0.8.3 §6 MUST offer it). */
-  | "session-replacement";
+  | "session-replacement"
+  /**
+   * Legacy OMEMO, at the end of a catch-up: a key exchange read during it consumed a one-time prekey
+   * whose deletion was postponed, so a new session of ours replaces it with a key transport message
+   * carrying our own key exchange before anything else is sent to that device (XEP-0384 v0.3.0 §5 MUST).
+   */
+  | "catch-up-rekey";
 
 /** What the manager reports while it works. Listeners run synchronously; an exception in one is reported as `error`. */
 export interface SessionManagerEvents {

@@ -150,6 +150,12 @@ export class SessionManager {
   readonly #bundleLanded = new Map<OmemoNamespace, number>();
   /** Catch-ups running ({@link catchUp}): while above 0, consumed one-time prekeys are kept. */
   #catchUps = 0;
+  /**
+   * Legacy devices whose session a catch-up built on a kept one-time prekey (by lock address): a new
+   * session of ours replaces each when the catch-up ends (v0.3.0 §5). The record's `rekey` flag is
+   * the durable truth: a device missed here (a restart) is rekeyed by the next encrypt to it.
+   */
+  readonly #rekeyAfterCatchUp = new Map<string, { adapter: NamespaceAdapter; jid: string; deviceId: number }>();
   /** Sessions decoded from the store, used while the store holds the same bytes (taken, then put back once their successor is stored). */
   readonly #sessions: DecodedCache<LoadedSession>;
   /** Device lists and identity records decoded from the store, under the same rule. */
@@ -401,9 +407,15 @@ export class SessionManager {
    * one-time prekeys postponed (XEP-0384 v0.8.3 §6 and v0.3.0 §5 SHOULD, §8 RECOMMENDED): a prekey
    * consumed meanwhile is marked used and kept, so a later key exchange of the catch-up built on it
    * still decrypts, and is offered to nobody else. When the last catch-up ends, the used prekeys are
-   * deleted and the bundle republished once. The completion message of every key exchange is still
-   * sent at once (§6 MUST when deletion is postponed). Catch-ups may overlap (one per account or
-   * room); a failure at the end is an `error` event and is retried by {@link publishOwnDevice}.
+   * deleted and the bundle republished once. In OMEMO 2 the completion message of every key exchange
+   * is still sent at once, in the session it built (v0.8.3 §6 MUST when deletion is postponed). In
+   * legacy OMEMO nothing is sent in such a session (the prekey may have been used twice, v0.3.0 §8
+   * MUST NOT): when the catch-up ends, a new session of ours from the sender's bundle replaces it, and
+   * a key transport message carries its key exchange (§5 MUST; the `sent` event's reason is
+   * `catch-up-rekey`); a message the app encrypts to the device before then starts that session
+   * itself. Catch-ups may overlap (one per account or room); a failure at the end is an `error`
+   * event, the prekeys are settled again by {@link publishOwnDevice}, and a device not rekeyed is
+   * rekeyed by the next message to it.
    */
   async catchUp<T>(body: () => Promise<T>): Promise<T> {
     if (typeof body !== "function") throw new OmemoError("INVALID_ARGUMENT", "catchUp needs a function");
@@ -418,8 +430,25 @@ export class SessionManager {
           });
         }
         await this.#republishPending();
+        await this.#rekeyCaughtUp();
       }
     }
+  }
+
+  /** The legacy sessions a catch-up built on kept prekeys, replaced by sessions of ours (v0.3.0 §5). */
+  async #rekeyCaughtUp(): Promise<void> {
+    if (this.#rekeyAfterCatchUp.size === 0) return;
+    const pending = [...this.#rekeyAfterCatchUp.values()];
+    this.#rekeyAfterCatchUp.clear();
+    const follow: FollowUp = { send: [], republish: new Set() };
+    for (const p of pending) {
+      try {
+        await this.#startSession(p.adapter, p.jid, p.deviceId, "catch-up-rekey", follow);
+      } catch (error) {
+        this.#events.emit("error", asOmemoError(error, "IO_FAILED", "replacing a session built during a catch-up"));
+      }
+    }
+    await this.#followUp(follow);
   }
 
   /** Deletes the one-time prekeys a catch-up marked used and refills the bundle (marked unpublished). */
@@ -879,7 +908,8 @@ export class SessionManager {
         const adapter = adapterFor(t.namespace);
         try {
           const loaded = await this.#loadSession(adapter, t.jid, t.deviceId);
-          if (loaded === undefined) {
+          // No session, or one never to send in (a catch-up's, to be replaced): built from the bundle.
+          if (loaded === undefined || loaded.record.rekey === true) {
             missing.add(index);
             continue;
           }
@@ -1000,7 +1030,10 @@ export class SessionManager {
     try {
       return await this.#locks.run(this.#address(adapter, t.jid, t.deviceId), async () => {
         const loaded = await this.#loadSession(adapter, t.jid, t.deviceId);
-        let session = loaded?.session;
+        // A session a catch-up built on a kept one-time prekey is never sent in (v0.3.0 §8): a new one
+        // from the bundle replaces it, and this message carries its key exchange (§5).
+        const replacing = loaded?.record.rekey === true ? loaded.session : undefined;
+        let session = replacing === undefined ? loaded?.session : undefined;
         if (session === undefined) {
           // Built (the signed prekey's signature verified) before the identity is noted or trust is
           // asked: a bogus bundle served by the server must not store an identity or fire `device` /
@@ -1034,12 +1067,21 @@ export class SessionManager {
         // The identity with the session it came with, in one transaction; its event once committed.
         const committed = await this.#store
           .transaction(async (tx) => {
-            const cache = await this.#saveSession(tx, adapter, t.jid, t.deviceId, loaded, {
-              session: step.session,
-              previous: loaded?.record.previous ?? [],
-              retiredBaseKeys: loaded?.record.retiredBaseKeys ?? [],
-              heartbeatAt: loaded?.record.heartbeatAt ?? null,
-            });
+            const cache = await this.#saveSession(
+              tx,
+              adapter,
+              t.jid,
+              t.deviceId,
+              loaded,
+              replacing === undefined
+                ? {
+                    session: step.session,
+                    previous: loaded?.record.previous ?? [],
+                    retiredBaseKeys: loaded?.record.retiredBaseKeys ?? [],
+                    heartbeatAt: loaded?.record.heartbeatAt ?? null,
+                  }
+                : { session: step.session, ...replaced(replacing, loaded!.record) },
+            );
             return { cache, identityEvent: await this.#noteIdentity(adapter, device, tx) };
           })
           .catch((error: unknown) => {
@@ -1201,6 +1243,8 @@ export class SessionManager {
       const loaded = await this.#loadSession(adapter, jid, deviceId);
       // Healing answers a missing session only: one that appeared meanwhile is kept.
       if (reason === "session-healing" && loaded !== undefined) return;
+      // A catch-up's session already replaced (a message sent meanwhile did it) needs nothing more.
+      if (reason === "catch-up-rekey" && loaded?.record.rekey !== true) return;
       // Built first (the signed prekey's signature verified), as for encrypt: a bogus bundle reaches
       // neither the trust decider nor the store.
       const session = await this.#sessionFromBundle(adapter, jid, deviceId);
@@ -1216,15 +1260,13 @@ export class SessionManager {
         .transaction(async (tx) => {
           const cache = await this.#saveSession(tx, adapter, jid, deviceId, loaded, {
             session: step.session,
-            previous:
-              current === undefined
-                ? (loaded?.record.previous ?? [])
-                : [serializeSession(current), ...(loaded?.record.previous ?? [])].slice(0, PREVIOUS_SESSIONS_KEPT),
-            retiredBaseKeys:
-              current === undefined
-                ? (loaded?.record.retiredBaseKeys ?? [])
-                : [current.baseKey, ...(loaded?.record.retiredBaseKeys ?? [])].slice(0, RETIRED_BASE_KEYS_KEPT),
-            heartbeatAt: null,
+            ...(current === undefined
+              ? {
+                  previous: loaded?.record.previous ?? [],
+                  retiredBaseKeys: loaded?.record.retiredBaseKeys ?? [],
+                  heartbeatAt: null,
+                }
+              : replaced(current, loaded!.record)),
           });
           return { cache, identityEvent: await this.#noteIdentity(adapter, device, tx) };
         })
@@ -1352,6 +1394,7 @@ export class SessionManager {
         device: r.device,
         trust: r.trust,
         newSession: false,
+        rekey: r.index < 0 && loaded?.record.rekey === true,
         previousIndex: r.index,
         previous,
         retired,
@@ -1414,6 +1457,8 @@ export class SessionManager {
           : catchingUp
             ? markOneTimePreKeyUsed(preKeys, store.removed)
             : replaceOneTimePreKey(this.#crypto, preKeys, store.removed);
+      // Legacy: a session on a one-time prekey kept for the catch-up may share it with another (v0.3.0 §5, §8).
+      const rekey = catchingUp && store.removed !== undefined && adapter.namespace === NS_LEGACY;
       const result = await this.#finish(adapter, sender, wire, key, affix, follow, {
         loaded,
         session: accepted.session,
@@ -1421,6 +1466,7 @@ export class SessionManager {
         device,
         trust,
         newSession: true,
+        rekey,
         previousIndex: -1,
         // The replaced session stays a candidate for messages already on their way in it.
         previous:
@@ -1448,6 +1494,8 @@ export class SessionManager {
       device: DeviceIdentity;
       trust: TrustLevel;
       newSession: boolean;
+      /** The session decrypted in is (or becomes) current and must never be sent in: SessionRecord.rekey. */
+      rekey: boolean;
       /**
        * Which previous session decrypted it (its successor replaces it in `previous`, and the current
        * session stays current), or −1 for the current or a new session.
@@ -1485,13 +1533,14 @@ export class SessionManager {
     // repeating as soon as it decrypts our one reply.
     const answeredKey = key.keyExchange ? keys.answered(adapter.tag, bareJidKey(sender), wire.sid) : "";
     let answerKeyExchange = false;
-    if (key.keyExchange) {
+    // Nothing is sent in a session to be replaced: not even an empty message (v0.3.0 §8).
+    if (key.keyExchange && !s.rekey) {
       const answered = await io("loading a session", () => this.#kv.get(answeredKey));
       answerKeyExchange = answered === undefined || !sameBytes(answered, session.baseKey);
     }
     let replied: AutomaticMessageReason | undefined;
     if (answerKeyExchange) replied = "key-exchange-completion";
-    else if (counter > HEARTBEAT_CHAIN_LENGTH && heartbeatAt === null) replied = "heartbeat";
+    else if (counter > HEARTBEAT_CHAIN_LENGTH && heartbeatAt === null && !s.rekey) replied = "heartbeat";
     let reply: Element | undefined;
     if (replied !== undefined) {
       if (counter > HEARTBEAT_CHAIN_LENGTH) heartbeatAt = counter;
@@ -1519,8 +1568,9 @@ export class SessionManager {
                 previous: s.previous.map((b, i) => (i === s.previousIndex ? serializeSession(session) : b)),
                 retiredBaseKeys: s.retired,
                 heartbeatAt: recordHeartbeatAt,
+                rekey: s.loaded!.record.rekey === true,
               }
-            : { session, previous: s.previous, retiredBaseKeys: s.retired, heartbeatAt },
+            : { session, previous: s.previous, retiredBaseKeys: s.retired, heartbeatAt, rekey: s.rekey },
         );
         if (s.preKeys !== undefined) {
           await this.#savePreKeys(tx, adapter, s.preKeys.loaded, s.preKeys.next);
@@ -1534,6 +1584,13 @@ export class SessionManager {
         throw asOmemoError(error, "IO_FAILED", "saving the session");
       });
     committed.cache();
+    if (s.rekey && s.newSession) {
+      this.#rekeyAfterCatchUp.set(this.#address(adapter, sender, wire.sid), {
+        adapter,
+        jid: bareJid(sender),
+        deviceId: wire.sid,
+      });
+    }
     if (s.preKeys !== undefined) this.#unpublished.set(adapter.namespace, true);
     committed.identityEvent?.();
     if (reply !== undefined && replied !== undefined) {
@@ -1596,6 +1653,7 @@ export class SessionManager {
       receivingCounter: s.receivingCounter,
       role: s.role,
       fingerprint: fingerprintOf(this.#crypto, namespace, s.remoteIdentityKey),
+      rekeyPending: loaded.record.rekey === true,
     };
   }
 
@@ -1749,6 +1807,8 @@ export class SessionManager {
       previous: readonly Uint8Array[];
       retiredBaseKeys: readonly Uint8Array[];
       heartbeatAt: number | null;
+      /** See SessionRecord.rekey; false when absent. */
+      rekey?: boolean;
     },
   ): Promise<() => void> {
     const t = tx.namespace(this.#storeName);
@@ -1771,6 +1831,7 @@ export class SessionManager {
       previous: next.previous,
       retiredBaseKeys: next.retiredBaseKeys,
       heartbeatAt: next.heartbeatAt,
+      ...(next.rekey === true ? { rekey: true } : {}),
     };
     const stored = encodeSession(record);
     await t.put(key, stored);
@@ -1793,6 +1854,18 @@ export class SessionManager {
       throw asOmemoError(error, "DECRYPTION_FAILED", "the Double Ratchet refused the message");
     }
   }
+}
+
+/** The lists of a record whose current session `current` a new one replaces (kept for decryption). */
+function replaced(
+  current: Session,
+  record: SessionRecord,
+): { previous: readonly Uint8Array[]; retiredBaseKeys: readonly Uint8Array[]; heartbeatAt: null } {
+  return {
+    previous: [serializeSession(current), ...record.previous].slice(0, PREVIOUS_SESSIONS_KEPT),
+    retiredBaseKeys: [current.baseKey, ...record.retiredBaseKeys].slice(0, RETIRED_BASE_KEYS_KEPT),
+    heartbeatAt: null,
+  };
 }
 
 function checkedTrustLevel(level: unknown): TrustLevel {

@@ -92,6 +92,13 @@ export interface SessionRecord {
   readonly retiredBaseKeys: readonly Uint8Array[];
   /** Receiving counter at which we sent a heartbeat in the current receiving chain, if we did. */
   readonly heartbeatAt: number | null;
+  /**
+   * Legacy OMEMO only: the current session was built from a key exchange that consumed a one-time
+   * prekey during a catch-up, whose deletion was postponed (XEP-0384 v0.3.0 §5): the prekey may be
+   * used twice, so nothing is ever sent in this session (§8 MUST NOT); a new session of ours, from
+   * the sender's bundle, replaces it before anything is sent to the device. Absent means false.
+   */
+  readonly rekey?: boolean;
 }
 
 export interface CachedDevice {
@@ -242,23 +249,30 @@ export function decodePreKeys(b: Uint8Array): PreKeysRecord {
  * Session records are on the path of every message, so they are binary rather than JSON (no base64
  * of the ~500-byte session): tag "S", version, revision (u32 high, u32 low), heartbeatAt + 1 (u32,
  * 0 = none), then counted lists of length-prefixed byte strings (previous sessions, retired base
- * keys) and the session itself as the rest.
+ * keys) and the session itself as the rest. Version 2 adds one flags byte after heartbeatAt (bit 0:
+ * `rekey`); a record without flags is still written as version 1, byte for byte as before, so a
+ * store stays readable by earlier releases unless a catch-up left a session to rekey.
  */
 const SESSION_TAG = 0x53;
+/** The session record version with a flags byte (version 1 is RECORD_VERSION, without it). */
+const SESSION_VERSION_FLAGS = 2;
+const FLAG_REKEY = 0x01;
 
 export function encodeSession(r: SessionRecord): Uint8Array {
   const parts = [...r.previous, ...r.retiredBaseKeys];
-  let length = 1 + 1 + 8 + 4 + 1 + 1 + r.session.length;
+  const flags = r.rekey === true ? FLAG_REKEY : 0;
+  let length = 1 + 1 + 8 + 4 + (flags === 0 ? 0 : 1) + 1 + 1 + r.session.length;
   for (const p of parts) length += 4 + p.length;
   const out = new Uint8Array(length);
   const view = new DataView(out.buffer);
   let at = 0;
   out[at++] = SESSION_TAG;
-  out[at++] = RECORD_VERSION;
+  out[at++] = flags === 0 ? RECORD_VERSION : SESSION_VERSION_FLAGS;
   view.setUint32(at, Math.floor(r.revision / 2 ** 32));
   view.setUint32(at + 4, r.revision % 2 ** 32);
   view.setUint32(at + 8, r.heartbeatAt === null ? 0 : r.heartbeatAt + 1);
   at += 12;
+  if (flags !== 0) out[at++] = flags;
   for (const list of [r.previous, r.retiredBaseKeys]) {
     out[at++] = list.length;
     for (const item of list) {
@@ -273,7 +287,9 @@ export function encodeSession(r: SessionRecord): Uint8Array {
 
 /** The revision of a stored session record, with the header checks of decodeSession, reading nothing else. */
 export function sessionRevision(b: Uint8Array): number {
-  if (b.length < 16 || b[0] !== SESSION_TAG || b[1] !== RECORD_VERSION) throw corrupt("session");
+  if (b.length < 16 || b[0] !== SESSION_TAG || (b[1] !== RECORD_VERSION && b[1] !== SESSION_VERSION_FLAGS)) {
+    throw corrupt("session");
+  }
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const high = view.getUint32(2);
   if (high >= 2 ** 21) throw corrupt("session"); // beyond 2^53: not a revision we wrote
@@ -288,6 +304,12 @@ export function decodeSession(b: Uint8Array): SessionRecord {
   const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const heartbeat = view.getUint32(10);
   let at = 14;
+  let flags = 0;
+  if (b[1] === SESSION_VERSION_FLAGS) {
+    flags = b[at++]!;
+    // Only known flags, and version 2 only when there is one (encodeSession writes version 1 otherwise).
+    if (flags === 0 || (flags & ~FLAG_REKEY) !== 0) throw corrupt(what);
+  }
   const lists: Uint8Array[][] = [];
   for (let l = 0; l < 2; l++) {
     if (at >= b.length) throw corrupt(what);
@@ -309,6 +331,7 @@ export function decodeSession(b: Uint8Array): SessionRecord {
     previous: lists[0]!,
     retiredBaseKeys: lists[1]!,
     heartbeatAt: heartbeat === 0 ? null : heartbeat - 1,
+    ...((flags & FLAG_REKEY) === 0 ? {} : { rekey: true }),
   };
 }
 

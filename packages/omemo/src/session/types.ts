@@ -149,4 +149,10 @@ export interface SessionInfo {
   readonly receivingCounter: number;
   readonly role: "initiator" | "responder";
   readonly fingerprint: string;
+  /**
+   * Legacy OMEMO: the session was built during a catch-up on a one-time prekey kept for it, so it is
+   * never sent in; a new session of ours replaces it at the catch-up's end or with the next message
+   * to the device (XEP-0384 v0.3.0 §5, §8).
+   */
+  readonly rekeyPending: boolean;
 }

@@ -15,6 +15,7 @@ import {
   encodeDeviceList,
   encodePreKeys,
   encodeSession,
+  sessionRevision,
 } from "../../src/session/records.js";
 import { ALICE, BOB, World } from "./world.js";
 
@@ -149,13 +150,17 @@ describe("stored records", () => {
   });
 
   it("session records (binary) round-trip for any content, and every cut or extension of one is refused or read exactly", () => {
-    const record = fc.record({
-      revision: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
-      session: fc.uint8Array({ minLength: 1, maxLength: 600 }),
-      previous: fc.array(fc.uint8Array({ maxLength: 600 }), { maxLength: 4 }),
-      retiredBaseKeys: fc.array(fc.uint8Array({ minLength: 32, maxLength: 33 }), { maxLength: 16 }),
-      heartbeatAt: fc.option(fc.integer({ min: 0, max: 0xfffffffe }), { nil: null }),
-    });
+    const record = fc.record(
+      {
+        revision: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+        session: fc.uint8Array({ minLength: 1, maxLength: 600 }),
+        previous: fc.array(fc.uint8Array({ maxLength: 600 }), { maxLength: 4 }),
+        retiredBaseKeys: fc.array(fc.uint8Array({ minLength: 32, maxLength: 33 }), { maxLength: 16 }),
+        heartbeatAt: fc.option(fc.integer({ min: 0, max: 0xfffffffe }), { nil: null }),
+        rekey: fc.constant(true as const),
+      },
+      { requiredKeys: ["revision", "session", "previous", "retiredBaseKeys", "heartbeatAt"] },
+    );
     fc.assert(
       fc.property(record, fc.nat(), (r, cut) => {
         const bytes = encodeSession(r);
@@ -171,6 +176,30 @@ describe("stored records", () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it("a session record without flags is written as version 1, byte for byte as before; the rekey flag needs version 2", () => {
+    const base = {
+      revision: 7,
+      session: Uint8Array.of(1, 2, 3),
+      previous: [],
+      retiredBaseKeys: [],
+      heartbeatAt: 4,
+    };
+    // tag, version 1, revision, heartbeat + 1, two empty lists, the session (the format of 2026-12).
+    const v1 = Uint8Array.of(0x53, 1, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 5, 0, 0, 1, 2, 3);
+    expect(encodeSession(base)).toEqual(v1);
+    expect(encodeSession({ ...base, rekey: false })).toEqual(v1);
+    const flagged = encodeSession({ ...base, rekey: true });
+    expect(Array.from(flagged)).toEqual([0x53, 2, 0, 0, 0, 0, 0, 0, 0, 7, 0, 0, 0, 5, 1, 0, 0, 1, 2, 3]);
+    expect(decodeSession(flagged)).toEqual({ ...base, rekey: true });
+    expect(sessionRevision(flagged)).toBe(7);
+    // Version 2 with no flag, or an unknown one, is not something we wrote.
+    for (const f of [0, 2, 0x81]) {
+      const odd = flagged.slice();
+      odd[14] = f;
+      expectCode(() => decodeSession(odd), "STORE_CORRUPT");
+    }
   });
 
   it("a corrupt session record makes that device fail with STORE_CORRUPT, nothing else", async () => {

@@ -23,7 +23,9 @@ type Command =
   | { kind: "drop"; at: number }
   | { kind: "duplicate"; at: number }
   | { kind: "swap"; at: number }
-  | { kind: "restart"; device: number };
+  | { kind: "restart"; device: number }
+  /** The device reads up to `count` of the stanzas queued for it inside `catchUp` (a MAM catch-up). */
+  | { kind: "catchUp"; device: number; count: number };
 
 const send = fc.record({ from: fc.nat(8), to: fc.nat(2) });
 const command: fc.Arbitrary<Command> = fc.oneof(
@@ -37,6 +39,12 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   { weight: 1, arbitrary: fc.nat(20).map((at) => ({ kind: "duplicate" as const, at })) },
   { weight: 1, arbitrary: fc.nat(20).map((at) => ({ kind: "swap" as const, at })) },
   { weight: 1, arbitrary: fc.nat(8).map((device) => ({ kind: "restart" as const, device })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .tuple(fc.nat(8), fc.integer({ min: 1, max: 6 }))
+      .map(([device, count]) => ({ kind: "catchUp" as const, device, count })),
+  },
 );
 
 const scenario = fc.record({
@@ -82,8 +90,13 @@ describe("properties of conversations among 3 users with 1-3 devices", () => {
           }
           expect(world.network.queue.length).toBeGreaterThanOrEqual(before);
         };
-        const deliver = async (count: number): Promise<void> => {
-          for (const d of await world.network.deliver(count)) {
+        const deliver = async (count: number, to?: Device): Promise<void> => {
+          let left = count;
+          const deliveries =
+            to === undefined
+              ? await world.network.deliver(count)
+              : await world.network.deliverWhere((p) => p.to === to.client && left-- > 0);
+          for (const d of deliveries) {
             if (d.error !== undefined) expect(isOmemoError(d.error), describeError(d.error)).toBe(true);
             const sent = textOf.get(d.pending.stanza);
             const device = devices.find((x) => x.client === d.pending.to);
@@ -119,6 +132,11 @@ describe("properties of conversations among 3 users with 1-3 devices", () => {
             case "restart":
               await devices[c.device % devices.length]!.restart();
               break;
+            case "catchUp": {
+              const device = devices[c.device % devices.length]!;
+              await device.manager.catchUp(() => deliver(c.count, device));
+              break;
+            }
           }
         }
         for (let round = 0; round < 50 && world.network.queue.length > 0; round++)
