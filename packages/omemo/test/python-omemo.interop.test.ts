@@ -92,6 +92,10 @@ class OurDevice implements PepMember {
       this.outbox.push({ to, message });
       return Promise.resolve();
     },
+    retract: (node, itemId) => {
+      this.#published.push({ jid: this.jid, node, itemId, xml: null });
+      return Promise.resolve();
+    },
   };
 
   async start(namespaces: OmemoNamespace[]): Promise<void> {
@@ -593,6 +597,39 @@ describe.each([
     const fresh = await stale.peer.encrypt([ALICE], pyPlaintext(ns, "with your new bundle", gina, ALICE), ns);
     expect((await alice.decrypt(fresh.xml!, gina)).body).toBe("with your new bundle");
     alice.takeOutbox();
+  });
+
+  it("unpublishOwnDevice: python-omemo reads our list without the device, then no list, and stops encrypting to it", async () => {
+    const jid = `gina-${ns === LEGACY_NS ? "l" : "2"}@example.org`;
+    const phone = await world.addOurs(jid, "phone", [ns]);
+    const laptop = await world.addOurs(jid, "laptop", [ns]);
+    await phone.relayPublished();
+    const active = async (): Promise<number[]> =>
+      (await bob.peer.devices(jid)).devices
+        .filter((d) => d.active[ns] === true)
+        .map((d) => d.deviceId)
+        .sort((a, b) => a - b);
+    const both = [phone.manager.deviceId, laptop.manager.deviceId].sort((a, b) => a - b);
+    await bob.peer.refreshDeviceList(jid, ns);
+    expect(await active()).toEqual(both);
+
+    await phone.manager.unpublishOwnDevice();
+    const relayed = await phone.relayPublished();
+    // Our list without the phone (through python's parser and schema), and the phone's bundle retracted.
+    expect(relayed.map((i) => [i.node, i.xml === null])).toEqual([
+      [DEVICE_LIST_NODE[ns], false],
+      [bundleAddress(ns, phone.manager.deviceId).node, true],
+    ]);
+    expect(await active()).toEqual([laptop.manager.deviceId]);
+    const m = await bob.peer.encrypt([jid], pyPlaintext(ns, "to the laptop only", BOB, jid), ns);
+    expect(m.keys.filter((k) => k.jid === jid).map((k) => k.deviceId)).toEqual([laptop.manager.deviceId]);
+
+    // The last device: the list itself is retracted (neither schema has an empty list).
+    await laptop.manager.unpublishOwnDevice();
+    expect((await laptop.relayPublished()).every((i) => i.xml === null)).toBe(true);
+    expect(world.relay.get(jid, DEVICE_LIST_NODE[ns], "current")).toBeUndefined();
+    await bob.peer.refreshDeviceList(jid, ns);
+    expect(await active()).toEqual([]);
   });
 
   it("a restart of our manager from its store goes on with python without a new key exchange", async () => {

@@ -33,6 +33,12 @@ export interface OmemoTransport {
   fetch(jid: string, node: string, itemId?: string): Promise<readonly Element[] | null>;
   /** Sends a `<message>` the manager built by itself (empty messages: key exchange completion, heartbeats). */
   send(to: string, message: Element): Promise<void>;
+  /**
+   * Retracts one item from our PEP node, notifying subscribers (XEP-0060 §7.2, `notify='true'`).
+   * Resolve also when the node or item does not exist (item-not-found): it is gone either way.
+   * Needed only by `SessionManager.unpublishOwnDevice`.
+   */
+  retract?(node: string, itemId: string): Promise<void>;
 }
 
 /** An async key-value namespace: `@parley/storage`'s `db.namespace(name)` is one. */

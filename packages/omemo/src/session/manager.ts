@@ -72,7 +72,7 @@ import {
   type WireMessage,
 } from "./namespaces.js";
 import { openLegacy, openV2, sealLegacy, sealV2 } from "./payload.js";
-import { fetchPayload, pickItem } from "./pep-items.js";
+import { fetchPayload, nodeItems, pickItem } from "./pep-items.js";
 import {
   bundleOf,
   createPreKeys,
@@ -317,10 +317,83 @@ export class SessionManager {
    * what the server has: other devices are never dropped). Call it after each login.
    */
   async publishOwnDevice(): Promise<void> {
+    // OMEMO turned back on after unpublishOwnDevice: the mark goes first, or nothing below would publish.
+    await this.#setUnpublishedDevice(false);
     // Prekeys a catch-up cut short (a crash) left marked used are deleted now.
     if (this.#catchUps === 0) for (const ns of this.namespaces) await this.#settleUsedPreKeys(ns);
     for (const ns of this.namespaces) await this.#publishBundle(ns);
     for (const ns of this.namespaces) await this.#announce(ns);
+  }
+
+  /**
+   * Turns OMEMO off for this device (XEP-0384 v0.8.3 §6 SHOULD, when the user deactivates OMEMO): in
+   * every namespace our device id leaves our account's device list (the others stay; a list that
+   * would be empty is retracted, since OMEMO 2's schema has no empty list) and our bundle is retracted,
+   * so contacts stop encrypting to this device. From then on the manager does not announce the device
+   * again (not even when it sees our list without it, which otherwise v0.8.3 §5.3.1 requires) and
+   * publishes no bundle, also after a restart, until {@link publishOwnDevice} turns it back on. Keys and
+   * sessions are kept: archived messages still decrypt. Needs `transport.retract`. A failure throws
+   * `IO_FAILED` with the device already marked off: call it again to finish.
+   */
+  async unpublishOwnDevice(): Promise<void> {
+    const transport = this.#transport;
+    if (typeof transport.retract !== "function") {
+      throw new OmemoError("INVALID_ARGUMENT", "unpublishOwnDevice needs a transport with retract()");
+    }
+    const retract = (node: string, itemId: string) =>
+      io("retracting from our PEP service", () => transport.retract!(node, itemId));
+    await this.#setUnpublishedDevice(true);
+    for (const ns of this.namespaces) {
+      const adapter = adapterFor(ns);
+      const listed = await this.#fetchDeviceList(this.jid, ns);
+      const others = (listed ?? []).filter((d) => d.id !== this.deviceId);
+      if (others.length > 0) {
+        if (others.length < (listed ?? []).length) await this.#publishDeviceList(adapter, others);
+      } else if (listed !== null) {
+        // The items of the node (legacy lists may sit under another id than `current`).
+        const items =
+          nodeItems(await io("fetching a device list", () => transport.fetch(this.jid, adapter.deviceListNode))) ?? [];
+        const ids = new Set(items.flatMap((i) => (i.id === undefined ? [] : [i.id])));
+        if (ids.size === 0) ids.add(CURRENT_ITEM_ID);
+        for (const id of ids) await retract(adapter.deviceListNode, id);
+      }
+      await this.#applyDeviceList(this.jid, ns, others);
+      const { node, itemId } = adapter.bundleAddress(this.deviceId);
+      await retract(node, itemId);
+    }
+  }
+
+  /** Stores (or clears) the mark of {@link unpublishOwnDevice} in every namespace, in one transaction. */
+  async #setUnpublishedDevice(on: boolean): Promise<void> {
+    await io("saving the account", () =>
+      this.#store.transaction(async (tx) => {
+        const t = tx.namespace(this.#storeName);
+        for (const ns of this.namespaces) {
+          const key = keys.unpublishedDevice(adapterFor(ns).tag);
+          if (on) await t.put(key, Uint8Array.of(1));
+          // (Read first: a login that finds no mark writes nothing.)
+          else if ((await t.get(key)) !== undefined) await t.delete(key);
+        }
+      }),
+    );
+  }
+
+  /** Whether the app turned OMEMO off for this device (read from the store: another tab may have). */
+  async #isUnpublished(ns: OmemoNamespace): Promise<boolean> {
+    const flag = await io("loading the account", () => this.#kv.get(keys.unpublishedDevice(adapterFor(ns).tag)));
+    return flag !== undefined;
+  }
+
+  /**
+   * A PEP retraction notification (XEP-0060 §7.2.2.1) from `jid`'s `node`: for a device list node,
+   * the list is fetched again (an account that retracted its list has no devices any more). Returns
+   * whether it was a device list of a namespace we use. Item ids are not needed.
+   */
+  async handlePubsubRetraction(jid: string, node: string): Promise<boolean> {
+    const ns = namespaceOfDeviceListNode(node);
+    if (ns === undefined || !this.namespaces.includes(ns)) return false;
+    await this.refreshDeviceList(jid, ns);
+    return true;
   }
 
   /** Our current bundle in a namespace, as published. */
@@ -331,6 +404,11 @@ export class SessionManager {
 
   async #publishBundle(ns: OmemoNamespace): Promise<void> {
     const adapter = adapterFor(ns);
+    if (await this.#isUnpublished(ns)) {
+      // OMEMO is off for this device: the bundle stays retracted; publishOwnDevice publishes it again.
+      this.#unpublished.set(ns, false);
+      return;
+    }
     const { node, itemId } = adapter.bundleAddress(this.deviceId);
     for (;;) {
       // Loaded under the prekeys lock (a key exchange being stored finishes first), published outside
@@ -622,7 +700,7 @@ export class SessionManager {
 
   async #applyDeviceList(jid: string, ns: OmemoNamespace, listed: readonly ListedDevice[]): Promise<number[]> {
     const adapter = adapterFor(ns);
-    const own = sameBareJid(jid, this.jid);
+    const own = sameBareJid(jid, this.jid) && !(await this.#isUnpublished(ns));
     const republish = own ? withOwnDevice(listed, this.#ownListing(ns)) : null;
     const effective = republish ?? listed;
     const key = keys.devices(adapter.tag, bareJidKey(jid));

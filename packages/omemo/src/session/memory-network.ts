@@ -16,6 +16,8 @@ export interface MemoryClientHandlers {
   message?(stanza: Element): unknown;
   /** A PEP notification: `from`'s node got these items (XEP-0060 §7.1.2.1). */
   pubsub?(from: string, node: string, items: ReadonlyArray<{ id: string; payload: Element }>): unknown;
+  /** A PEP retraction notification: `from` retracted these items of its node (XEP-0060 §7.2.2.1). */
+  retract?(from: string, node: string, itemIds: readonly string[]): unknown;
 }
 
 export interface MemoryClient {
@@ -27,9 +29,10 @@ export interface MemoryClient {
 /** A stanza waiting in the network, for the test to deliver, drop, duplicate or reorder. */
 export interface Pending {
   readonly to: MemoryClient;
-  readonly kind: "message" | "pubsub";
+  readonly kind: "message" | "pubsub" | "retract";
+  /** The `<message>`, the pubsub `<item id>` published, or the `<retract id>` of a retraction. */
   readonly stanza: Element;
-  /** For "pubsub": the publishing account and node. */
+  /** For "pubsub" and "retract": the publishing account and node. */
   readonly from: string;
   readonly node: string;
 }
@@ -63,6 +66,8 @@ export class MemoryXmppNetwork {
   readonly queue: Pending[] = [];
   /** Every publication, in order: `${account} ${node} ${itemId}`. */
   readonly publications: string[] = [];
+  /** Every retraction of an existing item, in order: `${account} ${node} ${itemId}`. */
+  readonly retractions: string[] = [];
   readonly #fetchItems: boolean;
 
   constructor(options: MemoryXmppNetworkOptions = {}) {
@@ -83,6 +88,10 @@ export class MemoryXmppNetwork {
           Promise.resolve(this.#fetchItems ? this.fetchItems(jid, node, itemId) : this.fetch(jid, node, itemId)),
         send: (to, message) => {
           this.#send(client, to, message);
+          return Promise.resolve();
+        },
+        retract: (node, itemId) => {
+          this.#retract(client, account, node, itemId);
           return Promise.resolve();
         },
       },
@@ -168,9 +177,11 @@ export class MemoryXmppNetwork {
       const result =
         pending.kind === "message"
           ? await connection.handlers.message?.(cloneElement(pending.stanza))
-          : await connection.handlers.pubsub?.(pending.from, pending.node, [
-              { id: attr(pending.stanza, "id") ?? "", payload: cloneElement(childElements(pending.stanza)[0]!) },
-            ]);
+          : pending.kind === "retract"
+            ? await connection.handlers.retract?.(pending.from, pending.node, [attr(pending.stanza, "id") ?? ""])
+            : await connection.handlers.pubsub?.(pending.from, pending.node, [
+                { id: attr(pending.stanza, "id") ?? "", payload: cloneElement(childElements(pending.stanza)[0]!) },
+              ]);
       return { pending, result };
     } catch (error) {
       return { pending, error };
@@ -205,6 +216,18 @@ export class MemoryXmppNetwork {
     for (const c of this.#connections) {
       if (c.client === from) continue;
       this.queue.push({ to: c.client, kind: "pubsub", stanza: wrapper, from: account, node });
+    }
+  }
+
+  /** Removes an item (nothing happens when there is none, as item-not-found) and notifies every other client. */
+  #retract(from: MemoryClient, account: string, node: string, itemId: string): void {
+    const items = this.#pep.get(bareJidKey(account))?.get(node);
+    if (items === undefined || !items.delete(itemId)) return;
+    this.retractions.push(`${account} ${node} ${itemId}`);
+    const stanza = el("retract", { id: itemId });
+    for (const c of this.#connections) {
+      if (c.client === from) continue;
+      this.queue.push({ to: c.client, kind: "retract", stanza, from: account, node });
     }
   }
 

@@ -9,7 +9,8 @@
  *   session/<ns>/<bare jid>/<device id>      SessionRecord
  *   devices/<ns>/<bare jid>                  DeviceListRecord (the cached device list)
  *   identity/<ns>/<bare jid>/<device id>     IdentityRecord (the identity key last seen for a device)
- *   announced/<ns>, unpublished/<ns>         flags (one byte)
+ *   announced/<ns>, unpublished/<ns>,
+ *   deactivated/<ns>                         flags (one byte)
  *   answered/<ns>/<bare jid>/<device id>     raw base key (the key exchange we last answered)
  * `<ns>` is "legacy" or "v2"; JIDs are stored in bareJidKey form (NFC, lower case).
  */
@@ -29,6 +30,11 @@ export const keys = {
   identity: (ns: NamespaceTag, jid: string, deviceId: number): string => `identity/${ns}/${jid}/${deviceId}`,
   /** Present once our bundle and device list of the namespace were published (a first run can fail in between). */
   announced: (ns: NamespaceTag): string => `announced/${ns}`,
+  /**
+   * Present while the app has turned OMEMO off for this device (`unpublishOwnDevice`): our device is
+   * not announced again and no bundle is published until `publishOwnDevice` turns it back on.
+   */
+  unpublishedDevice: (ns: NamespaceTag): string => `deactivated/${ns}`,
   /**
    * Present while our stored prekeys are newer than the bundle the server has (a consumed one-time
    * prekey, a rotation): written with the prekeys, deleted only after a publication of them succeeded.

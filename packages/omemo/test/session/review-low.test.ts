@@ -244,6 +244,9 @@ describe.each([
       await inner(node, itemId, payload, options);
     };
     const slow = bob.manager.publishOwnDevice();
+    // Its bundle publication hangs before the key exchange arrives.
+    for (let i = 0; i < 50 && !held; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(held).toBe(true);
     let decrypted = false;
     const delivery = world.network
       .deliverWhere((p) => p.to === bob.client && p.kind === "message")

@@ -54,7 +54,7 @@ export class Device {
   /** Every publication of this device, with its publish-options. */
   readonly published: Array<{ node: string; itemId: string; options: PublishOptions; payload: Element }> = [];
   /** Make the next transport calls of these kinds throw (failure injection). */
-  readonly failing = new Set<"publish" | "fetch" | "send">();
+  readonly failing = new Set<"publish" | "fetch" | "send" | "retract">();
   readonly transport: OmemoTransport;
   readonly #world: World;
 
@@ -76,9 +76,10 @@ export class Device {
         }
       },
       pubsub: (from, node, items) => this.manager.handlePubsubEvent(from, node, items),
+      retract: (from, node) => this.manager.handlePubsubRetraction(from, node),
     });
     const inner = this.client.transport;
-    const check = (kind: "publish" | "fetch" | "send"): void => {
+    const check = (kind: "publish" | "fetch" | "send" | "retract"): void => {
       if (this.failing.has(kind)) throw new Error(`${kind} failed (injected)`);
     };
     this.transport = {
@@ -94,6 +95,10 @@ export class Device {
       send: async (to, message) => {
         check("send");
         await inner.send(to, message);
+      },
+      retract: async (node, itemId) => {
+        check("retract");
+        await inner.retract!(node, itemId);
       },
     };
   }
