@@ -12,6 +12,7 @@ import {
   SessionManager,
   v2,
   type OmemoNamespace,
+  type OmemoTransport,
 } from "../../src/index.js";
 import { ALICE, BOB, CAROL, World, type Device } from "./world.js";
 
@@ -141,7 +142,12 @@ describe("unpublishOwnDevice, other cases", () => {
   it("a transport without retract(): INVALID_ARGUMENT and nothing changed", async () => {
     const network = new MemoryXmppNetwork();
     const client = network.connect(`${ALICE}/x`);
-    const { retract: _retract, ...withoutRetract } = client.transport;
+    const inner = client.transport;
+    const withoutRetract: OmemoTransport = {
+      publish: (node, itemId, payload, options) => inner.publish(node, itemId, payload, options),
+      fetch: (jid, node, itemId) => inner.fetch(jid, node, itemId),
+      send: (to, message) => inner.send(to, message),
+    };
     const manager = await SessionManager.create({
       jid: ALICE,
       store: memoryOmemoStore(),
