@@ -17,7 +17,6 @@ import { xml } from "@xmpp/client";
 import { isOmemoError, NS_LEGACY, NS_V2, type Element, type OmemoNamespace, wrapMessage } from "@parley/omemo";
 import { isOtrError } from "@parley/otr";
 import {
-  DuplicateFilter,
   isQueueError,
   openQueue,
   realTimers,
@@ -39,6 +38,7 @@ import {
 } from "./files.js";
 import { GroupChats, isGroupChatError } from "./muc.js";
 import { isOtrChatError, OtrChat } from "./otr.js";
+import { StoredDuplicateFilter } from "./duplicates.js";
 import { isProfileError, type Profile } from "./profile.js";
 import { fingerprintUri, isShareError, parseFingerprintUri, renderQr } from "./share.js";
 import {
@@ -123,7 +123,14 @@ export class ChatClient {
   readonly profile: Profile;
   readonly #listeners = new Set<(event: ChatEvent) => void>();
   readonly #transportListeners: Set<(event: TransportEvent) => void>;
-  readonly #duplicates = new DuplicateFilter(); // the queue's DEDUP_CAPACITY per account
+  /** Origin-ids seen per sender (the queue's DEDUP_CAPACITY), kept in the profile's store across restarts. */
+  readonly #duplicates: StoredDuplicateFilter;
+  /** What #transmit put on the wire for a queued message ("omemo2", "legacy", "omemo" for both, "otr", "none"). */
+  readonly #onWire = new Map<string, string>();
+  /** Messages the queue sent before their history entry was written (the entry then says so at once). */
+  readonly #sentBeforeRecorded = new Map<string, string>();
+  /** Writes of the queue's messages to the history, one at a time: an entry is written before it is corrected. */
+  #historyWrites: Promise<unknown> = Promise.resolve();
   readonly #insecureHttpHosts: readonly string[];
   #upload: Promise<UploadService | undefined> | undefined;
   #closed = false;
@@ -135,8 +142,10 @@ export class ChatClient {
     groups: GroupChats,
     queue: Queue,
     transportListeners: Set<(event: TransportEvent) => void>,
+    duplicates: StoredDuplicateFilter,
   ) {
     this.#transportListeners = transportListeners;
+    this.#duplicates = duplicates;
     this.jid = options.jid.toLowerCase();
     this.profile = options.profile;
     this.account = account;
@@ -178,6 +187,13 @@ export class ChatClient {
       // they wait for `clientReady`, resolved right after.
       let resolveClient!: (c: ChatClient) => void;
       const clientReady = new Promise<ChatClient>((resolve) => (resolveClient = resolve));
+      const duplicates = await StoredDuplicateFilter.open(profile.db, {
+        onError: (e) => {
+          void clientReady.then((c) => {
+            c.#emitError(e);
+          });
+        },
+      });
       const transportListeners = new Set<(event: TransportEvent) => void>();
       const queue = await openQueue({
         account: jid,
@@ -207,7 +223,10 @@ export class ChatClient {
           },
         },
       });
-      const client = new ChatClient(options, account, otr, groups, queue, transportListeners);
+      // Before anything is sent (the transport waits for the client): history entries of messages a
+      // previous run sent without correcting them (it stopped in between) are corrected now.
+      await settleUnsentHistory(profile, queue).catch(() => undefined);
+      const client = new ChatClient(options, account, otr, groups, queue, transportListeners, duplicates);
       resolveClient(client);
       client.#wire();
       return client;
@@ -255,8 +274,24 @@ export class ChatClient {
         // The message is queued (and stored): whatever fails from here is reported, and the id returned,
         // so that nobody sends it a second time (which would be a second message, with another origin-id).
         try {
-          const method = (await trust.getContactSettings(this.jid, command.to)).defaultEncryption;
-          await this.#record(command.to, "out", this.jid, command.body, method);
+          // The history shows the contact's default until the queue sent it, then what it went out with.
+          const intended = (await trust.getContactSettings(this.jid, command.to)).defaultEncryption;
+          const at = Date.now();
+          await this.#historyWrite(async () => {
+            const entry = {
+              peer: bareOf(command.to),
+              direction: "out" as const,
+              from: this.jid,
+              body: command.body,
+              at,
+            };
+            const sent = this.#sentBeforeRecorded.get(id);
+            this.#sentBeforeRecorded.delete(id);
+            await this.profile.record(
+              { ...entry, encryption: sent ?? intended },
+              sent === undefined ? { messageId: id } : {},
+            );
+          });
         } catch (e) {
           this.#emitError(e);
         }
@@ -479,7 +514,13 @@ export class ChatClient {
     await this.queue.close().catch(() => undefined);
     await this.groups.close().catch(() => undefined);
     await this.otr.close().catch(() => undefined);
-    await this.account.close();
+    try {
+      await this.account.close();
+    } finally {
+      // What was received and sent until now is in the store before the caller closes the profile.
+      await this.#historyWrites;
+      await this.#duplicates.flush();
+    }
   }
 
   // ------------------------------------------------------------------ wiring
@@ -622,8 +663,15 @@ export class ChatClient {
     });
 
     queue.subscribe((e) => {
+      if (e.type === "cancelled") {
+        this.#onWire.delete(e.id);
+        this.#historyWrite(() => this.profile.forgetUnsent(e.id)).catch((err: unknown) => {
+          this.#emitError(err);
+        });
+      }
       if (e.type !== "state") return;
       const m = e.message;
+      this.#queueStateToHistory(m.id, m.state, e.previous, m.method);
       this.#emit({
         event: "queue",
         id: m.id,
@@ -659,6 +707,37 @@ export class ChatClient {
     });
   }
 
+  /**
+   * The queue sent a message (or a receipt says it arrived): its history entry, written with the
+   * contact's default when it was queued, now says how it actually went out (the queue may have fallen
+   * back from OTR to OMEMO or the reverse, and OMEMO may have gone out in one namespace or both).
+   */
+  #queueStateToHistory(id: string, state: string, previous: string | undefined, method: string | undefined): void {
+    if (state === "failed") {
+      this.#onWire.delete(id); // a resend may choose another method
+      return;
+    }
+    if (state !== "sent" && !(state === "delivered" && previous !== "sent")) return;
+    const used = this.#onWire.get(id) ?? method;
+    this.#onWire.delete(id);
+    if (used === undefined) return;
+    this.#historyWrite(async () => {
+      if (await this.profile.recordSent(id, used)) return;
+      // Not recorded yet (the send command writes it after the queue took it): it will say `used` at once.
+      this.#sentBeforeRecorded.set(id, used);
+      if (this.#sentBeforeRecorded.size > 1000)
+        this.#sentBeforeRecorded.delete(this.#sentBeforeRecorded.keys().next().value!);
+    }).catch((e: unknown) => {
+      this.#emitError(e);
+    });
+  }
+
+  #historyWrite<T>(write: () => Promise<T>): Promise<T> {
+    const run = this.#historyWrites.then(write);
+    this.#historyWrites = run.catch(() => undefined);
+    return run;
+  }
+
   async #incoming(m: IncomingMessage): Promise<void> {
     if (m.body === undefined) return;
     const peer = m.direction === "out" ? bareOf(m.to ?? this.jid) : bareOf(m.from);
@@ -678,6 +757,14 @@ export class ChatClient {
   /** Reports a message once (a resend carries the same origin-id), stores it, fetches its file. */
   async #deliver(message: Omit<Extract<ChatEvent, { event: "message" }>, "event" | "muted">): Promise<void> {
     if (message.id !== undefined && this.#duplicates.isDuplicate(message.from, message.id)) return;
+    await this.#show(message);
+    // Remembered across restarts once the message is stored (in the background: receiving does not
+    // wait for it, and a failed write is only reported). Never before: a restart in between would drop
+    // the resend of a message we never stored.
+    if (message.id !== undefined) this.#duplicates.persist(message.from, message.id);
+  }
+
+  async #show(message: Omit<Extract<ChatEvent, { event: "message" }>, "event" | "muted">): Promise<void> {
     const peer = message.direction === "out" ? message.to : message.from;
     const { muted } = await this.profile.trust.getContactSettings(this.jid, peer);
     this.#emit({ event: "message", ...message, muted });
@@ -774,6 +861,13 @@ export class ChatClient {
     signal?: AbortSignal,
   ): Promise<StanzaFate[]> {
     const fates: Array<Promise<StanzaFate>> = [];
+    // What the history will say once the queue reports it sent.
+    if (method === "omemo") {
+      const namespaces = new Set((payload as ReadonlyArray<{ namespace: OmemoNamespace }>).map((m) => m.namespace));
+      this.#onWire.set(originId, namespaces.size === 1 ? encryptionOf([...namespaces][0]!) : "omemo");
+    } else {
+      this.#onWire.set(originId, method);
+    }
     const send = async (stanza: Element): Promise<void> => {
       fates.push((await this.account.sendTracked(stanza, signal)).fate);
     };
@@ -809,6 +903,21 @@ export class ChatClient {
 
   toString(): string {
     return `ChatClient(${this.jid})`;
+  }
+}
+
+/**
+ * At start, before the queue sends anything: outgoing messages whose history entry still shows the
+ * intended encryption but that the queue sent (a previous run stopped before correcting it) get the
+ * method the queue stored; those the queue no longer holds (cancelled, or delivered meanwhile) are no
+ * longer waited for.
+ */
+async function settleUnsentHistory(profile: Profile, queue: Queue): Promise<void> {
+  for (const id of await profile.unsentMessageIds()) {
+    const m = queue.get(id);
+    if (m === undefined) await profile.forgetUnsent(id);
+    else if ((m.state === "sent" || m.state === "delivered") && m.method !== undefined)
+      await profile.recordSent(id, m.method);
   }
 }
 

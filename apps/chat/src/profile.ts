@@ -68,6 +68,13 @@ export type { HistoryEntry };
 const te = new TextEncoder();
 const td = new TextDecoder();
 const MAX_HISTORY_PAGE = 1000;
+/** The history: `<peer>/<at, 15 digits>-<sequence>` → a HistoryEntry as JSON (the same format since the first version). */
+const HISTORY = "history";
+/**
+ * Outgoing messages of the queue not sent yet: message id (origin-id) → the key of their history entry,
+ * whose encryption is the one intended until the queue says which one it used.
+ */
+const UNSENT = "history-unsent";
 
 /**
  * The profile's keystore seen through: the passphrases it handed out or was given in this run, so a
@@ -247,16 +254,62 @@ export class Profile {
     }
   }
 
-  /** Appends a message to the history of its conversation. */
-  async record(entry: HistoryEntry): Promise<void> {
+  /**
+   * Appends a message to the history of its conversation. With `messageId` (an outgoing message of the
+   * queue, not sent yet), its `encryption` is the one intended, and {@link recordSent} corrects it to the
+   * one the queue used once it is known: the entry is noted under the id (in the same transaction).
+   */
+  async record(entry: HistoryEntry, options: { messageId?: string } = {}): Promise<void> {
     const key = `${entry.peer}/${String(entry.at).padStart(15, "0")}-${String(this.#seq++).padStart(6, "0")}`;
-    await this.db.namespace("history").put(key, te.encode(JSON.stringify(entry)));
+    const value = te.encode(JSON.stringify(entry));
+    const { messageId } = options;
+    if (messageId === undefined) {
+      await this.db.namespace(HISTORY).put(key, value);
+      return;
+    }
+    await this.db.transaction(async (tx) => {
+      await tx.namespace(HISTORY).put(key, value);
+      await tx.namespace(UNSENT).put(messageId, te.encode(key));
+    });
+  }
+
+  /**
+   * The queue sent the message recorded with `messageId` (see {@link record}): its entry now says the
+   * encryption it went out with. False if no entry waits under that id (none was recorded, or it was
+   * corrected already).
+   */
+  async recordSent(messageId: string, encryption: string): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      const unsent = tx.namespace(UNSENT);
+      const ref = await unsent.get(messageId);
+      if (ref === undefined) return false;
+      await unsent.delete(messageId);
+      const history = tx.namespace(HISTORY);
+      const key = td.decode(ref);
+      const stored = await history.get(key);
+      if (stored !== undefined) {
+        const entry = JSON.parse(td.decode(stored)) as HistoryEntry;
+        // Whatever else the record holds (a later version's fields) is kept.
+        await history.put(key, te.encode(JSON.stringify({ ...entry, encryption })));
+      }
+      return true;
+    });
+  }
+
+  /** The ids of outgoing messages whose history entry still shows the encryption intended (see {@link record}). */
+  async unsentMessageIds(): Promise<string[]> {
+    return (await this.db.namespace(UNSENT).scan()).map((e) => e.key);
+  }
+
+  /** Stops waiting for the queue to send `messageId` (cancelled, or gone): its entry stays as it is. */
+  async forgetUnsent(messageId: string): Promise<void> {
+    await this.db.namespace(UNSENT).delete(messageId);
   }
 
   /** The last `limit` messages with `peer` (bare JID), oldest first. */
   async history(peer: string, limit = 50): Promise<HistoryEntry[]> {
     const n = Math.max(0, Math.min(MAX_HISTORY_PAGE, Math.floor(limit)));
-    const all = await this.db.namespace("history").scan({ prefix: `${peer}/` });
+    const all = await this.db.namespace(HISTORY).scan({ prefix: `${peer}/` });
     return all.slice(Math.max(0, all.length - n)).map((e) => JSON.parse(td.decode(e.value)) as HistoryEntry);
   }
 

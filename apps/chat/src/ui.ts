@@ -46,6 +46,15 @@ Commands (a JID is bare, like bob@example.org):
   /read <jid> <message id>      tell the contact you read it (chat markers)
   /status   /help   /quit`;
 
+const ENCRYPTION_LABELS: Record<string, string> = {
+  omemo: "OMEMO",
+  omemo2: "OMEMO 2",
+  legacy: "legacy OMEMO",
+  otr: "OTR",
+  none: "UNENCRYPTED",
+};
+const encryptionLabel = (encryption: string): string => ENCRYPTION_LABELS[encryption] ?? encryption;
+
 /** An event as one line for people. Plaintext is shown only here, on the user's own terminal. */
 export function render(e: ChatEvent): string | undefined {
   const time = (at: number) => new Date(at).toISOString().slice(11, 16);
@@ -54,9 +63,7 @@ export function render(e: ChatEvent): string | undefined {
       return `connected as ${e.jid}, OMEMO device ${e.deviceId}; /help for commands`;
     case "message": {
       if (e.muted) return undefined;
-      const how = { omemo: "OMEMO", omemo2: "OMEMO 2", legacy: "legacy OMEMO", otr: "OTR", none: "UNENCRYPTED" }[
-        e.encryption
-      ];
+      const how = encryptionLabel(e.encryption);
       const via = e.via === "live" ? "" : ` ${e.via}`;
       return e.direction === "in"
         ? `${time(e.at)} [${e.from}] ${e.body}   (${how}${via})`
@@ -101,8 +108,12 @@ export function show(command: Command, result: unknown): string | undefined {
       return r.qr === undefined ? r.uri : `${r.qr}\n${r.uri}`;
     }
     case "history":
-      return (result as { direction: string; from: string; body: string; at: number }[])
-        .map((h) => `${new Date(h.at).toISOString().slice(0, 16)} ${h.direction === "in" ? h.from : "me"}: ${h.body}`)
+      // How each message went out or came in: for ours, the method the queue used once it sent it.
+      return (result as { direction: string; from: string; body: string; encryption: string; at: number }[])
+        .map(
+          (h) =>
+            `${new Date(h.at).toISOString().slice(0, 16)} ${h.direction === "in" ? h.from : "me"}: ${h.body}   (${encryptionLabel(h.encryption)})`,
+        )
         .join("\n");
     case "quit":
       return undefined;

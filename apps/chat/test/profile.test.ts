@@ -88,6 +88,53 @@ describe("Profile: the client's encrypted state", () => {
     await d.close();
   });
 
+  it("an outgoing message of the queue: recorded with the method intended, corrected to the one used, across a restart", async () => {
+    const dir = fresh();
+    const a = await Profile.open({ dir, kdf: KDF });
+    const out = { peer: "bob@localhost", direction: "out" as const, from: "alice@localhost" };
+    await a.record({ ...out, body: "queued", encryption: "otr", at: 1 }, { messageId: "m1" });
+    await a.record({ ...out, body: "also queued", encryption: "omemo", at: 2 }, { messageId: "m2" });
+    expect(await a.unsentMessageIds()).toEqual(["m1", "m2"]);
+    expect(await a.recordSent("m2", "omemo2")).toBe(true);
+    expect(await a.recordSent("m2", "legacy")).toBe(false); // corrected once
+    expect(await a.recordSent("nope", "otr")).toBe(false);
+    await a.close();
+    // Still queued when the client stopped: corrected when the next run sends it.
+    const b = await Profile.open({ dir });
+    expect(await b.unsentMessageIds()).toEqual(["m1"]);
+    expect(await b.recordSent("m1", "omemo2")).toBe(true);
+    expect(await b.history("bob@localhost")).toEqual([
+      { ...out, body: "queued", encryption: "omemo2", at: 1 },
+      { ...out, body: "also queued", encryption: "omemo2", at: 2 },
+    ]);
+    await b.record({ ...out, body: "cancelled", encryption: "omemo", at: 3 }, { messageId: "m3" });
+    await b.forgetUnsent("m3");
+    expect(await b.unsentMessageIds()).toEqual([]);
+    expect((await b.history("bob@localhost")).at(-1)).toMatchObject({ body: "cancelled", encryption: "omemo" });
+    await b.close();
+  });
+
+  it("history records written by earlier versions (the same JSON, no message id) read as they were", async () => {
+    const dir = fresh();
+    const a = await Profile.open({ dir, kdf: KDF });
+    const old = {
+      peer: "bob@localhost",
+      direction: "out",
+      from: "alice@localhost",
+      body: "from an old version",
+      encryption: "omemo",
+      at: 5,
+    };
+    await a.db
+      .namespace("history")
+      .put("bob@localhost/000000000000005-000000", new TextEncoder().encode(JSON.stringify(old)));
+    await a.close();
+    const b = await Profile.open({ dir });
+    expect(await b.history("bob@localhost")).toEqual([old]);
+    expect(await b.unsentMessageIds()).toEqual([]);
+    await b.close();
+  });
+
   it("the trust store lives in the profile (TOFU across restarts)", async () => {
     const dir = fresh();
     const a = await Profile.open({ dir, kdf: KDF });

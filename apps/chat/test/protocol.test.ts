@@ -10,7 +10,7 @@ import {
   parseRequestText,
   requestIdOf,
 } from "@parley/sdk";
-import { HELP, parseLine, render } from "../src/ui.js";
+import { HELP, parseLine, render, show } from "../src/ui.js";
 
 const noPrompt = () => Promise.resolve(undefined);
 
@@ -217,6 +217,20 @@ describe("ui: /command lines", () => {
     expect(
       render({ event: "queue", id: "m1", to: "bob@example.org", state: "failed", reason: "no-trusted-device" }),
     ).toContain("/resend m1");
+  });
+
+  it("shows the history with how each message went (ours: the method the queue sent it with)", () => {
+    const entry = { peer: "bob@example.org", from: "alice@example.org", body: "hi", at: 0 };
+    const lines = show({ cmd: "history", peer: "bob@example.org" }, [
+      { ...entry, direction: "out", encryption: "omemo2" },
+      { ...entry, direction: "in", from: "bob@example.org", encryption: "otr" },
+      { ...entry, direction: "out", encryption: "none" },
+    ])!.split("\n");
+    expect(lines).toEqual([
+      "1970-01-01T00:00 me: hi   (OMEMO 2)",
+      "1970-01-01T00:00 bob@example.org: hi   (OTR)",
+      "1970-01-01T00:00 me: hi   (UNENCRYPTED)",
+    ]);
   });
 });
 
