@@ -40,6 +40,8 @@ export type OmemoErrorCode =
   | "IO_FAILED"
   /** A recipient has no device this message could be encrypted for (none, none trusted, or all failed). */
   | "NO_ELIGIBLE_DEVICES"
+  /** An account lists more devices than one message is encrypted to (MAX_DEVICES_PER_ACCOUNT): this one was left out. */
+  | "TOO_MANY_DEVICES"
   // Media sharing (src/media/, XEP-0454).
   /** Not an XEP-0454 aesgcm:// URL: another scheme, no host, or a fragment that is not 24 or 32 hex digits of IV and 64 of key. */
   | "MEDIA_INVALID_URL";

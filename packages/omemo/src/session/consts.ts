@@ -87,6 +87,26 @@ export const DEVICE_ID_ATTEMPTS = 32;
  */
 export const MAX_RECIPIENT_DEVICES = 1000;
 
+/**
+ * Most devices of one account (both namespaces together) one message is encrypted to. People have a
+ * handful; an account that lists hundreds (a hostile group-chat occupant) would otherwise make every
+ * message cost hundreds of bundle fetches and key agreements, or push the room past
+ * MAX_RECIPIENT_DEVICES. Devices we already have sessions with are kept first; the others beyond the
+ * bound are reported `failed` with TOO_MANY_DEVICES.
+ */
+export const MAX_DEVICES_PER_ACCOUNT = 64;
+
+/**
+ * After a device's bundle could not be fetched or used (missing, malformed, a bad signature, the
+ * server failed), encrypt does not fetch it again for this long and reports the earlier failure: a
+ * device listed without a bundle would otherwise cost a fetch with every message. `replaceSession`
+ * always fetches.
+ */
+export const BUNDLE_RETRY_AFTER_MS = 60_000;
+
+/** Bundle failures remembered for BUNDLE_RETRY_AFTER_MS (oldest dropped first beyond this). */
+export const FAILED_BUNDLES_KEPT = 1024;
+
 /** Most cached devices per account and namespace: the stanza layer's MAX_DEVICES_PER_LIST. */
 export const MAX_CACHED_DEVICES = 500;
 

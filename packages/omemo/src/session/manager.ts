@@ -41,6 +41,9 @@ import {
   LEGACY_PAYLOAD_KEY_BYTES,
   MAX_LEGACY_KEY_ATTEMPTS,
   MAX_RECIPIENT_DEVICES,
+  MAX_DEVICES_PER_ACCOUNT,
+  BUNDLE_RETRY_AFTER_MS,
+  FAILED_BUNDLES_KEPT,
   PREVIOUS_SESSIONS_KEPT,
   RECORD_CACHE_SIZE,
   RETIRED_BASE_KEYS_KEPT,
@@ -150,6 +153,8 @@ export class SessionManager {
   readonly #bundleLanded = new Map<OmemoNamespace, number>();
   /** Catch-ups running ({@link catchUp}): while above 0, consumed one-time prekeys are kept. */
   #catchUps = 0;
+  /** Bundles that could not be fetched or used, by lock address: when, and why (BUNDLE_RETRY_AFTER_MS). */
+  readonly #failedBundles = new Map<string, { readonly at: number; readonly error: OmemoError }>();
   /**
    * Legacy devices whose session a catch-up built on a kept one-time prekey (by lock address): a new
    * session of ours replaces each when the catch-up ends (v0.3.0 §5). The record's `rekey` flag is
@@ -849,6 +854,7 @@ export class SessionManager {
     for (const jid of [...recipients, this.jid]) {
       const own = sameBareJid(jid, this.jid);
       const taken = new Set<number>();
+      const account: Target[] = [];
       for (const ns of namespaces) {
         let listed: DeviceListRecord;
         try {
@@ -860,14 +866,34 @@ export class SessionManager {
         for (const id of activeIds(listed)) {
           if ((own && id === this.deviceId) || taken.has(id)) continue;
           taken.add(id);
-          targets.push({ jid, deviceId: id, namespace: ns });
+          account.push({ jid, deviceId: id, namespace: ns });
         }
       }
+      targets.push(...(account.length > MAX_DEVICES_PER_ACCOUNT ? await this.#boundAccount(account) : account));
     }
-    if (targets.length > MAX_RECIPIENT_DEVICES) {
+    if (targets.filter((t) => t.skipped === undefined).length > MAX_RECIPIENT_DEVICES) {
       throw new OmemoError("INVALID_ARGUMENT", `more than ${MAX_RECIPIENT_DEVICES} recipient devices`);
     }
     return targets;
+  }
+
+  /**
+   * One account's devices beyond MAX_DEVICES_PER_ACCOUNT: those we have sessions with first (they once
+   * proved to hold their keys), then the list's order; the rest are marked skipped (TOO_MANY_DEVICES).
+   */
+  async #boundAccount(devices: readonly Target[]): Promise<Target[]> {
+    const withSession: Target[] = [];
+    const without: Target[] = [];
+    for (const t of devices) {
+      const key = keys.session(adapterFor(t.namespace).tag, bareJidKey(t.jid), t.deviceId);
+      ((await io("loading a session", () => this.#kv.get(key))) === undefined ? without : withSession).push(t);
+    }
+    const ordered = [...withSession, ...without];
+    const error = new OmemoError(
+      "TOO_MANY_DEVICES",
+      `the account lists more than ${MAX_DEVICES_PER_ACCOUNT} devices: this one was left out`,
+    );
+    return ordered.map((t, i) => (i < MAX_DEVICES_PER_ACCOUNT ? t : { ...t, skipped: error }));
   }
 
   #seal(ns: OmemoNamespace, recipients: readonly string[], content: MessageContent, options: EncryptOptions): Sealed {
@@ -919,16 +945,24 @@ export class SessionManager {
     sealedFor: (ns: OmemoNamespace) => Sealed,
   ): Promise<EncryptResult> {
     const keyMaterialFor = (ns: OmemoNamespace) => sealedFor(ns).keyMaterial;
-    const { done: batched, missing } = await this.#encryptEstablished(targets, keyMaterialFor);
+    const live = targets.filter((t) => t.skipped === undefined);
+    const { done: batched, missing } = await this.#encryptEstablished(live, keyMaterialFor);
     const prepared =
-      missing.size === 0 ? undefined : await this.#prepareSessions(targets.filter((_, i) => missing.has(i)));
-    const results = await Promise.all(
-      targets.map((t, i) => {
+      missing.size === 0 ? undefined : await this.#prepareSessions(live.filter((_, i) => missing.has(i)));
+    const encrypted = await Promise.all(
+      live.map((t, i) => {
         const done = batched.get(i);
         return done === undefined
           ? this.#encryptForDevice(t, keyMaterialFor(t.namespace), prepared?.get(t))
           : Promise.resolve(done);
       }),
+    );
+    const byTarget = new Map(live.map((t, i) => [t, encrypted[i]!]));
+    const results = targets.map(
+      (t): { result: DeviceResult; key?: WireKey } =>
+        byTarget.get(t) ?? {
+          result: { jid: t.jid, deviceId: t.deviceId, namespace: t.namespace, status: "failed", error: t.skipped! },
+        },
     );
     const messages: Array<{ namespace: OmemoNamespace; encrypted: Element }> = [];
     for (const ns of this.namespaces) {
@@ -1084,13 +1118,45 @@ export class SessionManager {
     }
   }
 
-  /** A new initiator session from the device's bundle (its signed prekey's signature verified). */
-  async #sessionFromBundle(adapter: NamespaceAdapter, jid: string, deviceId: number): Promise<Session> {
-    const bundle = await this.#fetchBundle(adapter, jid, deviceId);
+  /**
+   * A new initiator session from the device's bundle (its signed prekey's signature verified), or the
+   * failure of an attempt less than BUNDLE_RETRY_AFTER_MS ago (unless `retryNow`): a device listed
+   * without a usable bundle costs one fetch a minute, not one with every message.
+   */
+  async #sessionFromBundle(
+    adapter: NamespaceAdapter,
+    jid: string,
+    deviceId: number,
+    retryNow = false,
+  ): Promise<Session> {
+    const address = this.#address(adapter, jid, deviceId);
+    const failed = this.#failedBundles.get(address);
+    const now = this.#now();
+    if (failed !== undefined && !retryNow && now >= failed.at && now - failed.at < BUNDLE_RETRY_AFTER_MS) {
+      throw new OmemoError(
+        failed.error.code,
+        `the device's bundle failed ${Math.round((now - failed.at) / 1000)} s ago; it is fetched again ${BUNDLE_RETRY_AFTER_MS / 1000} s after that`,
+        { cause: failed.error },
+      );
+    }
     try {
-      return createInitiatorSession(adapter.profile, this.#ourKeyPair(adapter), bundle, { crypto: this.#crypto });
+      const bundle = await this.#fetchBundle(adapter, jid, deviceId);
+      let session: Session;
+      try {
+        session = createInitiatorSession(adapter.profile, this.#ourKeyPair(adapter), bundle, { crypto: this.#crypto });
+      } catch (error) {
+        throw asOmemoError(error, "BUNDLE_INVALID", "building a session from the bundle");
+      }
+      this.#failedBundles.delete(address);
+      return session;
     } catch (error) {
-      throw asOmemoError(error, "BUNDLE_INVALID", "building a session from the bundle");
+      const e = asOmemoError(error, "IO_FAILED", "fetching a bundle");
+      this.#failedBundles.delete(address);
+      this.#failedBundles.set(address, { at: now, error: e });
+      if (this.#failedBundles.size > FAILED_BUNDLES_KEPT) {
+        this.#failedBundles.delete(this.#failedBundles.keys().next().value!);
+      }
+      throw e;
     }
   }
 
@@ -1325,7 +1391,8 @@ export class SessionManager {
       if (reason === "catch-up-rekey" && loaded?.record.rekey !== true) return;
       // Built first (the signed prekey's signature verified), as for encrypt: a bogus bundle reaches
       // neither the trust decider nor the store.
-      const session = await this.#sessionFromBundle(adapter, jid, deviceId);
+      // The app asked for it: fetched even if it failed a moment ago.
+      const session = await this.#sessionFromBundle(adapter, jid, deviceId, reason === "session-replacement");
       const device = this.#deviceIdentity(adapter.namespace, jid, deviceId, session.remoteIdentityKey);
       // An empty message carries no content, so trust is not needed (v0.8.3 §8), but never to a distrusted device.
       if ((await this.#decide(device, "decrypt")) === "untrusted") {
@@ -1962,6 +2029,8 @@ interface Target {
   readonly jid: string;
   readonly deviceId: number;
   readonly namespace: OmemoNamespace;
+  /** Not encrypted to: why (TOO_MANY_DEVICES), reported as the device's failure. */
+  readonly skipped?: OmemoError;
 }
 
 /** A session built ahead of its lock by `#prepareSessions`, or why it could not be. */

@@ -113,6 +113,8 @@ describe("legacy catch-up: sessions on kept prekeys are replaced, never sent in 
     expect(refused.undeliverable).toEqual([ALICE]);
     expect(queuedFrom(world, bob, alice)).toEqual([]);
     bob.failing.delete("fetch");
+    // A bundle that failed is fetched again a minute later (BUNDLE_RETRY_AFTER_MS).
+    world.clock += 60_000;
     const result = await world.send(bob, ALICE, "now");
     expect(result.devices.find((d) => d.deviceId === alice.deviceId)).toMatchObject({
       status: "encrypted",
@@ -131,14 +133,17 @@ describe("legacy catch-up: sessions on kept prekeys are replaced, never sent in 
       await world.network.deliverWhere((p) => p.to === bob.client);
       crashed = new MemoryOmemoStore(bob.store.snapshot());
     });
+    // The old Bob's rekey (sent before the "crash") reaches Alice, who replaces its one-time prekey
+    // (otherwise the restarted Bob could pick the same prekey from her bundle, 1 in 100: the race of
+    // v0.8.3 §5 that no client can avoid).
+    await world.network.flush();
     await bob.restart(crashed);
-    await world.network.deliverWhere(() => false);
     expect((await bob.manager.sessionInfo(ALICE, alice.deviceId, NS_LEGACY))!.rekeyPending).toBe(true);
     const result = await world.send(bob, ALICE, "after the restart");
     expect(result.devices.find((d) => d.deviceId === alice.deviceId)).toMatchObject({ keyExchange: true });
-    // The old Bob's rekey (sent before the "crash") and the new one: Alice reads the message.
     await world.network.flush();
     expect(alice.texts()).toContain("after the restart");
+    expect(alice.errors()).toEqual([]);
   });
 
   it("two senders on one kept prekey: both sessions are replaced at the end, and both read Bob afterwards", async () => {

@@ -210,8 +210,10 @@ describe.each([
     expect(alice.asked).toEqual([]);
     expect(alice.store.snapshot()).toEqual(before);
 
-    // The real bundle back: the identity is noted with the session, and its event fires once.
+    // The real bundle back, a minute later (a failed bundle is not fetched again before): the identity
+    // is noted with the session, and its event fires once.
     world.network.put(BOB, node, itemId, codec.encodeBundle(real));
+    world.clock += 60_000;
     const ok = await alice.manager.encrypt(BOB, { body: "to the real bundle" });
     expect(ok.devices[0]!.status).toBe("encrypted");
     expect(events.map((d) => [d.jid, d.deviceId, d.fingerprint])).toEqual([
