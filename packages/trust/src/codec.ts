@@ -6,8 +6,11 @@ import type { ContactSettings, TrustCause, TrustHistoryEntry, TrustRecord } from
 /*
  * Stored format: UTF-8 JSON with a version field `v` and a kind `t`.
  * v1 record:   {"v":1,"t":"record","account","contact","protocol","fingerprint","state",
- *               "deviceId"?,"firstSeenAt","history":[{"state","at","cause"}]}
+ *               "deviceId"?,"firstSeenAt","supersededAt"?,"history":[{"state","at","cause"}]}
+ *               (`supersededAt` came later: optional, so rows written before it load, and older readers skip it)
  * v1 settings: {"v":1,"t":"contact","account","contact","defaultEncryption","muted"}
+ * v1 group:    {"v":1,"t":"group","open":boolean,"vouched":boolean}
+ *               (per account, contact and protocol; absent for data written before it, see store.ts groupState)
  * A change of format bumps FORMAT_VERSION and adds MIGRATIONS[old] turning a vOld document into vOld+1;
  * decoding runs the chain, so every earlier version loads (test/codec.test.ts loads each fixture).
  */
@@ -114,6 +117,7 @@ export function encodeRecord(record: TrustRecord): Uint8Array {
     state: record.state,
     deviceId: record.deviceId,
     firstSeenAt: record.firstSeenAt,
+    supersededAt: record.supersededAt,
     history: record.history,
   };
   return textEncoder.encode(JSON.stringify(doc));
@@ -134,8 +138,30 @@ export function decodeRecord(bytes: Uint8Array): TrustRecord {
     state: oneOf(doc["state"], TRUST_STATES, "state"),
     ...(deviceId === undefined ? {} : { deviceId }),
     firstSeenAt: time(doc, "firstSeenAt"),
+    ...(doc["supersededAt"] === undefined ? {} : { supersededAt: time(doc, "supersededAt") }),
     history: decodeHistory(doc["history"]),
   };
+}
+
+/** A contact's state for one protocol (see store.ts). */
+export interface GroupState {
+  /** True while keys still join the contact's first batch; false once we encrypted to it or the user acted. */
+  readonly open: boolean;
+  /** The user has verified or marked compromised one of its keys (PolicyContext.everVerifiedOrCompromised). */
+  readonly vouched: boolean;
+}
+
+export function encodeGroup(group: GroupState): Uint8Array {
+  return textEncoder.encode(
+    JSON.stringify({ v: FORMAT_VERSION, t: "group", open: group.open, vouched: group.vouched }),
+  );
+}
+
+export function decodeGroup(bytes: Uint8Array): GroupState {
+  const doc = parseDoc(bytes, "group");
+  const { open, vouched } = doc;
+  if (typeof open !== "boolean" || typeof vouched !== "boolean") throw corrupt("group fields are not booleans");
+  return { open, vouched };
 }
 
 export function encodeSettings(account: string, contact: string, settings: ContactSettings): Uint8Array {

@@ -10,6 +10,15 @@ export const MAX_URI_FINGERPRINTS = 64;
 /** Most keys in one `keysSeen` batch: XEP-0384 device lists are small; this bounds the work one hostile device list can cause. */
 export const MAX_BATCH_KEYS = 256;
 
+/**
+ * Most records one contact may have for one protocol. A real account has a handful of devices and, over years,
+ * some dozens of old keys; a hostile contact publishing fresh bundles (or sending from fresh devices) could
+ * otherwise grow its records without bound, and every `keysSeen` reads them all. Past the cap the oldest
+ * untrusted keys the user never acted on are evicted (never a tofu, verified or compromised one, nor a key the
+ * user distrusted); when none is left to evict, new keys are refused with TOO_MANY_KEYS.
+ */
+export const MAX_KEYS_PER_PROTOCOL = 512;
+
 /** History entries kept per record (the first is always kept): enough to explain a state, bounded so records stay small. */
 export const MAX_HISTORY = 32;
 

@@ -12,6 +12,11 @@ export type TrustErrorCode =
   | "CONTACT_MISMATCH"
   /** An `omemo-sid-<id>` or `otr-fingerprint` parameter without a value. */
   | "MISSING_FINGERPRINT"
+  /**
+   * A contact already has MAX_KEYS_PER_PROTOCOL records for the protocol and none can be evicted (all tofu,
+   * verified, compromised or distrusted by the user): the new keys are not stored.
+   */
+  | "TOO_MANY_KEYS"
   /** A stored record could not be decoded (not JSON, missing or mistyped fields). */
   | "CORRUPT_RECORD"
   /** A stored record was written by a newer version of this package. */

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 export { createTrustStore, TrustStore } from "./store.js";
-export type { SeenKey, TrustEvents, TrustStoreOptions, UriApplyOptions, UserAction } from "./store.js";
+export type { KeysSeenOptions, SeenKey, TrustEvents, TrustStoreOptions, UriApplyOptions, UserAction } from "./store.js";
 export { btbvPolicy, decideAccept, decideEncrypt, manualPolicy, tofuPolicy } from "./policy.js";
 export type { PolicyContext, TrustDecision, TrustPolicy, TrustReason } from "./policy.js";
 export { omemoTrustDecider } from "./omemo.js";
@@ -35,4 +35,10 @@ export type {
   TrustState,
   VerificationMethod,
 } from "./types.js";
-export { FORMAT_VERSION, MAX_BATCH_KEYS, MAX_URI_FINGERPRINTS, MAX_URI_LENGTH } from "./consts.js";
+export {
+  FORMAT_VERSION,
+  MAX_BATCH_KEYS,
+  MAX_KEYS_PER_PROTOCOL,
+  MAX_URI_FINGERPRINTS,
+  MAX_URI_LENGTH,
+} from "./consts.js";

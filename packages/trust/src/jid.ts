@@ -12,12 +12,24 @@ export interface JidParts {
 }
 
 /**
- * The form the store keys contacts and accounts by: localpart and domain lowercased with `toLowerCase()`, the
- * resource kept as written. This is the case mapping of PRECIS UsernameCaseMapped (RFC 8265 §3.3.2) and of
- * IDNA domain labels, not the full profiles: no width mapping, no NFC, no rejection of disallowed code points.
- * Two spellings that differ only in case are one contact; two that differ otherwise stay two.
+ * The form the store keys contacts and accounts by: the **bare** JID (trust belongs to an account, not to one of
+ * its resources, so any `/resource` is dropped), localpart and domain lowercased with `toLowerCase()`, and one
+ * trailing dot of the domain removed (RFC 7622 §3.2: `example.net.` and `example.net` are one domain). This is the
+ * case mapping of PRECIS UsernameCaseMapped (RFC 8265 §3.3.2) and of IDNA domain labels, not the full profiles:
+ * no width mapping, no NFC, no rejection of disallowed code points. Two spellings that differ only in case, in a
+ * resource or in a trailing dot are one contact; two that differ otherwise stay two.
  */
 export function normalizeJid(jid: string): string {
+  const bare = bareJidOf(jid).toLowerCase();
+  return bare.endsWith(".") ? bare.slice(0, -1) : bare;
+}
+
+/**
+ * The normalisation of @parley/trust before bare-JID keying: localpart and domain lowercased, resource and
+ * trailing dot kept. Only the one-time migration of rows v1 stored under other case spellings uses it, so that
+ * migration moves exactly what it always moved.
+ */
+export function lowercaseJid(jid: string): string {
   const slash = jid.indexOf("/");
   return slash === -1 ? jid.toLowerCase() : jid.slice(0, slash).toLowerCase() + jid.slice(slash);
 }

@@ -1,8 +1,20 @@
 import type { TrustState } from "./types.js";
 
-/** What a policy sees when new keys arrive: the states of the keys already stored for this (account, contact, protocol). */
+/** What a policy sees when new keys arrive for one (account, contact, protocol). */
 export interface PolicyContext {
+  /** The states of the keys already stored. */
   readonly known: readonly TrustState[];
+  /**
+   * Whether the contact's first batch is still open: nothing was encrypted to the contact yet and the user never
+   * acted on one of its keys (see the store's `keysSeen` and its `incoming` option). When absent, a policy takes
+   * "no known key" for it.
+   */
+  readonly firstBatch?: boolean;
+  /**
+   * Whether the user has ever verified or marked compromised a key of this contact and protocol, even if that key
+   * was distrusted or evicted since. Absent counts as false.
+   */
+  readonly everVerifiedOrCompromised?: boolean;
 }
 
 /**
@@ -23,17 +35,21 @@ const trustsTofuAndVerified = (state: TrustState): boolean => state === "tofu" |
 /** Trust on first use (ChatSecure 4, the default): the first batch of keys is trusted, later keys are not until verified. */
 export const tofuPolicy: TrustPolicy = {
   name: "tofu",
-  initialState: ({ known }) => (known.length === 0 ? "tofu" : "untrusted"),
+  initialState: ({ known, firstBatch }) => ((firstBatch ?? known.length === 0) ? "tofu" : "untrusted"),
   isTrusted: trustsTofuAndVerified,
 };
 
 /**
- * Blind trust before verification (Conversations): new keys are trusted until the user verifies one key of
- * this contact and protocol; after that, new keys are untrusted. Keys trusted blindly before stay as they are.
+ * Blind trust before verification (Conversations): new keys are trusted until the user verifies (or marks
+ * compromised) one key of this contact and protocol; from then on, new keys are untrusted, even after that key is
+ * distrusted or compromised. Keys trusted blindly before stay as they are.
  */
 export const btbvPolicy: TrustPolicy = {
   name: "btbv",
-  initialState: ({ known }) => (known.includes("verified") ? "untrusted" : "tofu"),
+  initialState: ({ known, everVerifiedOrCompromised }) =>
+    everVerifiedOrCompromised === true || known.includes("verified") || known.includes("compromised")
+      ? "untrusted"
+      : "tofu",
   isTrusted: trustsTofuAndVerified,
 };
 
@@ -44,9 +60,18 @@ export const manualPolicy: TrustPolicy = {
   isTrusted: (state) => state === "verified",
 };
 
-/** Why a key may or may not be used. */
+/**
+ * Why a key may or may not be used. `superseded`: the key would be trusted, but its device has reported another
+ * key since (`TrustRecord.supersededAt`), so it is no longer encrypted to.
+ */
 export type TrustReason =
-  "verified" | "trusted-without-verification" | "verification-required" | "untrusted" | "compromised" | "unknown-key";
+  | "verified"
+  | "trusted-without-verification"
+  | "verification-required"
+  | "untrusted"
+  | "compromised"
+  | "unknown-key"
+  | "superseded";
 
 export interface TrustDecision {
   /** Whether the protocol may go ahead (encrypt to the key, or accept a message from it). */

@@ -1,8 +1,17 @@
-/** The writes (and reads) of one all-or-nothing transaction: none of its puts and deletes apply unless `fn` resolves. */
+/**
+ * The reads and writes of one all-or-nothing transaction: none of its puts and deletes apply unless `fn` resolves.
+ * Reads see the transaction's own writes.
+ */
 export interface TrustStorageTransaction {
   get(key: string): Promise<Uint8Array | undefined>;
   put(key: string, value: Uint8Array): Promise<void>;
   delete(key: string): Promise<void>;
+  /**
+   * Optional, as `TrustStorage.scan` but inside the transaction. With it every read a decision depends on (is this
+   * the contact's first batch?) happens inside the transaction; without it the store scans through the storage
+   * itself, from inside the transaction body. `@parley/storage`'s `tx.namespace(…)` has it.
+   */
+  scan?(options?: { prefix?: string }): Promise<Array<{ key: string; value: Uint8Array }>>;
 }
 
 /**
@@ -17,8 +26,10 @@ export interface TrustStorage {
   scan(options?: { prefix?: string }): Promise<Array<{ key: string; value: Uint8Array }>>;
   /**
    * Optional: run `fn` and apply all its writes atomically when it resolves, none when it rejects. When present
-   * the store writes every multi-row change (a batch of keys, a migration, forgetting a contact) through it;
-   * without it the store undoes a failed batch itself (see README, "Atomicity").
+   * every change of the store (a batch of keys, a user action, a migration, forgetting a contact) reads what it
+   * decides on and writes its rows inside one transaction, so several store instances (tabs, processes) on one
+   * storage decide as one would, provided the storage runs transactions serialisably. Without it the store undoes
+   * a failed batch itself (see README, "Atomicity") and only one store instance may use the storage.
    */
   transaction?<T>(fn: (tx: TrustStorageTransaction) => Promise<T>): Promise<T>;
 }
@@ -64,6 +75,15 @@ export const storageKeys = {
   contactPrefix: (account: string, contact: string): string => `rec/${enc(account)}/${enc(contact)}/`,
   accountPrefix: (account: string): string => `rec/${enc(account)}/`,
   settings: (account: string, contact: string): string => `set/${enc(account)}/${enc(contact)}`,
+  /** A contact's state for one protocol: is its first batch open, has the user ever verified or compromised a key. */
+  group: (account: string, contact: string, protocol: string): string =>
+    `grp/${enc(account)}/${enc(contact)}/${enc(protocol)}`,
+  groupContactPrefix: (account: string, contact: string): string => `grp/${enc(account)}/${enc(contact)}/`,
+  /** A compromised record kept after forgetContact, so that the key stays compromised. */
+  tombstone: (account: string, contact: string, protocol: string, fingerprint: string): string =>
+    `tomb/${enc(account)}/${enc(contact)}/${enc(protocol)}/${fingerprint}`,
+  tombstoneProtocolPrefix: (account: string, contact: string, protocol: string): string =>
+    `tomb/${enc(account)}/${enc(contact)}/${enc(protocol)}/`,
   /** Present once every stored identifier has been normalised (see TrustStore, "identifiers"). */
   identifiersMarker: "meta/identifiers",
 };

@@ -47,6 +47,12 @@ export interface TrustRecord {
   readonly deviceId?: number;
   /** When a protocol first reported the key (or the user first acted on it), ms since the epoch. */
   readonly firstSeenAt: number;
+  /**
+   * When a protocol reported another fingerprint for this record's device id (ms since the epoch): the device no
+   * longer uses this key, so it is not encrypted to (`trustedRecords` leaves it out, `shouldEncryptTo` says
+   * `superseded`). Cleared if the device reports this key again. Absent for a device's current key.
+   */
+  readonly supersededAt?: number;
   /** How the record got to its state, oldest first (bounded, the first entry is always kept). */
   readonly history: readonly TrustHistoryEntry[];
 }

@@ -5,7 +5,8 @@ import type { TrustPolicy, TrustState } from "../src/index.js";
 
 // A reference model of the three policies, written from the issue's words rather than from src/policy.ts:
 // - TOFU: the keys of the first batch ever seen for (contact, protocol) are trusted ("tofu"); later ones untrusted.
-// - BTBV: new keys are trusted until one key of (contact, protocol) is verified; after that new keys are untrusted.
+// - BTBV: new keys are trusted until the user verifies or marks compromised one key of (contact, protocol); after
+//   that new keys are untrusted, even once that key is distrusted or compromised.
 // - manual: new keys are untrusted, and only verified keys are trusted.
 // User actions set verified / untrusted / compromised on any key, seen or not.
 
@@ -74,6 +75,8 @@ const commandArb: fc.Arbitrary<Command> = fc.oneof(
 class Model {
   policy: PolicyName;
   readonly states = new Map<string, TrustState>();
+  /** (contact, protocol) groups where the user ever verified or marked compromised a key. */
+  readonly vouched = new Set<string>();
   keysAdded = 0;
   constructor(policy: PolicyName) {
     this.policy = policy;
@@ -98,7 +101,8 @@ class Model {
       const before = this.group(command.contact, command.protocol);
       let fresh: TrustState;
       if (this.policy === "tofu") fresh = before.length === 0 ? "tofu" : "untrusted";
-      else if (this.policy === "btbv") fresh = before.includes("verified") ? "untrusted" : "tofu";
+      else if (this.policy === "btbv")
+        fresh = this.vouched.has(`${command.contact}|${command.protocol}`) ? "untrusted" : "tofu";
       else fresh = "untrusted";
       for (const key of new Set(command.keys)) {
         const id = Model.id(command.contact, command.protocol, key);
@@ -112,6 +116,7 @@ class Model {
     const target: TrustState =
       command.kind === "verify" ? "verified" : command.kind === "distrust" ? "untrusted" : "compromised";
     this.states.set(Model.id(command.contact, command.protocol, command.key), target);
+    if (target !== "untrusted") this.vouched.add(`${command.contact}|${command.protocol}`);
   }
   trusted(state: TrustState | undefined): boolean {
     return state === "verified" || (state === "tofu" && this.policy !== "manual");

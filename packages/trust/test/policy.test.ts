@@ -17,7 +17,9 @@ describe("policies are pure functions: the state of a new key", () => {
     [tofuPolicy, ["compromised"], "untrusted"],
     [tofuPolicy, ["verified"], "untrusted"],
     [btbvPolicy, [], "tofu"],
-    [btbvPolicy, ["tofu", "untrusted", "compromised"], "tofu"],
+    [btbvPolicy, ["tofu", "untrusted"], "tofu"],
+    // A compromised key was marked so by the user: BTBV stays strict (review M4).
+    [btbvPolicy, ["tofu", "untrusted", "compromised"], "untrusted"],
     [btbvPolicy, ["tofu", "verified"], "untrusted"],
     [manualPolicy, [], "untrusted"],
     [manualPolicy, ["verified"], "untrusted"],
@@ -25,6 +27,21 @@ describe("policies are pure functions: the state of a new key", () => {
   it.each(cases)("%o with known keys %j gives %s", (policy, known, expected) => {
     expect(policy.initialState({ known })).toBe(expected);
     expect(policy.initialState({ known })).toBe(expected); // same input, same answer
+  });
+});
+
+describe("policies read the store's context: an open first batch, a past verification or compromise", () => {
+  it("TOFU trusts keys while the first batch is open, even with keys known (they came in it)", () => {
+    expect(tofuPolicy.initialState({ known: ["tofu"], firstBatch: true })).toBe("tofu");
+    expect(tofuPolicy.initialState({ known: [], firstBatch: false })).toBe("untrusted");
+  });
+
+  it("BTBV stays strict once the user verified or compromised a key, whatever the known keys' states now", () => {
+    expect(btbvPolicy.initialState({ known: ["tofu", "untrusted"], everVerifiedOrCompromised: true })).toBe(
+      "untrusted",
+    );
+    expect(btbvPolicy.initialState({ known: [], everVerifiedOrCompromised: true })).toBe("untrusted");
+    expect(btbvPolicy.initialState({ known: ["tofu"], everVerifiedOrCompromised: false })).toBe("tofu");
   });
 });
 

@@ -111,16 +111,16 @@ describe("RFC 5122 xmpp: URIs with fingerprints, as written in the wild", () => 
     expect(code(`xmpp:b@x?omemo2-sid-7=${OTR}`)).toBe("INVALID_FINGERPRINT");
   });
 
-  it("applyUri stores OMEMO 2 devices under the omemo2 protocol (or the one the app names)", async () => {
+  it("applyUri stores OMEMO 2 devices under the omemo protocol as legacy ones (or the one the app names)", async () => {
     const store = createTrustStore({ storage: memoryTrustStorage() });
     const uri = `xmpp:bob@example.net?omemo2-sid-3=${A};omemo-sid-4=${B}`;
     const records = await store.applyUri("me@example.com", uri);
     expect(records.map((r) => [r.protocol, r.fingerprint, r.state])).toEqual([
-      ["omemo2", A, "verified"],
+      ["omemo", A, "verified"],
       ["omemo", B, "verified"],
     ]);
-    const named = await store.applyUri("me@example.com", uri, { omemo2Protocol: "omemo" });
-    expect(named.map((r) => r.protocol)).toEqual(["omemo", "omemo"]);
+    const named = await store.applyUri("me@example.com", uri, { omemo2Protocol: "omemo2" });
+    expect(named.map((r) => r.protocol)).toEqual(["omemo2", "omemo"]);
   });
 
   it("a parameter repeated with the same fingerprint is one fingerprint", () => {
