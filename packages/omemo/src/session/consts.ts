@@ -97,10 +97,10 @@ export const MAX_RECIPIENT_DEVICES = 1000;
 export const MAX_DEVICES_PER_ACCOUNT = 64;
 
 /**
- * After a device's bundle could not be fetched or used (missing, malformed, a bad signature, the
- * server failed), encrypt does not fetch it again for this long and reports the earlier failure: a
- * device listed without a bundle would otherwise cost a fetch with every message. `replaceSession`
- * always fetches.
+ * After a device's bundle could not be used (none published, malformed, a bad signature:
+ * BUNDLE_INVALID; not a failure of our connection or server), encrypt does not fetch it again for
+ * this long and reports the earlier failure: a device listed without a bundle would otherwise cost a
+ * fetch with every message. A new device list of the account, and `replaceSession`, fetch at once.
  */
 export const BUNDLE_RETRY_AFTER_MS = 60_000;
 

@@ -319,15 +319,23 @@ export class SessionManager {
 
   /**
    * Republishes our bundles and makes sure every device list of our account names us (merging with
-   * what the server has: other devices are never dropped). Call it after each login.
+   * what the server has: other devices are never dropped). Call it after each login. While the device
+   * is turned off ({@link unpublishOwnDevice}) it publishes nothing (it still deletes prekeys a
+   * crashed catch-up left used), unless `reactivate`: the user turns OMEMO back on.
    */
-  async publishOwnDevice(): Promise<void> {
-    // OMEMO turned back on after unpublishOwnDevice: the mark goes first, or nothing below would publish.
-    await this.#setUnpublishedDevice(false);
+  async publishOwnDevice(options: { reactivate?: boolean } = {}): Promise<void> {
+    // The mark goes first, or nothing below would publish.
+    if (options.reactivate === true) await this.#setDeactivated(false);
     // Prekeys a catch-up cut short (a crash) left marked used are deleted now.
     if (this.#catchUps === 0) for (const ns of this.namespaces) await this.#settleUsedPreKeys(ns);
+    if (await this.isDeactivated()) return;
     for (const ns of this.namespaces) await this.#publishBundle(ns);
     for (const ns of this.namespaces) await this.#announce(ns);
+  }
+
+  /** Whether the app turned OMEMO off for this device ({@link unpublishOwnDevice}); read from the store (another tab may have). */
+  async isDeactivated(): Promise<boolean> {
+    return (await io("loading the account", () => this.#kv.get(keys.deactivated))) !== undefined;
   }
 
   /**
@@ -336,7 +344,8 @@ export class SessionManager {
    * would be empty is retracted, since OMEMO 2's schema has no empty list) and our bundle is retracted,
    * so contacts stop encrypting to this device. From then on the manager does not announce the device
    * again (not even when it sees our list without it, which otherwise v0.8.3 §5.3.1 requires) and
-   * publishes no bundle, also after a restart, until {@link publishOwnDevice} turns it back on. Keys and
+   * publishes no bundle, in any namespace (one enabled later included), also after a restart, until
+   * `publishOwnDevice({ reactivate: true })` turns it back on. Keys and
    * sessions are kept: archived messages still decrypt. Needs `transport.retract`. A failure throws
    * `IO_FAILED` with the device already marked off: call it again to finish.
    */
@@ -347,7 +356,7 @@ export class SessionManager {
     }
     const retract = (node: string, itemId: string) =>
       io("retracting from our PEP service", () => transport.retract!(node, itemId));
-    await this.#setUnpublishedDevice(true);
+    await this.#setDeactivated(true);
     for (const ns of this.namespaces) {
       const adapter = adapterFor(ns);
       const listed = await this.#fetchDeviceList(this.jid, ns);
@@ -368,25 +377,11 @@ export class SessionManager {
     }
   }
 
-  /** Stores (or clears) the mark of {@link unpublishOwnDevice} in every namespace, in one transaction. */
-  async #setUnpublishedDevice(on: boolean): Promise<void> {
+  /** Stores (or clears) the account-wide mark of {@link unpublishOwnDevice}. */
+  async #setDeactivated(on: boolean): Promise<void> {
     await io("saving the account", () =>
-      this.#store.transaction(async (tx) => {
-        const t = tx.namespace(this.#storeName);
-        for (const ns of this.namespaces) {
-          const key = keys.unpublishedDevice(adapterFor(ns).tag);
-          if (on) await t.put(key, Uint8Array.of(1));
-          // (Read first: a login that finds no mark writes nothing.)
-          else if ((await t.get(key)) !== undefined) await t.delete(key);
-        }
-      }),
+      on ? this.#kv.put(keys.deactivated, Uint8Array.of(1)) : this.#kv.delete(keys.deactivated),
     );
-  }
-
-  /** Whether the app turned OMEMO off for this device (read from the store: another tab may have). */
-  async #isUnpublished(ns: OmemoNamespace): Promise<boolean> {
-    const flag = await io("loading the account", () => this.#kv.get(keys.unpublishedDevice(adapterFor(ns).tag)));
-    return flag !== undefined;
   }
 
   /**
@@ -409,7 +404,7 @@ export class SessionManager {
 
   async #publishBundle(ns: OmemoNamespace): Promise<void> {
     const adapter = adapterFor(ns);
-    if (await this.#isUnpublished(ns)) {
+    if (await this.isDeactivated()) {
       // OMEMO is off for this device: the bundle stays retracted; publishOwnDevice publishes it again.
       this.#unpublished.set(ns, false);
       return;
@@ -432,6 +427,15 @@ export class SessionManager {
           adapter.bundleOptions,
         ),
       );
+      // Turned off meanwhile (another tab's unpublishOwnDevice retracted the bundle while ours was on its
+      // way): retracted again.
+      if (await this.isDeactivated()) {
+        const transport = this.#transport;
+        if (typeof transport.retract === "function") {
+          await io("retracting from our PEP service", () => transport.retract!(node, itemId));
+        }
+        return;
+      }
       // Last publication wins on the server: if one loaded after ours landed before it, ours just
       // overwrote newer prekeys with older ones. Publish the newest again.
       if ((this.#bundleLanded.get(ns) ?? 0) > seq) continue;
@@ -705,7 +709,15 @@ export class SessionManager {
 
   async #applyDeviceList(jid: string, ns: OmemoNamespace, listed: readonly ListedDevice[]): Promise<number[]> {
     const adapter = adapterFor(ns);
-    const own = sameBareJid(jid, this.jid) && !(await this.#isUnpublished(ns));
+    // A new list may come with new bundles (a device announced before its bundle landed): its
+    // devices' bundles are worth fetching again at once.
+    if (this.#failedBundles.size > 0) {
+      const prefix = keys.sessionPrefix(adapter.tag, bareJidKey(jid));
+      for (const address of [...this.#failedBundles.keys()]) {
+        if (address.startsWith(prefix)) this.#failedBundles.delete(address);
+      }
+    }
+    const own = sameBareJid(jid, this.jid) && !(await this.isDeactivated());
     const republish = own ? withOwnDevice(listed, this.#ownListing(ns)) : null;
     const effective = republish ?? listed;
     const key = keys.devices(adapter.tag, bareJidKey(jid));
@@ -946,9 +958,14 @@ export class SessionManager {
   ): Promise<EncryptResult> {
     const keyMaterialFor = (ns: OmemoNamespace) => sealedFor(ns).keyMaterial;
     const live = targets.filter((t) => t.skipped === undefined);
-    const { done: batched, missing } = await this.#encryptEstablished(live, keyMaterialFor);
+    const { done: batched, missing, known } = await this.#encryptEstablished(live, keyMaterialFor);
     const prepared =
-      missing.size === 0 ? undefined : await this.#prepareSessions(live.filter((_, i) => missing.has(i)));
+      missing.size === 0
+        ? undefined
+        : await this.#prepareSessions(
+            live.filter((_, i) => missing.has(i)),
+            [...known.values()],
+          );
     const encrypted = await Promise.all(
       live.map((t, i) => {
         const done = batched.get(i);
@@ -997,11 +1014,17 @@ export class SessionManager {
   async #encryptEstablished(
     targets: readonly Target[],
     keyMaterialFor: (ns: OmemoNamespace) => Uint8Array,
-  ): Promise<{ done: Map<number, { result: DeviceResult; key?: WireKey }>; missing: Set<number> }> {
+  ): Promise<{
+    done: Map<number, { result: DeviceResult; key?: WireKey }>;
+    missing: Set<number>;
+    known: Map<number, DeviceIdentity>;
+  }> {
     const done = new Map<number, { result: DeviceResult; key?: WireKey }>();
     const missing = new Set<number>();
+    /** Deferred to the per-device path (see below): the devices with sessions, by target index. */
+    const known = new Map<number, DeviceIdentity>();
     // One device: the per-device path does the same work.
-    if (targets.length < 2) return { done, missing };
+    if (targets.length < 2) return { done, missing, known };
     const addresses = [
       ...new Set(targets.map((t) => this.#address(adapterFor(t.namespace), t.jid, t.deviceId))),
     ].sort();
@@ -1015,16 +1038,33 @@ export class SessionManager {
       readonly step?: ReturnType<typeof ratchetEncrypt>;
     }
     const body = async (): Promise<void> => {
-      const staged: Staged[] = [];
+      const loadedAll: Array<{ index: number; t: Target; adapter: NamespaceAdapter; loaded: LoadedSession }> = [];
       for (const [index, t] of targets.entries()) {
         const adapter = adapterFor(t.namespace);
         try {
           const loaded = await this.#loadSession(adapter, t.jid, t.deviceId);
           // No session, or one never to send in (a catch-up's, to be replaced): built from the bundle.
-          if (loaded === undefined || loaded.record.rekey === true) {
-            missing.add(index);
-            continue;
-          }
+          if (loaded === undefined || loaded.record.rekey === true) missing.add(index);
+          else loadedAll.push({ index, t, adapter, loaded });
+        } catch {
+          // Reported by the per-device path, which tries again.
+        }
+      }
+      // A device to build a session with, and a decider that wants to hear of new devices (`seen`):
+      // it must hear of each account's devices together, those we have sessions with included, before
+      // it decides on any of them (a contact who wrote first from one device and whose second device we
+      // meet now: both belong to its first batch). Everything goes to the per-device path then: the
+      // first message to a new device, not the usual one.
+      if (missing.size > 0 && this.#trust.seen !== undefined) {
+        for (const l of loadedAll) {
+          const { t } = l;
+          known.set(l.index, this.#deviceIdentity(t.namespace, t.jid, t.deviceId, l.loaded.session.remoteIdentityKey));
+        }
+        return;
+      }
+      const staged: Staged[] = [];
+      for (const { index, t, adapter, loaded } of loadedAll) {
+        try {
           const device = this.#deviceIdentity(t.namespace, t.jid, t.deviceId, loaded.session.remoteIdentityKey);
           const decided = this.#decide(device, "encrypt");
           const trust = typeof decided === "string" ? decided : await decided;
@@ -1076,7 +1116,7 @@ export class SessionManager {
     };
     const locked = addresses.reduceRight<() => Promise<void>>((inner, key) => () => this.#locks.run(key, inner), body);
     await locked();
-    return { done, missing };
+    return { done, missing, known };
   }
 
   /**
@@ -1084,7 +1124,10 @@ export class SessionManager {
    * bundles (fetched in parallel; a build spends only randomness, nothing is stored), and the trust
    * decider's `seen` told about each account's new devices together before any of them is decided.
    */
-  async #prepareSessions(missing: readonly Target[]): Promise<Map<Target, Prepared>> {
+  async #prepareSessions(
+    missing: readonly Target[],
+    known: readonly DeviceIdentity[] = [],
+  ): Promise<Map<Target, Prepared>> {
     const out = new Map<Target, Prepared>();
     await Promise.all(
       missing.map(async (t) => {
@@ -1105,6 +1148,8 @@ export class SessionManager {
       if (devices === undefined) byAccount.set(account, (devices = []));
       devices.push(this.#deviceIdentity(t.namespace, t.jid, t.deviceId, p.session.remoteIdentityKey));
     }
+    // The same accounts' devices we have sessions with, in the same report (see #encryptEstablished).
+    for (const d of known) byAccount.get(bareJidKey(d.jid))?.push(d);
     for (const devices of byAccount.values()) await this.#seen(devices);
     return out;
   }
@@ -1151,10 +1196,14 @@ export class SessionManager {
       return session;
     } catch (error) {
       const e = asOmemoError(error, "IO_FAILED", "fetching a bundle");
-      this.#failedBundles.delete(address);
-      this.#failedBundles.set(address, { at: now, error: e });
-      if (this.#failedBundles.size > FAILED_BUNDLES_KEPT) {
-        this.#failedBundles.delete(this.#failedBundles.keys().next().value!);
+      // Only what is the device's own doing (no bundle, one that does not decode or verify): a failure
+      // of our connection or server (IO_FAILED) is tried again with the next message.
+      if (e.code === "BUNDLE_INVALID") {
+        this.#failedBundles.delete(address);
+        this.#failedBundles.set(address, { at: now, error: e });
+        if (this.#failedBundles.size > FAILED_BUNDLES_KEPT) {
+          this.#failedBundles.delete(this.#failedBundles.keys().next().value!);
+        }
       }
       throw e;
     }
@@ -1617,6 +1666,7 @@ export class SessionManager {
         previous:
           current === undefined ? previous : [serializeSession(current), ...previous].slice(0, PREVIOUS_SESSIONS_KEPT),
         retired: current === undefined ? retired : [current.baseKey, ...retired].slice(0, RETIRED_BASE_KEYS_KEPT),
+        noSend: current === undefined ? [] : noSendAfterReplacing(current, loaded!.record),
         ...(nextPreKeys === undefined ? {} : { preKeys: { loaded: preKeysRaw, next: nextPreKeys } }),
       });
       if (nextPreKeys !== undefined && !catchingUp) follow.republish.add(adapter.namespace);
@@ -1648,6 +1698,8 @@ export class SessionManager {
       previousIndex: number;
       previous: readonly Uint8Array[];
       retired: readonly Uint8Array[];
+      /** For a new session: the record's `noSend` with the replaced one (else the loaded record's is kept). */
+      noSend?: readonly Uint8Array[];
       preKeys?: { loaded: Uint8Array; next: PreKeysRecord };
     },
   ): Promise<DecryptResult> {
@@ -1668,6 +1720,10 @@ export class SessionManager {
     // past the mark, as python-omemo does for every session, so its peer's chain still advances.
     const inPrevious = s.previousIndex >= 0;
     let session = s.session;
+    // Never answered in: the current session while it awaits its replacement, and a previous one that
+    // was such a session when it was replaced (v0.3.0 §8: no sending in a duplicate-prekey session).
+    const silent =
+      s.rekey || (inPrevious && (s.loaded?.record.noSend ?? []).some((k) => sameBytes(k, session.baseKey)));
     const counter = session.receivingCounter;
     const recordHeartbeatAt = s.loaded?.record.heartbeatAt ?? null;
     let heartbeatAt = s.newSession || inPrevious ? null : recordHeartbeatAt;
@@ -1679,13 +1735,13 @@ export class SessionManager {
     const answeredKey = key.keyExchange ? keys.answered(adapter.tag, bareJidKey(sender), wire.sid) : "";
     let answerKeyExchange = false;
     // Nothing is sent in a session to be replaced: not even an empty message (v0.3.0 §8).
-    if (key.keyExchange && !s.rekey) {
+    if (key.keyExchange && !silent) {
       const answered = await io("loading a session", () => this.#kv.get(answeredKey));
       answerKeyExchange = answered === undefined || !sameBytes(answered, session.baseKey);
     }
     let replied: AutomaticMessageReason | undefined;
     if (answerKeyExchange) replied = "key-exchange-completion";
-    else if (counter > HEARTBEAT_CHAIN_LENGTH && heartbeatAt === null && !s.rekey) replied = "heartbeat";
+    else if (counter > HEARTBEAT_CHAIN_LENGTH && heartbeatAt === null && !silent) replied = "heartbeat";
     let reply: Element | undefined;
     if (replied !== undefined) {
       if (counter > HEARTBEAT_CHAIN_LENGTH) heartbeatAt = counter;
@@ -1715,7 +1771,14 @@ export class SessionManager {
                 heartbeatAt: recordHeartbeatAt,
                 rekey: s.loaded!.record.rekey === true,
               }
-            : { session, previous: s.previous, retiredBaseKeys: s.retired, heartbeatAt, rekey: s.rekey },
+            : {
+                session,
+                previous: s.previous,
+                retiredBaseKeys: s.retired,
+                heartbeatAt,
+                rekey: s.rekey,
+                ...(s.noSend === undefined ? {} : { noSend: s.noSend }),
+              },
         );
         if (s.preKeys !== undefined) {
           await this.#savePreKeys(tx, adapter, s.preKeys.loaded, s.preKeys.next);
@@ -1954,6 +2017,8 @@ export class SessionManager {
       heartbeatAt: number | null;
       /** See SessionRecord.rekey; false when absent. */
       rekey?: boolean;
+      /** See SessionRecord.noSend; when absent, the loaded record's is kept. */
+      noSend?: readonly Uint8Array[];
     },
   ): Promise<() => void> {
     const t = tx.namespace(this.#storeName);
@@ -1978,6 +2043,8 @@ export class SessionManager {
       heartbeatAt: next.heartbeatAt,
       ...(next.rekey === true ? { rekey: true } : {}),
     };
+    const noSend = next.noSend ?? loaded?.record.noSend ?? [];
+    if (noSend.length > 0) (record as { noSend?: readonly Uint8Array[] }).noSend = noSend;
     const stored = encodeSession(record);
     await t.put(key, stored);
     return () => {
@@ -2005,12 +2072,24 @@ export class SessionManager {
 function replaced(
   current: Session,
   record: SessionRecord,
-): { previous: readonly Uint8Array[]; retiredBaseKeys: readonly Uint8Array[]; heartbeatAt: null } {
+): {
+  previous: readonly Uint8Array[];
+  retiredBaseKeys: readonly Uint8Array[];
+  heartbeatAt: null;
+  noSend: readonly Uint8Array[];
+} {
   return {
     previous: [serializeSession(current), ...record.previous].slice(0, PREVIOUS_SESSIONS_KEPT),
     retiredBaseKeys: [current.baseKey, ...record.retiredBaseKeys].slice(0, RETIRED_BASE_KEYS_KEPT),
     heartbeatAt: null,
+    noSend: noSendAfterReplacing(current, record),
   };
+}
+
+/** A record's `noSend` once its current session is replaced: that session added if it was never to be sent in. */
+function noSendAfterReplacing(current: Session, record: SessionRecord): readonly Uint8Array[] {
+  const kept = record.noSend ?? [];
+  return record.rekey === true ? [current.baseKey, ...kept].slice(0, PREVIOUS_SESSIONS_KEPT) : kept;
 }
 
 function checkedTrustLevel(level: unknown): TrustLevel {

@@ -144,6 +144,11 @@ export class MemoryXmppNetwork {
     this.#publish(undefined, bareJid(jid), node, itemId, payload, options);
   }
 
+  /** Removes an item as if `jid`'s account retracted it, notifying every client. */
+  retractForTest(jid: string, node: string, itemId: string): void {
+    this.#retract(undefined, bareJid(jid), node, itemId);
+  }
+
   /** Delivers the first `count` queued stanzas (all by default), in order; later ones queued meanwhile wait. */
   async deliver(count = this.queue.length): Promise<Delivery[]> {
     const out: Delivery[] = [];
@@ -220,7 +225,7 @@ export class MemoryXmppNetwork {
   }
 
   /** Removes an item (nothing happens when there is none, as item-not-found) and notifies every other client. */
-  #retract(from: MemoryClient, account: string, node: string, itemId: string): void {
+  #retract(from: MemoryClient | undefined, account: string, node: string, itemId: string): void {
     const items = this.#pep.get(bareJidKey(account))?.get(node);
     if (items === undefined || !items.delete(itemId)) return;
     this.retractions.push(`${account} ${node} ${itemId}`);

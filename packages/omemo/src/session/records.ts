@@ -10,7 +10,7 @@
  *   devices/<ns>/<bare jid>                  DeviceListRecord (the cached device list)
  *   identity/<ns>/<bare jid>/<device id>     IdentityRecord (the identity key last seen for a device)
  *   announced/<ns>, unpublished/<ns>,
- *   deactivated/<ns>                         flags (one byte)
+ *   deactivated                              flags (one byte)
  *   answered/<ns>/<bare jid>/<device id>     raw base key (the key exchange we last answered)
  * `<ns>` is "legacy" or "v2"; JIDs are stored in bareJidKey form (NFC, lower case).
  */
@@ -31,10 +31,11 @@ export const keys = {
   /** Present once our bundle and device list of the namespace were published (a first run can fail in between). */
   announced: (ns: NamespaceTag): string => `announced/${ns}`,
   /**
-   * Present while the app has turned OMEMO off for this device (`unpublishOwnDevice`): our device is
-   * not announced again and no bundle is published until `publishOwnDevice` turns it back on.
+   * Present while the app has turned OMEMO off for this device (`unpublishOwnDevice`), in every
+   * namespace, those enabled later included: our device is not announced again and no bundle is
+   * published until `publishOwnDevice({ reactivate: true })` turns it back on.
    */
-  unpublishedDevice: (ns: NamespaceTag): string => `deactivated/${ns}`,
+  deactivated: "deactivated",
   /**
    * Present while our stored prekeys are newer than the bundle the server has (a consumed one-time
    * prekey, a rotation): written with the prekeys, deleted only after a publication of them succeeded.
@@ -105,6 +106,11 @@ export interface SessionRecord {
    * the sender's bundle, replaces it before anything is sent to the device. Absent means false.
    */
   readonly rekey?: boolean;
+  /**
+   * Base keys of sessions in `previous` that were `rekey` sessions when replaced: still read, never
+   * answered in (no completion, no heartbeat). Newest first, at most PREVIOUS_SESSIONS_KEPT. Absent: none.
+   */
+  readonly noSend?: readonly Uint8Array[];
 }
 
 export interface CachedDevice {
@@ -256,18 +262,25 @@ export function decodePreKeys(b: Uint8Array): PreKeysRecord {
  * of the ~500-byte session): tag "S", version, revision (u32 high, u32 low), heartbeatAt + 1 (u32,
  * 0 = none), then counted lists of length-prefixed byte strings (previous sessions, retired base
  * keys) and the session itself as the rest. Version 2 adds one flags byte after heartbeatAt (bit 0:
- * `rekey`); a record without flags is still written as version 1, byte for byte as before, so a
- * store stays readable by earlier releases unless a catch-up left a session to rekey.
+ * `rekey`; bit 1: a `noSend` list follows, a count byte then each key as a length byte and its
+ * bytes); a record without flags is still written as version 1, byte for byte as before, so a store
+ * stays readable by earlier releases unless a catch-up left a session to rekey.
  */
 const SESSION_TAG = 0x53;
 /** The session record version with a flags byte (version 1 is RECORD_VERSION, without it). */
 const SESSION_VERSION_FLAGS = 2;
 const FLAG_REKEY = 0x01;
+const FLAG_NO_SEND = 0x02;
 
 export function encodeSession(r: SessionRecord): Uint8Array {
   const parts = [...r.previous, ...r.retiredBaseKeys];
-  const flags = r.rekey === true ? FLAG_REKEY : 0;
+  const noSend = r.noSend ?? [];
+  if (noSend.length > 255 || noSend.some((k) => k.length > 255)) {
+    throw new OmemoError("INVALID_ARGUMENT", "a session record keeps at most 255 no-send base keys of 255 bytes");
+  }
+  const flags = (r.rekey === true ? FLAG_REKEY : 0) | (noSend.length > 0 ? FLAG_NO_SEND : 0);
   let length = 1 + 1 + 8 + 4 + (flags === 0 ? 0 : 1) + 1 + 1 + r.session.length;
+  if (noSend.length > 0) length += 1 + noSend.reduce((n, k) => n + 1 + k.length, 0);
   for (const p of parts) length += 4 + p.length;
   const out = new Uint8Array(length);
   const view = new DataView(out.buffer);
@@ -279,6 +292,14 @@ export function encodeSession(r: SessionRecord): Uint8Array {
   view.setUint32(at + 8, r.heartbeatAt === null ? 0 : r.heartbeatAt + 1);
   at += 12;
   if (flags !== 0) out[at++] = flags;
+  if (noSend.length > 0) {
+    out[at++] = noSend.length;
+    for (const k of noSend) {
+      out[at++] = k.length;
+      out.set(k, at);
+      at += k.length;
+    }
+  }
   for (const list of [r.previous, r.retiredBaseKeys]) {
     out[at++] = list.length;
     for (const item of list) {
@@ -314,7 +335,20 @@ export function decodeSession(b: Uint8Array): SessionRecord {
   if (b[1] === SESSION_VERSION_FLAGS) {
     flags = b[at++]!;
     // Only known flags, and version 2 only when there is one (encodeSession writes version 1 otherwise).
-    if (flags === 0 || (flags & ~FLAG_REKEY) !== 0) throw corrupt(what);
+    if (flags === 0 || (flags & ~(FLAG_REKEY | FLAG_NO_SEND)) !== 0) throw corrupt(what);
+  }
+  const noSend: Uint8Array[] = [];
+  if ((flags & FLAG_NO_SEND) !== 0) {
+    if (at >= b.length) throw corrupt(what);
+    const count = b[at++]!;
+    if (count === 0) throw corrupt(what);
+    for (let i = 0; i < count; i++) {
+      if (at >= b.length) throw corrupt(what);
+      const length = b[at++]!;
+      if (at + length > b.length) throw corrupt(what);
+      noSend.push(b.slice(at, at + length));
+      at += length;
+    }
   }
   const lists: Uint8Array[][] = [];
   for (let l = 0; l < 2; l++) {
@@ -338,6 +372,7 @@ export function decodeSession(b: Uint8Array): SessionRecord {
     retiredBaseKeys: lists[1]!,
     heartbeatAt: heartbeat === 0 ? null : heartbeat - 1,
     ...((flags & FLAG_REKEY) === 0 ? {} : { rekey: true }),
+    ...(noSend.length === 0 ? {} : { noSend }),
   };
 }
 

@@ -47,6 +47,43 @@ describe.each([
     expect(fetches).toBe(3);
   });
 
+  it("a new device list of the account fetches at once (a bundle that landed after its list); our connection's failures are not remembered", async () => {
+    const world = new World();
+    const alice = await world.add(ALICE, { namespaces: [ns] });
+    await world.add(BOB, { namespaces: [ns] });
+    const late = await world.add(BOB, { namespaces: [ns] });
+    await world.network.flush();
+    // Bob's second device is listed, but its bundle is not there yet.
+    const address =
+      ns === NS_LEGACY
+        ? { node: legacy.bundleNode(late.deviceId), itemId: "current" }
+        : { node: v2.BUNDLES_NODE, itemId: String(late.deviceId) };
+    const bundle = world.network.fetch(BOB, address.node, address.itemId)![0]!;
+    const options = ns === NS_LEGACY ? {} : { "pubsub#max_items": "max" };
+    world.network.retractForTest(BOB, address.node, address.itemId);
+    const first = await alice.manager.encrypt(BOB, { body: "one" });
+    expect(first.devices.find((d) => d.deviceId === late.deviceId)).toMatchObject({
+      status: "failed",
+      error: { code: "BUNDLE_INVALID" },
+    });
+    // The bundle lands and Bob's list is published again: Alice fetches at once, no minute's wait.
+    world.network.put(BOB, address.node, address.itemId, bundle, options);
+    const list = world.network.fetch(BOB, listNode(ns))!.at(-1)!;
+    world.network.put(BOB, listNode(ns), "current", list);
+    await world.network.flush();
+    const second = await alice.manager.encrypt(BOB, { body: "two" });
+    expect(second.devices.find((d) => d.deviceId === late.deviceId)?.status).toBe("encrypted");
+
+    // Our own connection failing is not the device's fault: the next message tries again.
+    const carol = await world.add(CAROL, { namespaces: [ns] });
+    alice.failing.add("fetch");
+    const refused = await alice.manager.encrypt(CAROL, { body: "offline" });
+    expect(refused.devices[0]).toMatchObject({ status: "failed", error: { code: "IO_FAILED" } });
+    alice.failing.delete("fetch");
+    const sent = await alice.manager.encrypt(CAROL, { body: "online again" });
+    expect(sent.devices).toMatchObject([{ deviceId: carol.deviceId, status: "encrypted" }]);
+  });
+
   it("an account listing hundreds of devices gets MAX_DEVICES_PER_ACCOUNT, known devices first; the rest of the room is not affected", async () => {
     const world = new World();
     const alice = await world.add(ALICE, { namespaces: [ns] });

@@ -158,6 +158,7 @@ describe("stored records", () => {
         retiredBaseKeys: fc.array(fc.uint8Array({ minLength: 32, maxLength: 33 }), { maxLength: 16 }),
         heartbeatAt: fc.option(fc.integer({ min: 0, max: 0xfffffffe }), { nil: null }),
         rekey: fc.constant(true as const),
+        noSend: fc.array(fc.uint8Array({ minLength: 1, maxLength: 33 }), { minLength: 1, maxLength: 4 }),
       },
       { requiredKeys: ["revision", "session", "previous", "retiredBaseKeys", "heartbeatAt"] },
     );

@@ -1,7 +1,7 @@
 // Trust is decided outside (XEP-0384 v0.8.3 §8): the manager asks before encrypting to a device and
 // before accepting from one, and reports new and changed identities. @parley/trust's store answers
 // through a short adapter (trustStoreDecider below).
-import { createTrustStore, memoryTrustStorage } from "@parley/trust";
+import { createTrustStore, memoryTrustStorage, omemoTrustDecider } from "@parley/trust";
 import { describe, expect, it } from "vitest";
 import {
   isOmemoError,
@@ -162,6 +162,58 @@ describe("XEP-0384 v0.8.3 §8 trust decisions", () => {
     });
   });
 
+  it("a contact who wrote first from one device: its second device, met when we reply, is in its first batch too (TOFU)", async () => {
+    const trustStore = createTrustStore({ storage: memoryTrustStorage() });
+    const world = new World();
+    const alice = await world.add(ALICE, { namespaces: [NS_V2], trust: omemoTrustDecider(trustStore, ALICE) });
+    const phone = await world.add(BOB, { namespaces: [NS_V2] });
+    const laptop = await world.add(BOB, { namespaces: [NS_V2] });
+    await world.send(phone, ALICE, "hi from my phone");
+    await world.network.flush();
+    expect(alice.texts()).toEqual(["hi from my phone"]);
+    // Alice answers: the phone has a session, the laptop is new. seen() hears of both before any
+    // decision, so the laptop joins the first batch instead of being a later, unverified key.
+    const reply = await alice.manager.encrypt(BOB, { body: "hi Bob" });
+    const status = Object.fromEntries(reply.devices.map((d) => [d.deviceId, d.status]));
+    expect(status).toEqual({ [phone.deviceId]: "encrypted", [laptop.deviceId]: "encrypted" });
+    const records = await trustStore.listRecords(ALICE, BOB, "omemo");
+    expect(records.map((r) => r.state).sort()).toEqual(["tofu", "tofu"]);
+    // The batch is closed now: a device that appears later waits for the user.
+    const tablet = await world.add(BOB, { namespaces: [NS_V2] });
+    const later = await alice.manager.encrypt(BOB, { body: "and now?" });
+    expect(later.devices.find((d) => d.deviceId === tablet.deviceId)?.status).toBe("untrusted");
+  });
+
+  it("with a device to build a session for, seen() also names the account's devices we have sessions with, before any decide()", async () => {
+    const calls: string[] = [];
+    const decider: TrustDecider = {
+      seen(devices) {
+        calls.push(
+          `seen ${devices
+            .map((d) => d.deviceId)
+            .sort((a, b) => a - b)
+            .join(",")}`,
+        );
+      },
+      decide(device, purpose) {
+        calls.push(`decide ${device.deviceId} ${purpose}`);
+        return "trusted";
+      },
+    };
+    const world = new World();
+    const alice = await world.add(ALICE, { namespaces: [NS_V2], trust: decider });
+    const phone = await world.add(BOB, { namespaces: [NS_V2] });
+    await alice.manager.encrypt(BOB, { body: "to the phone" });
+    const laptop = await world.add(BOB, { namespaces: [NS_V2] });
+    calls.length = 0;
+    await alice.manager.encrypt(BOB, { body: "to both" });
+    const both = [phone.deviceId, laptop.deviceId].sort((a, b) => a - b).join(",");
+    expect(calls[0]).toBe(`seen ${both}`);
+    expect(calls.slice(1).sort()).toEqual(
+      [`decide ${laptop.deviceId} encrypt`, `decide ${phone.deviceId} encrypt`].sort(),
+    );
+  });
+
   it("seen() gets each account's new devices once, together, before decide(); a throwing seen() is an error event", async () => {
     const calls: string[] = [];
     let fail = false;
@@ -204,7 +256,12 @@ describe("XEP-0384 v0.8.3 §8 trust decisions", () => {
     const errors: unknown[] = [];
     alice.manager.on("error", (e) => errors.push(e));
     const r = await alice.manager.encrypt(BOB, { body: "to the new one too" });
-    expect(calls).toContain(`seen ${BOB} ${bob3.deviceId}`);
+    // The new one, with the devices we have sessions with (they are reported together).
+    const allIds = [...bobs, bob3]
+      .map((b) => b.deviceId)
+      .sort()
+      .join(",");
+    expect(calls).toContain(`seen ${BOB} ${allIds}`);
     expect(r.devices.find((d) => d.deviceId === bob3.deviceId)!.status).toBe("encrypted");
     expect(errors.some((e) => isOmemoError(e, "IO_FAILED"))).toBe(true);
   });

@@ -111,11 +111,19 @@ describe.each([
     expect(listedIds(world, ALICE, ns)).not.toContain(phone.deviceId);
   });
 
-  it("publishOwnDevice turns it back on: bundle and list entry published, contacts encrypt to it again", async () => {
+  it("publishOwnDevice at login keeps it off; with reactivate it is back on: bundle and list entry published, contacts encrypt to it again", async () => {
     const { world, phone, bob } = await setUp();
     await phone.manager.unpublishOwnDevice();
     await world.network.flush();
+    // What an app does at every login: nothing is published while the user has OMEMO off.
+    const publications = world.network.publications.length;
     await phone.manager.publishOwnDevice();
+    await world.network.flush();
+    expect(world.network.publications.length).toBe(publications);
+    expect(await phone.manager.isDeactivated()).toBe(true);
+    expect(listedIds(world, ALICE, ns)).not.toContain(phone.deviceId);
+    await phone.manager.publishOwnDevice({ reactivate: true });
+    expect(await phone.manager.isDeactivated()).toBe(false);
     await world.network.flush();
     expect(listedIds(world, ALICE, ns)).toContain(phone.deviceId);
     expect(bundleOf(world, phone, ns)).not.toBeNull();
@@ -162,6 +170,54 @@ describe("unpublishOwnDevice, other cases", () => {
     ]);
     expect(network.publications.length).toBe(before + 1);
     expect(network.publications.at(-1)).toBe(`${ALICE} ${v2.DEVICES_NODE} current`);
+  });
+
+  it("the mark is account-wide: a namespace enabled after OMEMO was turned off is not announced either", async () => {
+    const world = new World();
+    const phone = await world.add(ALICE, { namespaces: [NS_LEGACY] });
+    const bob = await world.add(BOB);
+    await phone.manager.unpublishOwnDevice();
+    await world.network.flush();
+    // An upgrade enables OMEMO 2 on the same store.
+    phone.options = { namespaces: [NS_LEGACY, NS_V2] };
+    await phone.restart();
+    await phone.manager.publishOwnDevice();
+    await world.network.flush();
+    expect(listedIds(world, ALICE, NS_V2) ?? []).not.toContain(phone.deviceId);
+    expect(bundleOf(world, phone, NS_V2)).toBeNull();
+    expect(await bob.manager.refreshDeviceList(ALICE, NS_V2)).not.toContain(phone.deviceId);
+  });
+
+  it("a bundle publication on its way when another tab turns the device off is retracted when it lands", async () => {
+    const world = new World();
+    const alice = await world.add(ALICE, { namespaces: [NS_V2] });
+    // A second manager (another tab) on the same store and connection.
+    const other = await SessionManager.create({
+      jid: ALICE,
+      store: alice.store,
+      transport: alice.transport,
+      trust: { decide: () => "trusted" },
+      namespaces: [NS_V2],
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const inner = alice.transport.publish.bind(alice.transport);
+    let held = false;
+    (alice.transport as { publish: typeof inner }).publish = async (node, itemId, payload, options) => {
+      if (!held && node === v2.BUNDLES_NODE) {
+        held = true;
+        await gate;
+      }
+      await inner(node, itemId, payload, options);
+    };
+    const slow = alice.manager.rotateSignedPreKeys({ force: true });
+    for (let i = 0; i < 50 && !held; i++) await new Promise((resolve) => setImmediate(resolve));
+    expect(held).toBe(true);
+    await other.unpublishOwnDevice();
+    expect(bundleOf(world, alice, NS_V2)).toBeNull();
+    release();
+    await slow;
+    expect(bundleOf(world, alice, NS_V2)).toBeNull();
   });
 
   it("an account in both namespaces leaves both", async () => {
