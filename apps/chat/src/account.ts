@@ -1,7 +1,7 @@
 /**
  * One XMPP account of parley-chat: an @xmpp/client connection and a @parley/omemo SessionManager on it.
  * It announces the device-list nodes with `+notify` in its entity capabilities (XEP-0115) so the server
- * sends PEP notifications (XEP-0163 §4), hands them to the session manager, decrypts incoming OMEMO
+ * sends PEP notifications (XEP-0163 §4), hands them (retractions too) to the session manager, decrypts incoming OMEMO
  * messages of either namespace and emits them; it never logs or prints a plaintext by itself.
  *
  * Around OMEMO it speaks the rest of a 1:1 chat: the roster and presence subscriptions (RFC 6121, parsing
@@ -847,6 +847,9 @@ export class ChatAccount {
       if (from === undefined) return;
       const items = decodeItems(stanza);
       await this.omemo.handlePubsubEvent(from, items.node, items.items);
+      // A retraction (XEP-0060 §7.2.2.1): a device list retracted (its account turned OMEMO off on its
+      // last device) is fetched again, and then lists no device.
+      if (items.retracted.length > 0) await this.omemo.handlePubsubRetraction(from, items.node);
       return;
     }
     const u = unwrapMessage(stanza, this.#bare);

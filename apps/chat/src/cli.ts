@@ -11,7 +11,8 @@ import { Writable } from "node:stream";
 import { ChatClient, describeError } from "./client.js";
 import { serveApi, type ApiServer } from "./server.js";
 import { isProfileError, Profile } from "./profile.js";
-import { parseRequestText, requestIdOf, type Reply } from "@parley/sdk";
+import { requestIdOf, type Reply } from "@parley/sdk";
+import { parseChatRequestText } from "./commands.js";
 import { HELP, parseLine, render, show } from "./ui.js";
 
 interface Options {
@@ -192,6 +193,9 @@ async function main(): Promise<void> {
   const ready = client.readyEvent();
   if (json) out({ type: "event", ...ready });
   else say(render(ready));
+  // (`--json` scripts read it in `status`.)
+  if (!json && !client.omemoEnabled)
+    say("  OMEMO is off for this device: nothing is sent with it, contacts do not see it; /omemo on turns it back on");
 
   let api: ApiServer | undefined;
   if (options.api) {
@@ -261,7 +265,7 @@ async function main(): Promise<void> {
       let reply: Reply;
       let quit = false;
       try {
-        const request = parseRequestText(line);
+        const request = parseChatRequestText(line);
         const { id, ...command } = request;
         quit = command.cmd === "quit";
         try {

@@ -14,7 +14,15 @@
 import { existsSync } from "node:fs";
 import { open, rename, rm } from "node:fs/promises";
 import { xml } from "@xmpp/client";
-import { isOmemoError, NS_LEGACY, NS_V2, type Element, type OmemoNamespace, wrapMessage } from "@parley/omemo";
+import {
+  isOmemoError,
+  NS_LEGACY,
+  NS_V2,
+  type Element,
+  type OmemoNamespace,
+  type SessionManager,
+  wrapMessage,
+} from "@parley/omemo";
 import { isOtrError } from "@parley/otr";
 import {
   isQueueError,
@@ -26,7 +34,7 @@ import {
 } from "@parley/queue";
 import { encryptedQueueStore } from "@parley/queue/storage";
 import { isStorageError } from "@parley/storage";
-import { formatFingerprint, isTrustError, omemoTrustDecider } from "@parley/trust";
+import { formatFingerprint, isTrustError, omemoTrustDecider, type TrustStore } from "@parley/trust";
 import { ChatAccount, isChatAccountError, type IncomingMessage, type StanzaFate } from "./account.js";
 import {
   discoverUploadService,
@@ -38,17 +46,11 @@ import {
 } from "./files.js";
 import { GroupChats, isGroupChatError } from "./muc.js";
 import { isOtrChatError, OtrChat } from "./otr.js";
+import type { ChatClientEvent, ChatCommand } from "./commands.js";
 import { StoredDuplicateFilter } from "./duplicates.js";
 import { isProfileError, type Profile } from "./profile.js";
 import { fingerprintUri, isShareError, parseFingerprintUri, renderQr } from "./share.js";
-import {
-  isProtocolError,
-  PROTOCOL_VERSION,
-  type ChatEvent,
-  type Command,
-  type Encryption,
-  type ErrorInfo,
-} from "@parley/sdk";
+import { isProtocolError, PROTOCOL_VERSION, type ChatEvent, type Encryption, type ErrorInfo } from "@parley/sdk";
 
 export interface ChatClientOptions {
   /** e.g. "xmpp://127.0.0.1:5222" */
@@ -65,7 +67,13 @@ export interface ChatClientOptions {
   readonly autoApprove?: boolean;
 }
 
-export type ChatClientErrorCode = "INVALID_ARGUMENT" | "CONTACT_OFFLINE" | "NOT_FOUND" | "NO_UPLOAD_SERVICE";
+export type ChatClientErrorCode =
+  | "INVALID_ARGUMENT"
+  | "CONTACT_OFFLINE"
+  | "NOT_FOUND"
+  | "NO_UPLOAD_SERVICE"
+  /** OMEMO is off for this device (`/omemo off`): nothing is sent with it until `/omemo on`. */
+  | "OMEMO_OFF";
 
 export class ChatClientError extends Error {
   override readonly name = "ChatClientError";
@@ -121,7 +129,7 @@ export class ChatClient {
   readonly groups: GroupChats;
   readonly queue: Queue;
   readonly profile: Profile;
-  readonly #listeners = new Set<(event: ChatEvent) => void>();
+  readonly #listeners = new Set<(event: ChatClientEvent) => void>();
   readonly #transportListeners: Set<(event: TransportEvent) => void>;
   /** Origin-ids seen per sender (the queue's DEDUP_CAPACITY), kept in the profile's store across restarts. */
   readonly #duplicates: StoredDuplicateFilter;
@@ -133,6 +141,8 @@ export class ChatClient {
   #historyWrites: Promise<unknown> = Promise.resolve();
   readonly #insecureHttpHosts: readonly string[];
   #upload: Promise<UploadService | undefined> | undefined;
+  /** The user's choice of OMEMO for this device, kept in the profile (`/omemo off`, `/omemo on`). */
+  #omemoEnabled: boolean;
   #closed = false;
 
   private constructor(
@@ -143,7 +153,9 @@ export class ChatClient {
     queue: Queue,
     transportListeners: Set<(event: TransportEvent) => void>,
     duplicates: StoredDuplicateFilter,
+    omemoEnabled: boolean,
   ) {
+    this.#omemoEnabled = omemoEnabled;
     this.#transportListeners = transportListeners;
     this.#duplicates = duplicates;
     this.jid = options.jid.toLowerCase();
@@ -157,11 +169,14 @@ export class ChatClient {
 
   /**
    * Connects, publishes our OMEMO devices and opens the queue. Attach listeners ({@link on}), then call
-   * {@link online}: messages stored while we were away and the archive's come after it.
+   * {@link online}: messages stored while we were away and the archive's come after it. With OMEMO off
+   * (the user's choice, kept in the profile) nothing here publishes: the session manager keeps its own
+   * mark, and parley-chat never calls `publishOwnDevice` but for `/omemo on`.
    */
   static async start(options: ChatClientOptions): Promise<ChatClient> {
     const { profile } = options;
     const jid = options.jid.toLowerCase();
+    const omemoEnabled = await profile.omemoEnabled();
     const account = await ChatAccount.connect({
       service: options.service,
       jid,
@@ -226,7 +241,7 @@ export class ChatClient {
       // Before anything is sent (the transport waits for the client): history entries of messages a
       // previous run sent without correcting them (it stopped in between) are corrected now.
       await settleUnsentHistory(profile, queue).catch(() => undefined);
-      const client = new ChatClient(options, account, otr, groups, queue, transportListeners, duplicates);
+      const client = new ChatClient(options, account, otr, groups, queue, transportListeners, duplicates, omemoEnabled);
       resolveClient(client);
       client.#wire();
       return client;
@@ -243,7 +258,7 @@ export class ChatClient {
     await this.account.online();
   }
 
-  on(listener: (event: ChatEvent) => void): () => void {
+  on(listener: (event: ChatClientEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
@@ -259,12 +274,21 @@ export class ChatClient {
     };
   }
 
+  /** Whether OMEMO is on for this device (the user's choice: `/omemo off`, `/omemo on`). */
+  get omemoEnabled(): boolean {
+    return this.#omemoEnabled;
+  }
+
   /** Runs one command; resolves with its result (JSON-serialisable) or rejects with a typed error. */
-  async execute(command: Command): Promise<unknown> {
+  async execute(command: ChatCommand): Promise<unknown> {
     const trust = this.profile.trust;
     switch (command.cmd) {
+      case "omemo":
+        await this.#switchOmemo(command.enabled);
+        return { omemo: this.#omemoEnabled ? "on" : "off", deviceId: this.account.omemo.deviceId };
       case "send": {
         if (command.namespace !== undefined) {
+          this.#requireOmemo();
           // A pinned OMEMO namespace goes out at once (not through the queue, which follows the contact's default).
           const r = await this.account.send(command.to, command.body, { namespace: NAMESPACE_OF[command.namespace]! });
           await this.#record(command.to, "out", this.jid, command.body, command.namespace);
@@ -412,11 +436,13 @@ export class ChatClient {
         await this.groups.invite(command.room, command.jid);
         return { room: command.room, jid: command.jid };
       case "room-send": {
+        this.#requireOmemo();
         const r = await this.groups.send(command.room, command.body);
         await this.#record(command.room, "out", this.jid, command.body, "omemo");
         return { room: command.room, devices: r.devices.length };
       }
       case "send-file": {
+        this.#requireOmemo();
         const service = await this.#uploadService();
         const sent = await sendFile(
           this.account,
@@ -464,6 +490,7 @@ export class ChatClient {
           ...this.readyEvent(),
           event: undefined,
           otrFingerprint: this.otr.fingerprint,
+          omemo: this.#omemoEnabled ? "on" : "off",
           online: this.account.xmpp.status === "online",
           pending: this.queue.list().filter((m) => m.state !== "delivered" && m.state !== "sent").length,
           remembersPassphrase: await this.profile.remembersPassphrase(),
@@ -471,6 +498,23 @@ export class ChatClient {
       case "quit":
         return { bye: true };
     }
+  }
+
+  /**
+   * Turns OMEMO off for this device (it leaves our device lists, its bundles are retracted: contacts
+   * stop encrypting to it, and nothing is sent with OMEMO from here) or back on (published again). The
+   * choice is stored first, so that a failure half way (call it again to finish) or a restart keeps it.
+   */
+  async #switchOmemo(enabled: boolean): Promise<void> {
+    await this.profile.setOmemoEnabled(enabled);
+    this.#omemoEnabled = enabled;
+    if (enabled) await this.account.omemo.publishOwnDevice({ reactivate: true });
+    else await this.account.omemo.unpublishOwnDevice();
+  }
+
+  #requireOmemo(): void {
+    if (!this.#omemoEnabled)
+      throw new ChatClientError("OMEMO_OFF", "OMEMO is off for this device (/omemo on turns it back on)");
   }
 
   #ownFingerprints(): unknown {
@@ -525,7 +569,7 @@ export class ChatClient {
 
   // ------------------------------------------------------------------ wiring
 
-  #emit(event: ChatEvent): void {
+  #emit(event: ChatClientEvent): void {
     for (const l of this.#listeners) {
       try {
         l(event);
@@ -631,6 +675,9 @@ export class ChatClient {
         jid: s.peer,
         state: s.state,
         ...(s.fingerprint === undefined ? {} : { fingerprint: s.fingerprint }),
+        // What the trust store says of the key (untrusted or compromised: nothing is sent to it until verified).
+        ...(s.trust === undefined ? {} : { trust: s.trust }),
+        ...(s.trusted === undefined ? {} : { trusted: s.trusted }),
       });
     });
     otr.on("smp-request", (r) => {
@@ -921,11 +968,23 @@ async function settleUnsentHistory(profile: Profile, queue: Queue): Promise<void
   }
 }
 
-/** OMEMO for the queue: works to offline contacts; needs a device the trust store does not refuse. */
-function omemoProvider(client: Promise<ChatClient>): EncryptionProvider {
+/** What the queue's OMEMO provider uses of the client (ChatClient; tests pass a stand-in). */
+export interface OmemoProviderHost {
+  readonly jid: string;
+  readonly omemoEnabled: boolean;
+  readonly account: { readonly omemo: Pick<SessionManager, "devices" | "encrypt"> };
+  readonly profile: { readonly trust: Pick<TrustStore, "listRecords"> };
+}
+
+/**
+ * OMEMO for the queue: works to offline contacts; needs a device the trust store does not refuse, and
+ * OMEMO on for this device (off: unavailable, so the queue falls back to OTR or fails the message).
+ */
+export function omemoProvider(client: Promise<OmemoProviderHost>): EncryptionProvider {
   return {
     async availability(contact) {
       const c = await client;
+      if (!c.omemoEnabled) return { available: false, transient: false, reason: "no-encryption-available" };
       // A device that publishes in both namespaces (one id, one identity key) counts once.
       const ids = new Set<number>();
       for (const ns of [NS_V2, NS_LEGACY] as const) {
@@ -944,6 +1003,8 @@ function omemoProvider(client: Promise<ChatClient>): EncryptionProvider {
     negotiate: () => Promise.resolve({ ok: true }), // sessions are built from bundles while encrypting
     async encrypt(message) {
       const c = await client;
+      // Turned off since the queue chose OMEMO for this message.
+      if (!c.omemoEnabled) return { ok: false, transient: false, reason: "no-encryption-available" };
       const r = await c.account.omemo.encrypt(message.to, {
         body: message.body,
         elements: [xml("origin-id", { xmlns: NS_SID, id: message.id })],
@@ -955,9 +1016,20 @@ function omemoProvider(client: Promise<ChatClient>): EncryptionProvider {
   };
 }
 
-/** OTR for the queue: needs the contact online; negotiating runs the AKE. */
-function otrProvider(client: Promise<ChatClient>): EncryptionProvider {
-  const encryptedPeer = (c: ChatClient, contact: string): string | undefined =>
+/** What the queue's OTR provider uses of the client (ChatClient; tests pass a stand-in). */
+export interface OtrProviderHost {
+  readonly otr: Pick<OtrChat, "peers" | "stateOf" | "on" | "start" | "trustOf">;
+  readonly account: Pick<ChatAccount, "presenceOf">;
+  otrPeerFor(jid: string): string;
+}
+
+/**
+ * OTR for the queue: needs the contact online; negotiating runs the AKE; encrypting needs a key the trust
+ * store allows (as OMEMO's devices: a new key once verified, a compromised one never), else the message
+ * fails with `no-trusted-device`.
+ */
+export function otrProvider(client: Promise<OtrProviderHost>): EncryptionProvider {
+  const encryptedPeer = (c: OtrProviderHost, contact: string): string | undefined =>
     c.otr.peers.find((p) => bareOf(p) === bareOf(contact) && c.otr.stateOf(p) === "encrypted");
   return {
     async availability(contact) {
@@ -1001,6 +1073,9 @@ function otrProvider(client: Promise<ChatClient>): EncryptionProvider {
       const c = await client;
       const peer = encryptedPeer(c, message.to);
       if (peer === undefined) return { ok: false, transient: true, reason: "session-failed" };
+      const trust = await c.otr.trustOf(peer);
+      if (trust === undefined) return { ok: false, transient: true, reason: "session-failed" };
+      if (!trust.allowed) return { ok: false, transient: false, reason: "no-trusted-device" };
       return { ok: true, payload: { peer, text: message.body } };
     },
   };

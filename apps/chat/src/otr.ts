@@ -6,7 +6,11 @@
  * session for v2 and Query messages) per peer full JID. Our long-term DSA key and our instance tag are
  * generated once and kept in a small key-value store, so our fingerprint stays the same across restarts.
  * Fingerprints the peers present are reported to an optional @parley/trust store (protocol "otr", so TOFU
- * applies) and SMP results are recorded in it. Nothing here logs or prints a plaintext, a key or a secret:
+ * applies) and SMP results are recorded in it. With a store, the store decides as it does for OMEMO: nothing
+ * is sent to a key it does not allow (`shouldEncryptTo`: a later key stays untrusted until verified, by SMP
+ * or by comparing fingerprints; a compromised key never), and a message from a key it refuses
+ * (`shouldAcceptFrom`: compromised) is dropped with an error event, never shown; one from a key it accepts
+ * without trusting it is shown with a warning. Nothing here logs or prints a plaintext, a key or a secret:
  * error events carry a code and a fixed text, never message content.
  *
  * Outgoing OTR messages are `<message type='chat'>` to the peer's full JID with the OTR text as `<body>`,
@@ -59,7 +63,7 @@ export interface OtrKeyValueStore {
 }
 
 /** What OtrChat needs of @parley/trust's TrustStore. */
-export type OtrChatTrust = Pick<TrustStore, "keySeen" | "shouldEncryptTo" | "verify">;
+export type OtrChatTrust = Pick<TrustStore, "keySeen" | "shouldEncryptTo" | "shouldAcceptFrom" | "verify">;
 
 export interface OtrChatOptions {
   readonly xmpp: OtrXmppClient;
@@ -78,6 +82,11 @@ export type OtrChatErrorCode =
   | "INVALID_JID"
   /** No encrypted OTR session with that peer: nothing is sent, never as plaintext. */
   | "NOT_ENCRYPTED"
+  /**
+   * The trust store does not allow encrypting to the peer's key (a new key not verified yet, or one marked
+   * compromised): nothing is sent. Verify it (SMP, or the fingerprint compared) to send.
+   */
+  | "UNTRUSTED_KEY"
   /** No SMP question from that peer waits for an answer. */
   | "NO_SMP_REQUEST"
   /** An argument of the wrong type or size (a message id). */
@@ -107,8 +116,12 @@ export interface OtrChatMessage {
   readonly text: string;
   /** False for a whitespace-tagged plaintext, or plaintext while the session is encrypted (see warning). */
   readonly encrypted: boolean;
-  /** Set for plaintext that arrived while the conversation is encrypted or finished: warn the user. */
-  readonly warning?: "unencrypted";
+  /**
+   * `unencrypted`: plaintext that arrived while the conversation is encrypted or finished. `untrusted-key`:
+   * encrypted with a key the trust store accepts without trusting it (a new key not verified yet; shown, as
+   * OMEMO shows a not-yet-trusted device's messages). Warn the user either way.
+   */
+  readonly warning?: "unencrypted" | "untrusted-key";
   /**
    * The sender asked for a delivery receipt (XEP-0184) for the stanza with this id: an encrypted message
    * that we decrypted. The app answers it, or not, by its receipt policy.
@@ -156,6 +169,18 @@ export interface OtrChatState {
   readonly reason: "ake" | "refresh" | "peer-ended" | "local-end";
 }
 
+/** What the trust store says of the key of an encrypted conversation (see {@link OtrChat.trustOf}). */
+export interface OtrPeerTrust {
+  /** The peer's fingerprint (40 lowercase hex). */
+  readonly fingerprint: string;
+  /** The store's state of it, when it has a record. */
+  readonly state?: TrustState;
+  /** Whether the store's policy trusts it. */
+  readonly trusted: boolean;
+  /** Whether messages may be encrypted to it (`shouldEncryptTo`); `send` refuses (UNTRUSTED_KEY) otherwise. */
+  readonly allowed: boolean;
+}
+
 export interface OtrChatSmpRequest {
   readonly peer: string;
   /** The peer's question (its text, as sent). */
@@ -176,7 +201,8 @@ export interface OtrChatErrorEvent {
   /**
    * An @parley/otr error code (`MALFORMED_MESSAGE`, `BAD_MAC`, ...) for a rejected incoming message, or
    * `PEER_ERROR` (the peer's client sent `?OTR Error:`), `DELIVERY_FAILED` (the server bounced an OTR
-   * message), `TRUST_STORE` (the trust store failed), `SEND_FAILED` (a reply could not be sent),
+   * message), `TRUST_STORE` (the trust store failed), `UNTRUSTED_KEY` (a message from a key the trust
+   * store refuses was dropped), `SEND_FAILED` (a reply could not be sent),
    * `TOO_MANY_PEERS`, `INTERNAL`.
    */
   readonly code: string;
@@ -308,6 +334,17 @@ export class OtrChat {
     return this.#peers.get(this.#peerJid(peer))?.conv.current.theirFingerprint;
   }
 
+  /**
+   * What the trust store says of `peer`'s key in the current session: undefined unless it is encrypted.
+   * Without a trust store every key is allowed (and not trusted).
+   */
+  async trustOf(peer: string): Promise<OtrPeerTrust | undefined> {
+    const jid = this.#peerJid(peer);
+    const s = this.#peers.get(jid)?.conv.current;
+    if (s?.messageState !== "encrypted") return undefined;
+    return this.#encryptDecision(jid, s);
+  }
+
   /** The OTR protocol version of the current session with `peer`, once the AKE completed. */
   versionOf(peer: string): OtrVersion | undefined {
     const s = this.#peers.get(this.#peerJid(peer))?.conv.current;
@@ -337,7 +374,10 @@ export class OtrChat {
     });
   }
 
-  /** Encrypts `text` to `peer`. NOT_ENCRYPTED (nothing is sent) unless the session is encrypted. */
+  /**
+   * Encrypts `text` to `peer`. NOT_ENCRYPTED (nothing is sent) unless the session is encrypted;
+   * UNTRUSTED_KEY (nothing is sent) when the trust store does not allow the peer's key.
+   */
   async send(peer: string, text: string, options: OtrSendOptions = {}): Promise<void> {
     const jid = this.#peerJid(peer);
     const id = options.id;
@@ -353,6 +393,15 @@ export class OtrChat {
             ? "the contact ended the private conversation: end it or start a new one"
             : "no private conversation with this contact: start OTR first",
         );
+      const decision = await this.#encryptDecision(jid, p.conv.current);
+      if (decision?.allowed !== true)
+        throw new OtrChatError(
+          "UNTRUSTED_KEY",
+          decision?.state === "compromised"
+            ? "the contact's OTR key is marked compromised: nothing was sent"
+            : "the contact's OTR key is not trusted (a new key): verify it (SMP or the fingerprint) before sending",
+        );
+      // (Nothing else runs for this peer meanwhile: `current` is still the session decided about.)
       await this.#sendLines(jid, p.conv.send(text), id, options.sendStanza);
     });
   }
@@ -418,6 +467,20 @@ export class OtrChat {
     }
     this.#closed = true;
     await Promise.all([...this.#peers.values()].map((p) => p.queue));
+  }
+
+  /** The store's word on encrypting to `session`'s key (any key without a store); undefined without a key. */
+  async #encryptDecision(jid: string, session: OtrSession): Promise<OtrPeerTrust | undefined> {
+    const fingerprint = session.theirFingerprint;
+    if (fingerprint === undefined) return undefined;
+    if (this.#trust === undefined) return { fingerprint, trusted: false, allowed: true };
+    const d = await this.#trust.shouldEncryptTo(this.jid, bareOf(jid), "otr", fingerprint);
+    return {
+      fingerprint,
+      ...(d.state === undefined ? {} : { state: d.state }),
+      trusted: d.trusted,
+      allowed: d.allowed,
+    };
   }
 
   #peerJid(peer: string): string {
@@ -527,17 +590,46 @@ export class OtrChat {
 
   async #event(peer: string, p: Peer, session: OtrSession, e: OtrEvent, marks: StanzaMarks): Promise<void> {
     switch (e.type) {
-      case "message":
+      case "message": {
+        let warning: OtrChatMessage["warning"] = e.warning;
+        if (e.encrypted && this.#trust !== undefined) {
+          // As OMEMO: never from a key the store refuses (compromised), marked from one it does not trust.
+          const fingerprint = session.theirFingerprint;
+          let accepted: { allowed: boolean; trusted: boolean } | undefined;
+          try {
+            accepted =
+              fingerprint === undefined
+                ? undefined
+                : await this.#trust.shouldAcceptFrom(this.jid, bareOf(peer), "otr", fingerprint);
+          } catch {
+            this.#emit("error", {
+              peer,
+              code: "TRUST_STORE",
+              message: "the trust store failed: an OTR message was dropped",
+            });
+            return;
+          }
+          if (accepted?.allowed !== true) {
+            this.#emit("error", {
+              peer,
+              code: "UNTRUSTED_KEY",
+              message: "a message from an OTR key the trust store refuses (compromised) was dropped",
+            });
+            return;
+          }
+          if (!accepted.trusted) warning ??= "untrusted-key";
+        }
         this.#emit("message", {
           from: peer,
           text: e.text,
           encrypted: e.encrypted,
-          ...(e.warning ? { warning: e.warning } : {}),
+          ...(warning ? { warning } : {}),
           // Only a message that decrypted is acknowledged (a forged or plaintext one is not).
           ...(marks.receiptFor !== undefined && e.encrypted ? { receiptFor: marks.receiptFor } : {}),
           ...(marks.id === undefined ? {} : { id: marks.id }),
         });
         return;
+      }
       case "state": {
         let trust: TrustState | undefined;
         let trusted: boolean | undefined;

@@ -118,6 +118,8 @@ class WatchedKeystore implements Keystore {
 
 /** Marks in the store's "profile" namespace: whether the passphrase was generated (never shown to anyone). */
 const PASSPHRASE_ORIGIN = "passphrase-origin";
+/** Present while the user has turned OMEMO off for this device (`/omemo off`), until `/omemo on`. */
+const OMEMO_OFF = "omemo-off";
 
 /** The store's "trust" namespace as @parley/trust's storage, transactions included. */
 function trustStorageIn(db: EncryptedStore): TrustStorage {
@@ -252,6 +254,18 @@ export class Profile {
     } catch (e) {
       throw profileError(e);
     }
+  }
+
+  /** Whether OMEMO is on for this device: the user's choice (`/omemo off`, `/omemo on`), on by default. */
+  async omemoEnabled(): Promise<boolean> {
+    return (await this.db.namespace("profile").get(OMEMO_OFF)) === undefined;
+  }
+
+  /** Keeps the user's choice of OMEMO for this device across restarts. */
+  async setOmemoEnabled(enabled: boolean): Promise<void> {
+    const ns = this.db.namespace("profile");
+    if (enabled) await ns.delete(OMEMO_OFF);
+    else await ns.put(OMEMO_OFF, te.encode("off"));
   }
 
   /**

@@ -1,6 +1,7 @@
 /**
  * @parley/omemo's OmemoTransport over an @xmpp/client connection: PEP publish with publish-options
- * (XEP-0060 §7.1.5, XEP-0223), item fetches (§6.5), and sending the stanzas the session manager builds.
+ * (XEP-0060 §7.1.5, XEP-0223), item fetches (§6.5), retractions with notification (§7.2, for
+ * `unpublishOwnDevice`), and sending the stanzas the session manager builds.
  */
 import type { Client } from "@xmpp/client";
 import { xml } from "@xmpp/client";
@@ -8,6 +9,7 @@ import {
   decodeItems,
   encodeItemsRequest,
   encodePublish,
+  NS_PUBSUB,
   type Element,
   type OmemoTransport,
   type PublishOptions,
@@ -43,6 +45,24 @@ export function omemoTransport(xmpp: Client, options: { timeoutMs?: number } = {
       // With their ids, so that the session manager reads item "current" of a node that holds several
       // (a legacy node is fetched whole; deployed clients use other item ids there).
       return items.map((i) => (i.id === undefined ? i.payload! : xml("item", { id: i.id }, i.payload!)));
+    },
+
+    /**
+     * Retracts an item of our own PEP node (XEP-0060 §7.2) with `notify='true'`, so that subscribers
+     * (contacts with +notify) hear of it (§7.2.2.1). An item (or node) that is not there is already gone.
+     */
+    async retract(node: string, itemId: string): Promise<void> {
+      const iq = xml(
+        "iq",
+        { type: "set", id: `retract-${Math.random().toString(36).slice(2)}` },
+        xml("pubsub", { xmlns: NS_PUBSUB }, xml("retract", { node, notify: "true" }, xml("item", { id: itemId }))),
+      );
+      try {
+        await xmpp.iqCaller.request(iq, timeout);
+      } catch (e) {
+        if (stanzaErrorCondition(e) === "item-not-found") return;
+        throw e;
+      }
     },
 
     async send(_to: string, message: Element): Promise<void> {

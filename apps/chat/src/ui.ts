@@ -2,7 +2,8 @@
  * The readline face of parley-chat: `/command` lines to protocol commands, events and results to lines
  * for people. Plaintext is shown only here, on the user's own terminal.
  */
-import { parseRequest, ProtocolError, type ChatEvent, type Command } from "@parley/sdk";
+import { ProtocolError } from "@parley/sdk";
+import { parseChatRequest, type ChatClientEvent, type ChatCommand } from "./commands.js";
 
 export const HELP = `parley-chat: an XMPP client with OMEMO (both namespaces) and OTR, on the Parley packages.
 
@@ -35,9 +36,10 @@ Commands (a JID is bare, like bob@example.org):
   /fingerprints [jid]           ours, or a contact's OMEMO and OTR keys with their trust
   /verify <jid> <omemo|otr> <fingerprint>   /distrust <jid> <omemo|otr> <fingerprint>
   /share   /qr                  our fingerprints as an xmpp: URI (and as a QR code)
-  /scan <xmpp: URI>             verify the fingerprints of a contact's URI
+  /scan <jid> <xmpp: URI>       verify the fingerprints of that contact's URI (one for anyone else is refused)
   /encryption <jid> <omemo|otr|none>   a contact's default      /mute <jid>   /unmute <jid>
   /otr start|end <jid>   /smp <jid> <secret> [question]   /smp-answer <jid> <secret>
+  /omemo off | on               turn OMEMO off for this device (contacts stop encrypting to it), or back on
   /join <room> [nick]   /leave <room>   /invite <room> <jid>   /say <room> <text>
   /file <jid> <path>            send a file (OMEMO media sharing over HTTP upload)
   /files   /save <media id> <path>   received files (kept encrypted); decrypt one into a new file
@@ -56,7 +58,7 @@ const ENCRYPTION_LABELS: Record<string, string> = {
 const encryptionLabel = (encryption: string): string => ENCRYPTION_LABELS[encryption] ?? encryption;
 
 /** An event as one line for people. Plaintext is shown only here, on the user's own terminal. */
-export function render(e: ChatEvent): string | undefined {
+export function render(e: ChatClientEvent): string | undefined {
   const time = (at: number) => new Date(at).toISOString().slice(11, 16);
   switch (e.event) {
     case "ready":
@@ -85,8 +87,16 @@ export function render(e: ChatEvent): string | undefined {
       return `  ${e.jid} is ${e.online ? "online" : "offline"}`;
     case "subscription-request":
       return `  ${e.from} wants to see your presence: /approve ${e.from}`;
-    case "otr":
-      return `  OTR with ${e.jid}: ${e.state}`;
+    case "otr": {
+      const line = `  OTR with ${e.jid}: ${e.state}`;
+      if (e.state !== "encrypted" || e.trust === undefined) return line;
+      const contact = e.jid.split("/")[0]!;
+      if (e.trust === "compromised")
+        return `${line}, but you marked this key COMPROMISED: nothing is sent to it, nothing from it is shown`;
+      if (e.trusted !== true)
+        return `${line}, but the key is UNTRUSTED (not the one you knew): nothing is sent until you verify it (/smp ${contact} <secret>, or /verify ${contact} otr <fingerprint> after comparing /fingerprints ${contact})`;
+      return `${line} (key ${e.trust === "verified" ? "verified" : "trusted on first use"})`;
+    }
     case "smp-request":
       return `  ${e.jid} asks to verify with SMP${e.question ? `: "${e.question}"` : ""}; /smp-answer ${e.jid.split("/")[0]} <secret>`;
     case "smp-result":
@@ -99,8 +109,12 @@ export function render(e: ChatEvent): string | undefined {
 }
 
 /** A result as lines for people. */
-export function show(command: Command, result: unknown): string | undefined {
+export function show(command: ChatCommand, result: unknown): string | undefined {
   switch (command.cmd) {
+    case "omemo":
+      return command.enabled
+        ? "OMEMO is on for this device: published again, contacts encrypt to it"
+        : "OMEMO is off for this device: it left your device lists (contacts stop encrypting to it) and nothing is sent with OMEMO; /omemo on turns it back on";
     case "send":
       return undefined; // the queue's events tell the story
     case "share": {
@@ -125,7 +139,10 @@ export function show(command: Command, result: unknown): string | undefined {
 const words = (s: string): string[] => s.trim().split(/\s+/).filter(Boolean);
 
 /** A `/command` line to a command (hidden prompts for passphrases). */
-export async function parseLine(line: string, ask: (prompt: string) => Promise<string | undefined>): Promise<Command> {
+export async function parseLine(
+  line: string,
+  ask: (prompt: string) => Promise<string | undefined>,
+): Promise<ChatCommand> {
   const [name = "", ...args] = words(line);
   const rest = (n: number) => line.trim().split(/\s+/).slice(n).join(" ");
   const need = async (prompt: string): Promise<string> => {
@@ -167,12 +184,17 @@ export async function parseLine(line: string, ask: (prompt: string) => Promise<s
       case "/qr":
         return { cmd: "share", qr: true };
       case "/scan":
-        return { cmd: "scan", uri: args[0] };
+        // The contact whose code it is: a URI naming anyone else verifies nothing.
+        if (args[0]?.toLowerCase().startsWith("xmpp:") === true)
+          throw new ProtocolError("BAD_COMMAND", "name the contact first: /scan <jid> <xmpp: URI>");
+        return { cmd: "scan", expectedContact: args[0], uri: args[1] };
       case "/encryption":
         return { cmd: "set-encryption", jid: args[0], encryption: args[1] };
       case "/mute":
       case "/unmute":
         return { cmd: "mute", jid: args[0], muted: name === "/mute" };
+      case "/omemo":
+        return { cmd: "omemo", enabled: args[0] === "on" ? true : args[0] === "off" ? false : undefined };
       case "/otr":
         return { cmd: args[0] === "end" ? "otr-end" : args[0] === "start" ? "otr-start" : "?", jid: args[1] };
       case "/smp":
@@ -210,15 +232,15 @@ export async function parseLine(line: string, ask: (prompt: string) => Promise<s
   if (o["cmd"] === "passphrase-change") {
     // Empty while the keystore holds it: a new profile's passphrase is random and was never shown.
     const current = await ask("current passphrase (empty if the keystore holds it): ");
-    return parseRequest({
+    return parseChatRequest({
       cmd: "change-passphrase",
       ...(current ? { current } : {}),
       next: await need("new passphrase: "),
     });
   }
-  if (o["cmd"] === "passphrase-forget") return parseRequest({ cmd: "remember-passphrase", remember: false });
+  if (o["cmd"] === "passphrase-forget") return parseChatRequest({ cmd: "remember-passphrase", remember: false });
   if (o["cmd"] === "passphrase-remember")
-    return parseRequest({ cmd: "remember-passphrase", remember: true, passphrase: await need("passphrase: ") });
+    return parseChatRequest({ cmd: "remember-passphrase", remember: true, passphrase: await need("passphrase: ") });
   if (o["cmd"] === "?") throw new ProtocolError("BAD_COMMAND", "unknown command; /help lists them");
-  return parseRequest(o);
+  return parseChatRequest(o);
 }

@@ -92,6 +92,22 @@ describe("omemoTransport", () => {
       forbidden,
     );
   });
+
+  it("retracts an item of our PEP node with notify='true'; an item already gone is no error, others are", async () => {
+    const { xmpp, requests } = fakeClient(() => parseXml('<iq type="result"/>'));
+    const t = omemoTransport(xmpp);
+    await t.retract!("urn:xmpp:omemo:2:devices", "current");
+    const iq = parseXml(requests[0]!);
+    expect(iq.attrs["type"]).toBe("set");
+    expect(iq.attrs["to"]).toBeUndefined(); // our own PEP service
+    const retract = iq.getChild("pubsub", NS_PUBSUB)?.getChild("retract");
+    expect(retract?.attrs).toEqual({ node: "urn:xmpp:omemo:2:devices", notify: "true" });
+    expect(retract?.getChildren("item").map((i) => String(i.attrs["id"]))).toEqual(["current"]);
+    const notFound = Object.assign(new Error("item-not-found"), { condition: "item-not-found" });
+    await expect(omemoTransport(fakeClient(() => notFound).xmpp).retract!("n", "1")).resolves.toBeUndefined();
+    const forbidden = Object.assign(new Error("forbidden"), { condition: "forbidden" });
+    await expect(omemoTransport(fakeClient(() => forbidden).xmpp).retract!("n", "1")).rejects.toBe(forbidden);
+  });
 });
 
 // ------------------------------------------------------------------ ChatAccount over a fake connection
@@ -192,9 +208,17 @@ function fakeOmemo(deviceId = 1) {
     catchUp<T>(body: () => Promise<T>) {
       return body();
     },
-    handlePubsubEvent: () => Promise.resolve(true),
+    pubsub: [] as string[],
+    handlePubsubEvent(jid: string, node: string, items: readonly unknown[]) {
+      omemo.pubsub.push(`items ${jid} ${node} ${items.length}`);
+      return Promise.resolve(true);
+    },
+    handlePubsubRetraction(jid: string, node: string) {
+      omemo.pubsub.push(`retract ${jid} ${node}`);
+      return Promise.resolve(true);
+    },
   };
-  return { omemo: omemo as unknown as SessionManager, decrypted };
+  return { omemo: omemo as unknown as SessionManager, decrypted, pubsub: omemo.pubsub };
 }
 
 const ME = "alice@example.org";
@@ -206,7 +230,7 @@ function setup(
   iq?: (request: Element, deliver: (s: Element | string) => void) => Element | Error,
 ) {
   const conn = fakeConnection(iq);
-  const { omemo, decrypted } = fakeOmemo();
+  const { omemo, decrypted, pubsub } = fakeOmemo();
   const account = ChatAccount.attach(conn.xmpp, omemo, { jid: ME, ...settings });
   const messages: IncomingMessage[] = [];
   const plain: UnencryptedMessage[] = [];
@@ -220,7 +244,7 @@ function setup(
     for (let i = 0; i < 20; i++) await Promise.resolve();
     await new Promise((r) => setTimeout(r, 5));
   };
-  return { ...conn, account, messages, plain, errors, decrypted, settled };
+  return { ...conn, account, messages, plain, errors, decrypted, pubsub, settled };
 }
 
 describe("ChatAccount: live messages, carbons, unencrypted", () => {
@@ -295,6 +319,22 @@ describe("ChatAccount: live messages, carbons, unencrypted", () => {
     await t.settled();
     expect(t.errors).toHaveLength(1);
     expect(isOmemoError(t.errors[0], "NO_KEY_FOR_US")).toBe(true);
+  });
+
+  it("PEP notifications go to the session manager: published items, and retractions (a device list retracted)", async () => {
+    const t = setup();
+    const event = (inner: string) =>
+      `<message from="bob@example.org" to="${ME}/desk" type="headline"><event xmlns="http://jabber.org/protocol/pubsub#event"><items node="urn:xmpp:omemo:2:devices">${inner}</items></event></message>`;
+    t.deliver(event(`<item id="current"><devices xmlns="urn:xmpp:omemo:2"><device id="7"/></devices></item>`));
+    t.deliver(event(`<retract id="current"/>`));
+    await t.settled();
+    expect(t.pubsub).toEqual([
+      "items bob@example.org urn:xmpp:omemo:2:devices 1",
+      "items bob@example.org urn:xmpp:omemo:2:devices 0",
+      "retract bob@example.org urn:xmpp:omemo:2:devices",
+    ]);
+    expect(t.errors).toEqual([]);
+    expect(t.messages).toEqual([]);
   });
 
   it("plain chat bodies go to onUnencrypted; OTR, group chat, errors, invitations do not", async () => {

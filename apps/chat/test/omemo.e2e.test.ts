@@ -1,13 +1,18 @@
 // Two parley-chat accounts talk OMEMO through a real Prosody (Debian's, started by scripts/prosody.mjs):
 // OMEMO 2 and legacy OMEMO both ways, a contact offline and then online (Prosody's offline storage), and
-// the server's own records (its log and its stored messages) hold ciphertext, never a plaintext.
-import { readFileSync } from "node:fs";
+// the server's own records (its log and its stored messages) hold ciphertext, never a plaintext. A device
+// that turns OMEMO off (`/omemo off`) leaves its device lists: contacts hear of it by PEP (the last device's
+// retraction too), and it stays off across a restart until `/omemo on`.
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { memoryOmemoStore, NS_LEGACY, NS_V2, type OmemoNamespace, type OmemoStore } from "@parley/omemo";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startProsody, type ProsodyServer } from "../scripts/prosody.mjs";
 import { ChatAccount, type IncomingMessage } from "../src/account.js";
-import { filesUnder } from "./support.js";
+import { ChatClient } from "../src/client.js";
+import { Profile } from "../src/profile.js";
+import { filesUnder, until } from "./support.js";
 
 let server: ProsodyServer;
 const open: ChatAccount[] = [];
@@ -15,7 +20,7 @@ const secrets: string[] = [];
 const stores = new Map<string, OmemoStore>();
 
 beforeAll(async () => {
-  server = await startProsody({ accounts: ["alice", "bob", "carol"] });
+  server = await startProsody({ accounts: ["alice", "bob", "carol", "dave", "erin"] });
 });
 afterAll(async () => {
   for (const a of open.splice(0)) await a.close().catch(() => undefined);
@@ -101,6 +106,94 @@ describe("parley-chat accounts on Prosody", () => {
     expect((await read).body).toBe(text);
     await alice.close();
     await back.close();
+  });
+
+  it("a device turns OMEMO off: contacts stop encrypting to it, the last one's retraction leaves none; off across a restart", async () => {
+    const home = mkdtempSync(join(tmpdir(), "parley-omemo-off-"));
+    const creds = (name: string) => server.accounts.find((a) => a.jid.startsWith(`${name}@`))!;
+    const start = async () => {
+      const profile = await Profile.open({ dir: join(home, "dave"), kdf: { N: 16, r: 1, p: 1, dkLen: 32 } });
+      const chat = await ChatClient.start({
+        service: server.service,
+        ...creds("dave"),
+        resource: "desk",
+        profile,
+        autoApprove: true,
+      });
+      await chat.online();
+      return {
+        chat,
+        stop: async () => {
+          await chat.close();
+          await profile.close();
+        },
+      };
+    };
+    let desk = await start();
+    try {
+      const dave = desk.chat.jid;
+      const deskId = desk.chat.account.omemo.deviceId;
+      const phone = await login("dave", "phone");
+      const erin = await ChatAccount.connect({
+        service: server.service,
+        ...creds("erin"),
+        resource: "laptop",
+        store: memoryOmemoStore(),
+        autoApprove: true,
+      });
+      open.push(erin);
+      await erin.online();
+      // Subscribed both ways: dave's PEP service sends erin its notifications (erin announces +notify).
+      await erin.subscribe(dave);
+      await desk.chat.execute({ cmd: "add-contact", jid: erin.jid });
+      await until(
+        () => erin.presenceOf(dave).online && desk.chat.account.presenceOf(erin.jid).online,
+        "the subscriptions",
+      );
+      const both: OmemoNamespace[] = [NS_V2, NS_LEGACY];
+      const listed = async (ns: OmemoNamespace) => [...(await erin.omemo.devices(dave, ns))].sort();
+      await until(
+        async () => (await listed(NS_V2)).length === 2 && (await listed(NS_LEGACY)).length === 2,
+        "erin sees dave's two devices",
+      );
+      const encryptedTo = async () =>
+        (await erin.send(dave, "hello dave", { namespace: NS_V2 })).devices
+          .filter((d) => d.jid === dave && d.status === "encrypted")
+          .map((d) => d.deviceId)
+          .sort();
+      expect(await encryptedTo()).toEqual([deskId, phone.omemo.deviceId].sort());
+
+      // /omemo off on the desk: it leaves dave's lists (the phone stays); erin's manager hears it by PEP.
+      expect(await desk.chat.execute({ cmd: "omemo", enabled: false })).toEqual({ omemo: "off", deviceId: deskId });
+      for (const ns of both)
+        await until(async () => !(await listed(ns)).includes(deskId), `the desk gone from erin's view (${ns})`);
+      expect(await encryptedTo()).toEqual([phone.omemo.deviceId]);
+      // Nothing goes out with OMEMO from the desk meanwhile.
+      await expect(
+        desk.chat.execute({ cmd: "send", to: erin.jid, body: "pinned", namespace: "omemo2" }),
+      ).rejects.toMatchObject({ code: "OMEMO_OFF" });
+
+      // The phone, dave's last device, turns off too: its lists are retracted, and erin sees no device.
+      await phone.omemo.unpublishOwnDevice();
+      for (const ns of both)
+        await until(async () => (await listed(ns)).length === 0, `no device of dave's at erin's (${ns})`);
+
+      // A restart of the desk keeps OMEMO off: nothing is published again.
+      await desk.stop();
+      desk = await start();
+      expect(desk.chat.omemoEnabled).toBe(false);
+      expect(await desk.chat.execute({ cmd: "status" })).toMatchObject({ omemo: "off" });
+      await new Promise((r) => setTimeout(r, 500));
+      for (const ns of both) expect(await erin.omemo.refreshDeviceList(dave, ns)).toEqual([]);
+
+      // /omemo on: published again, and erin hears of it.
+      await desk.chat.execute({ cmd: "omemo", enabled: true });
+      for (const ns of both)
+        await until(async () => (await listed(ns)).includes(deskId), `the desk back at erin's (${ns})`);
+    } finally {
+      await desk.stop().catch(() => undefined);
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it("the server's log and stored messages hold no plaintext", () => {

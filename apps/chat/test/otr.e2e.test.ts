@@ -1,7 +1,9 @@
 // Two parley-chat accounts talk OTR through a real Prosody (Debian's, started by scripts/prosody.mjs):
 // alice starts OTR with bob's full JID, messages go both ways, SMP verifies, alice ends; Prosody saw the
-// OTR data messages (`?OTR:`) and never a plaintext, in its log or in what it stored.
-import { existsSync, readFileSync } from "node:fs";
+// OTR data messages (`?OTR:`) and never a plaintext, in its log or in what it stored. Two chat clients
+// (the queue, the trust store in their profiles): a key marked compromised gets nothing and shows nothing.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { xml } from "@xmpp/client";
 import type { Element } from "@parley/omemo";
@@ -9,8 +11,11 @@ import { createTrustStore, memoryTrustStorage, type TrustStore } from "@parley/t
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startProsody, type ProsodyServer } from "../scripts/prosody.mjs";
 import { ChatAccount } from "../src/account.js";
+import { ChatClient } from "../src/client.js";
+import type { ChatClientEvent } from "../src/commands.js";
 import { NS_CARBONS, OtrChat, type OtrChatEvents, type OtrKeyValueStore } from "../src/otr.js";
-import { filesUnder } from "./support.js";
+import { Profile } from "../src/profile.js";
+import { filesUnder, until } from "./support.js";
 
 let server: ProsodyServer;
 /** Any stanza id (an OTR message event carries the id of the stanza it came in, when it had one). */
@@ -19,7 +24,7 @@ const open: { account: ChatAccount; otr: OtrChat }[] = [];
 const secrets: string[] = [];
 
 beforeAll(async () => {
-  server = await startProsody({ accounts: ["alice", "bob"] });
+  server = await startProsody({ accounts: ["alice", "bob", "carol", "dave"] });
 });
 afterAll(async () => {
   for (const { account, otr } of open.splice(0)) {
@@ -151,6 +156,80 @@ describe("OTR between two parley-chat accounts on Prosody", () => {
     expect(copied.filter((t) => t.includes("plain, copied"))).toHaveLength(1);
     expect(copied.filter((t) => t.includes("?OTR"))).toEqual([]);
     expect(second.otr.peers).toEqual([]);
+  });
+
+  it("parley-chat and a key marked compromised: the queue fails the message for good, what the key sends is not shown", async () => {
+    const home = mkdtempSync(join(tmpdir(), "parley-otr-trust-"));
+    const stops: Array<() => Promise<void>> = [];
+    const start = async (name: string) => {
+      const creds = server.accounts.find((a) => a.jid.startsWith(`${name}@`))!;
+      const profile = await Profile.open({ dir: join(home, name), kdf: { N: 16, r: 1, p: 1, dkLen: 32 } });
+      const chat = await ChatClient.start({
+        service: server.service,
+        ...creds,
+        resource: "desk",
+        profile,
+        autoApprove: true,
+      });
+      stops.push(async () => {
+        await chat.close();
+        await profile.close();
+      });
+      const events: ChatClientEvent[] = [];
+      chat.on((e) => events.push(e));
+      await chat.online();
+      return { chat, events, jid: chat.jid };
+    };
+    try {
+      const carol = await start("carol");
+      const dave = await start("dave");
+      await carol.chat.execute({ cmd: "add-contact", jid: dave.jid });
+      await dave.chat.execute({ cmd: "add-contact", jid: carol.jid });
+      await until(
+        () => carol.chat.account.presenceOf(dave.jid).online && dave.chat.account.presenceOf(carol.jid).online,
+        "the subscriptions",
+      );
+      for (const [from, to] of [
+        [carol, dave],
+        [dave, carol],
+      ] as const)
+        await from.chat.execute({ cmd: "set-encryption", jid: to.jid, encryption: "otr" });
+      // Dave learnt that Carol's OTR key is in someone else's hands.
+      await dave.chat.profile.trust.markCompromised(dave.jid, carol.jid, "otr", carol.chat.otr.fingerprint);
+
+      const { id } = (await dave.chat.execute({ cmd: "send", to: carol.jid, body: "for carol only" })) as {
+        id: string;
+      };
+      await until(() => dave.chat.queue.get(id)?.state === "failed", "dave's message failed");
+      expect(dave.chat.queue.get(id)?.reason).toBe("no-trusted-device");
+      // The AKE ran; the state event says what the store thinks of the key.
+      expect(dave.events.find((e) => e.event === "otr" && e.state === "encrypted")).toMatchObject({
+        fingerprint: carol.chat.otr.fingerprint,
+        trust: "compromised",
+        trusted: false,
+      });
+      await until(() => carol.events.some((e) => e.event === "otr" && e.state === "encrypted"), "carol's AKE");
+      expect(carol.events.find((e) => e.event === "otr" && e.state === "encrypted")).toMatchObject({
+        trust: "tofu",
+        trusted: true,
+      });
+      expect(carol.events.some((e) => e.event === "message")).toBe(false);
+
+      // Carol's side trusts Dave's key: her message goes out; Dave drops it (a typed error), shows nothing.
+      const { id: reply } = (await carol.chat.execute({ cmd: "send", to: dave.jid, body: "open the door" })) as {
+        id: string;
+      };
+      await until(
+        () => dave.events.some((e) => e.event === "error" && e.error.detail === "UNTRUSTED_KEY"),
+        "dave dropped carol's message",
+      );
+      await until(() => carol.chat.queue.get(reply)?.state === "sent", "carol's message sent (never acknowledged)");
+      expect(dave.events.filter((e) => e.event === "message")).toEqual([]);
+      expect((await dave.chat.profile.history(carol.jid)).filter((h) => h.direction === "in")).toEqual([]);
+    } finally {
+      for (const stop of stops.reverse()) await stop().catch(() => undefined);
+      rmSync(home, { recursive: true, force: true });
+    }
   });
 
   it("Prosody saw OTR data messages and never a plaintext or the SMP secret", () => {

@@ -1,6 +1,8 @@
 // OtrChat on an in-memory pair of fake XMPP clients: the AKE, messages both ways, SMP (right and wrong
 // secret, recorded in a real @parley/trust store), a send before the AKE refused, the key kept in the
 // store, a garbage OTR message as an error event, a peer that ends, and the shape of every stanza sent.
+// The trust store decides as for OMEMO: nothing to a key it does not allow (a new key until verified, a
+// compromised one never), nothing shown from a compromised key; the chat client's queue provider too.
 import { xml } from "@xmpp/client";
 import type { Element } from "@parley/omemo";
 import { createTrustStore, memoryTrustStorage, type TrustStore } from "@parley/trust";
@@ -17,6 +19,7 @@ import {
   type OtrKeyValueStore,
   type OtrXmppClient,
 } from "../src/otr.js";
+import { otrProvider } from "../src/client.js";
 
 /** Any stanza id (OtrChat gives every stanza it sends one). */
 const anyId: unknown = expect.any(String);
@@ -383,6 +386,22 @@ describe("OtrChat", () => {
     const s = await atBob;
     expect(s).toMatchObject({ fingerprint: alice.chat.fingerprint, trust: "untrusted", trusted: false });
     expect(await atAlice).toMatchObject({ trust: "tofu", trusted: true });
+    // Untrusted until verified: bob sends nothing to the new key; what it sends is shown, with a warning
+    // (as OMEMO reads a device not trusted yet).
+    const sentByBob = bob.client.sent.length;
+    await expect(bob.chat.send(ALICE_FULL, "not to a key I do not know")).rejects.toSatisfy((e) =>
+      isOtrChatError(e, "UNTRUSTED_KEY"),
+    );
+    expect(bob.client.sent.length).toBe(sentByBob);
+    expect(await bob.chat.trustOf(ALICE_FULL)).toEqual({
+      fingerprint: alice.chat.fingerprint,
+      state: "untrusted",
+      trusted: false,
+      allowed: false,
+    });
+    const shown = next(bob.chat, "message");
+    await alice.chat.send(BOB_FULL, "it is me, new laptop");
+    expect(await shown).toMatchObject({ text: "it is me, new laptop", encrypted: true, warning: "untrusted-key" });
     // Verifying with SMP makes it verified.
     const result = next(bob.chat, "smp-result");
     const request = next(alice.chat, "smp-request");
@@ -391,6 +410,66 @@ describe("OtrChat", () => {
     await alice.chat.answerSmp(BOB_FULL, "shared");
     expect(await result).toMatchObject({ result: "verified", recorded: true });
     expect((await bobTrust.getRecord(BOB, ALICE, "otr", alice.chat.fingerprint))?.state).toBe("verified");
+    // Verified: bob sends to it, and what it sends comes without a warning.
+    const read = next(alice.chat, "message");
+    await bob.chat.send(ALICE_FULL, "welcome back");
+    expect((await read).text).toBe("welcome back");
+    const plain = next(bob.chat, "message");
+    await alice.chat.send(BOB_FULL, "thanks");
+    expect((await plain).warning).toBeUndefined();
+  });
+
+  it("a key marked compromised: nothing is sent to it, nothing it sends is shown, the queue fails the message", async () => {
+    const [alice, bob] = await pair();
+    // Bob learnt that Alice's OTR key is in someone else's hands (before they ever talked).
+    await bob.trust.markCompromised(BOB, ALICE, "otr", alice.chat.fingerprint);
+    const atBob = next(bob.chat, "state", (s) => s.state === "encrypted");
+    await encrypted(alice, bob);
+    expect(await atBob).toMatchObject({ fingerprint: alice.chat.fingerprint, trust: "compromised", trusted: false });
+
+    const sentByBob = bob.client.sent.length;
+    await expect(bob.chat.send(ALICE_FULL, "for the thief?", { id: "m-1" })).rejects.toSatisfy((e) =>
+      isOtrChatError(e, "UNTRUSTED_KEY"),
+    );
+    expect(bob.client.sent.length).toBe(sentByBob);
+
+    // Through the queue: negotiated, then refused for good with the trust reason (no retries).
+    const provider = otrProvider(
+      Promise.resolve({
+        otr: bob.chat,
+        account: { presenceOf: () => ({ online: true, resources: ["laptop"] }) },
+        otrPeerFor: () => ALICE_FULL,
+      }),
+    );
+    const signal = new AbortController().signal;
+    expect(await provider.negotiate(ALICE, signal)).toEqual({ ok: true });
+    expect(await provider.encrypt({ id: "q-1", to: ALICE, body: "queued for the thief?" }, signal)).toEqual({
+      ok: false,
+      transient: false,
+      reason: "no-trusted-device",
+    });
+    expect(bob.client.sent.length).toBe(sentByBob);
+
+    // What the compromised key sends is dropped with a typed error, never shown (nor acknowledged).
+    const events = record(bob.chat);
+    const dropped = next(bob.chat, "error");
+    await alice.chat.send(BOB_FULL, "trust me", { id: "m-2" });
+    expect(await dropped).toMatchObject({ peer: ALICE_FULL, code: "UNTRUSTED_KEY" });
+    expect(JSON.stringify(events)).not.toContain("trust me");
+    expect(events.filter((e) => e.type === "message")).toEqual([]);
+
+    // Alice proves it was a mistake and Bob verifies the key (/verify): both ways work again.
+    await bob.trust.verify(BOB, ALICE, "otr", alice.chat.fingerprint, { method: "fingerprint-compared" });
+    expect(await provider.encrypt({ id: "q-2", to: ALICE, body: "again" }, signal)).toEqual({
+      ok: true,
+      payload: { peer: ALICE_FULL, text: "again" },
+    });
+    const read = next(alice.chat, "message");
+    await bob.chat.send(ALICE_FULL, "sorry");
+    expect((await read).text).toBe("sorry");
+    const shown = next(bob.chat, "message");
+    await alice.chat.send(BOB_FULL, "no harm done");
+    expect(await shown).toMatchObject({ text: "no harm done", encrypted: true });
   });
 
   it("ignores messages that are not OTR, from bare JIDs, or of other types", async () => {

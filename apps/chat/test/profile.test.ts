@@ -135,6 +135,22 @@ describe("Profile: the client's encrypted state", () => {
     await b.close();
   });
 
+  it("the user's choice of OMEMO for this device (/omemo off) survives a restart, until /omemo on", async () => {
+    const dir = fresh();
+    const a = await Profile.open({ dir, kdf: KDF });
+    expect(await a.omemoEnabled()).toBe(true);
+    await a.setOmemoEnabled(false);
+    await a.close();
+    const b = await Profile.open({ dir });
+    expect(await b.omemoEnabled()).toBe(false);
+    await b.setOmemoEnabled(true);
+    await b.setOmemoEnabled(true);
+    await b.close();
+    const c = await Profile.open({ dir });
+    expect(await c.omemoEnabled()).toBe(true);
+    await c.close();
+  });
+
   it("the trust store lives in the profile (TOFU across restarts)", async () => {
     const dir = fresh();
     const a = await Profile.open({ dir, kdf: KDF });

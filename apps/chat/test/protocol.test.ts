@@ -10,6 +10,7 @@ import {
   parseRequestText,
   requestIdOf,
 } from "@parley/sdk";
+import { parseChatRequestText } from "../src/commands.js";
 import { HELP, parseLine, render, show } from "../src/ui.js";
 
 const noPrompt = () => Promise.resolve(undefined);
@@ -145,6 +146,27 @@ describe("protocol: the one gate for commands from --json, the UI and the WebSoc
   });
 });
 
+describe("parley-chat's own commands (src/commands.ts), through the same gate", () => {
+  it("omemo on/off with a request id; a bad switch or id is BAD_COMMAND; everything else is the SDK's", () => {
+    expect(parseChatRequestText('{"cmd":"omemo","enabled":false,"id":"r1"}')).toEqual({
+      cmd: "omemo",
+      enabled: false,
+      id: "r1",
+    });
+    expect(parseChatRequestText('{"cmd":"omemo","enabled":true}')).toEqual({ cmd: "omemo", enabled: true });
+    for (const bad of ['{"cmd":"omemo"}', '{"cmd":"omemo","enabled":"off"}', '{"cmd":"omemo","enabled":true,"id":5}'])
+      expect(() => parseChatRequestText(bad)).toThrow(expect.objectContaining({ code: "BAD_COMMAND" }));
+    expect(() => parseChatRequestText('{"cmd":"omemo","enabled":"secret-value"}')).toThrow(
+      /^"enabled" must be true or false$/,
+    );
+    expect(parseChatRequestText('{"cmd":"status","id":"r2"}')).toEqual({ cmd: "status", id: "r2" });
+    expect(() => parseChatRequestText("{")).toThrow(expect.objectContaining({ code: "BAD_COMMAND" }));
+    expect(() => parseChatRequestText(" ".repeat(MAX_COMMAND_BYTES + 1))).toThrow(
+      expect.objectContaining({ code: "TOO_LARGE" }),
+    );
+  });
+});
+
 describe("ui: /command lines", () => {
   it("maps the readline commands onto protocol commands", async () => {
     expect(await parseLine("/msg bob@example.org hello  there", noPrompt)).toEqual({
@@ -175,6 +197,21 @@ describe("ui: /command lines", () => {
       jid: "bob@example.org",
       messageId: "m7",
     });
+    expect(await parseLine("/omemo off", noPrompt)).toEqual({ cmd: "omemo", enabled: false });
+    expect(await parseLine("/omemo on", noPrompt)).toEqual({ cmd: "omemo", enabled: true });
+    await expect(parseLine("/omemo", noPrompt)).rejects.toMatchObject({ code: "BAD_COMMAND" });
+  });
+
+  it("/scan names the contact whose code it is (a URI for anyone else then verifies nothing)", async () => {
+    const uri = `xmpp:bob@example.org?omemo-sid-123=${"ab".repeat(32)}`;
+    expect(await parseLine(`/scan Bob@Example.org ${uri}`, noPrompt)).toEqual({
+      cmd: "scan",
+      uri,
+      expectedContact: "bob@example.org",
+    });
+    // Without the JID: refused, not a scan that trusts whoever the URI names.
+    await expect(parseLine(`/scan ${uri}`, noPrompt)).rejects.toMatchObject({ code: "BAD_COMMAND" });
+    await expect(parseLine("/scan bob@example.org", noPrompt)).rejects.toMatchObject({ code: "BAD_COMMAND" });
   });
 
   it("passphrases are asked (hidden), never taken from the command line", async () => {
@@ -217,6 +254,26 @@ describe("ui: /command lines", () => {
     expect(
       render({ event: "queue", id: "m1", to: "bob@example.org", state: "failed", reason: "no-trusted-device" }),
     ).toContain("/resend m1");
+  });
+
+  it("an OTR conversation says what the trust store thinks of the key, and warns when it is not trusted", () => {
+    const otr = {
+      event: "otr",
+      jid: "bob@example.org/desk",
+      state: "encrypted",
+      fingerprint: "ab".repeat(20),
+    } as const;
+    expect(render({ ...otr, trust: "tofu", trusted: true })).toBe(
+      "  OTR with bob@example.org/desk: encrypted (key trusted on first use)",
+    );
+    expect(render({ ...otr, trust: "verified", trusted: true })).toContain("(key verified)");
+    const untrusted = render({ ...otr, trust: "untrusted", trusted: false });
+    expect(untrusted).toContain("UNTRUSTED");
+    expect(untrusted).toContain("/smp bob@example.org <secret>");
+    expect(render({ ...otr, trust: "compromised", trusted: false })).toContain("COMPROMISED: nothing is sent to it");
+    expect(render({ event: "otr", jid: "bob@example.org/desk", state: "plaintext" })).toBe(
+      "  OTR with bob@example.org/desk: plaintext",
+    );
   });
 
   it("shows the history with how each message went (ours: the method the queue sent it with)", () => {

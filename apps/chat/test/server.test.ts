@@ -384,6 +384,18 @@ describe("serveApi", () => {
     expect(await peer.next(replyTo("alive"))).toMatchObject({ ok: true });
   });
 
+  it("parley-chat's own command (omemo on/off) is served as the readline's and --json's", async () => {
+    const target = new FakeTarget();
+    const server = await start(target);
+    const peer = await authed(server.url);
+    peer.send({ cmd: "omemo", enabled: false, id: "off" });
+    expect(await peer.next(replyTo("off"))).toMatchObject({ ok: true, result: { cmd: "omemo" } });
+    expect(target.executed).toEqual([{ cmd: "omemo", enabled: false }]);
+    peer.send({ cmd: "omemo", enabled: "no", id: "bad" });
+    expect(await peer.next(replyTo("bad"))).toMatchObject({ ok: false, error: { code: "BAD_COMMAND" } });
+    expect(target.executed).toHaveLength(1);
+  });
+
   it("a failing command gets FAILED as the describer says; a throwing describer a generic message", async () => {
     const target = new FakeTarget();
     const server = await start(target);
