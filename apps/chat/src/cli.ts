@@ -11,8 +11,7 @@ import { Writable } from "node:stream";
 import { ChatClient, describeError } from "./client.js";
 import { serveApi, type ApiServer } from "./server.js";
 import { isProfileError, Profile } from "./profile.js";
-import { requestIdOf, type Reply } from "@parley/sdk";
-import { parseChatRequestText } from "./commands.js";
+import { parseRequestText, requestIdOf, type Reply } from "@parley/sdk";
 import { HELP, parseLine, render, show } from "./ui.js";
 
 interface Options {
@@ -265,7 +264,7 @@ async function main(): Promise<void> {
       let reply: Reply;
       let quit = false;
       try {
-        const request = parseChatRequestText(line);
+        const request = parseRequestText(line);
         const { id, ...command } = request;
         quit = command.cmd === "quit";
         try {

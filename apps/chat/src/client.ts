@@ -46,11 +46,17 @@ import {
 } from "./files.js";
 import { GroupChats, isGroupChatError } from "./muc.js";
 import { isOtrChatError, OtrChat } from "./otr.js";
-import type { ChatClientEvent, ChatCommand } from "./commands.js";
 import { StoredDuplicateFilter } from "./duplicates.js";
 import { isProfileError, type Profile } from "./profile.js";
 import { fingerprintUri, isShareError, parseFingerprintUri, renderQr } from "./share.js";
-import { isProtocolError, PROTOCOL_VERSION, type ChatEvent, type Encryption, type ErrorInfo } from "@parley/sdk";
+import {
+  isProtocolError,
+  PROTOCOL_VERSION,
+  type ChatEvent,
+  type Command,
+  type Encryption,
+  type ErrorInfo,
+} from "@parley/sdk";
 
 export interface ChatClientOptions {
   /** e.g. "xmpp://127.0.0.1:5222" */
@@ -129,7 +135,7 @@ export class ChatClient {
   readonly groups: GroupChats;
   readonly queue: Queue;
   readonly profile: Profile;
-  readonly #listeners = new Set<(event: ChatClientEvent) => void>();
+  readonly #listeners = new Set<(event: ChatEvent) => void>();
   readonly #transportListeners: Set<(event: TransportEvent) => void>;
   /** Origin-ids seen per sender (the queue's DEDUP_CAPACITY), kept in the profile's store across restarts. */
   readonly #duplicates: StoredDuplicateFilter;
@@ -258,7 +264,7 @@ export class ChatClient {
     await this.account.online();
   }
 
-  on(listener: (event: ChatClientEvent) => void): () => void {
+  on(listener: (event: ChatEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
   }
@@ -280,7 +286,7 @@ export class ChatClient {
   }
 
   /** Runs one command; resolves with its result (JSON-serialisable) or rejects with a typed error. */
-  async execute(command: ChatCommand): Promise<unknown> {
+  async execute(command: Command): Promise<unknown> {
     const trust = this.profile.trust;
     switch (command.cmd) {
       case "omemo":
@@ -569,7 +575,7 @@ export class ChatClient {
 
   // ------------------------------------------------------------------ wiring
 
-  #emit(event: ChatClientEvent): void {
+  #emit(event: ChatEvent): void {
     for (const l of this.#listeners) {
       try {
         l(event);

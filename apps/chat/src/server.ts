@@ -1,7 +1,7 @@
 /**
  * The local WebSocket API of parley-chat (`parley-chat -p 5225`, issue 15): the commands and events of
- * @parley/sdk's protocol.ts (and parley-chat's own, src/commands.ts) over WebSocket text frames, for bots
- * and integrations (@parley/sdk's ParleyClient speaks it).
+ * @parley/sdk's protocol.ts over WebSocket text frames, for bots and integrations (@parley/sdk's
+ * ParleyClient speaks it).
  *
  * - Bound to loopback unless told otherwise, and guarded by an access token. The token travels in the
  *   first frame, `{"cmd":"auth","token":"…"}`: browsers cannot set headers on a WebSocket, a query
@@ -40,19 +40,20 @@ import {
   isProtocolError,
   MAX_COMMAND_BYTES,
   MIN_TOKEN_CHARS,
+  parseRequestText,
   PROTOCOL_VERSION,
   ProtocolError,
   requestIdOf,
   type AuthResult,
   type ChatEvent,
+  type Command,
   type ErrorInfo,
   type Reply,
 } from "@parley/sdk";
-import { parseChatRequestText, type ChatCommand } from "./commands.js";
 
 /** What the API serves: ChatClient, or anything with its three methods (a fake in tests). */
 export interface ApiTarget {
-  execute(command: ChatCommand): Promise<unknown>;
+  execute(command: Command): Promise<unknown>;
   on(listener: (event: ChatEvent) => void): () => void;
   readyEvent(): ChatEvent;
 }
@@ -172,7 +173,7 @@ async function realTarget(path: string, mustExist: boolean): Promise<string | un
  * What an API client may ask of the files and the passphrase (see the module comment): the command with
  * its path made absolute inside `filesDir`, or a FORBIDDEN ProtocolError.
  */
-export async function apiAllowed(command: ChatCommand, filesDir: string | undefined): Promise<ChatCommand> {
+export async function apiAllowed(command: Command, filesDir: string | undefined): Promise<Command> {
   if (command.cmd === "change-passphrase" && command.current === undefined) {
     throw forbidden("over the API, changing the passphrase needs the current one (current)");
   }
@@ -342,10 +343,10 @@ export async function serveApi(target: ApiTarget, options: ServeApiOptions): Pro
   };
 
   const request = (conn: Connection, text: string): void => {
-    let command: ChatCommand;
+    let command: Command;
     let id: string | undefined;
     try {
-      const parsed = parseChatRequestText(text);
+      const parsed = parseRequestText(text);
       const { id: requestId, ...rest } = parsed;
       id = requestId;
       command = rest;
@@ -353,7 +354,7 @@ export async function serveApi(target: ApiTarget, options: ServeApiOptions): Pro
       reply(conn, requestIdOf(text), { error: describeMinimal(e) });
       return;
     }
-    if ((API_REFUSED_COMMANDS as readonly string[]).includes(command.cmd)) {
+    if (API_REFUSED_COMMANDS.includes(command.cmd)) {
       reply(conn, id, {
         error: {
           code: "BAD_COMMAND",

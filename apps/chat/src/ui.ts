@@ -2,8 +2,7 @@
  * The readline face of parley-chat: `/command` lines to protocol commands, events and results to lines
  * for people. Plaintext is shown only here, on the user's own terminal.
  */
-import { ProtocolError } from "@parley/sdk";
-import { parseChatRequest, type ChatClientEvent, type ChatCommand } from "./commands.js";
+import { parseRequest, ProtocolError, type ChatEvent, type Command } from "@parley/sdk";
 
 export const HELP = `parley-chat: an XMPP client with OMEMO (both namespaces) and OTR, on the Parley packages.
 
@@ -58,7 +57,7 @@ const ENCRYPTION_LABELS: Record<string, string> = {
 const encryptionLabel = (encryption: string): string => ENCRYPTION_LABELS[encryption] ?? encryption;
 
 /** An event as one line for people. Plaintext is shown only here, on the user's own terminal. */
-export function render(e: ChatClientEvent): string | undefined {
+export function render(e: ChatEvent): string | undefined {
   const time = (at: number) => new Date(at).toISOString().slice(11, 16);
   switch (e.event) {
     case "ready":
@@ -109,7 +108,7 @@ export function render(e: ChatClientEvent): string | undefined {
 }
 
 /** A result as lines for people. */
-export function show(command: ChatCommand, result: unknown): string | undefined {
+export function show(command: Command, result: unknown): string | undefined {
   switch (command.cmd) {
     case "omemo":
       return command.enabled
@@ -139,10 +138,7 @@ export function show(command: ChatCommand, result: unknown): string | undefined 
 const words = (s: string): string[] => s.trim().split(/\s+/).filter(Boolean);
 
 /** A `/command` line to a command (hidden prompts for passphrases). */
-export async function parseLine(
-  line: string,
-  ask: (prompt: string) => Promise<string | undefined>,
-): Promise<ChatCommand> {
+export async function parseLine(line: string, ask: (prompt: string) => Promise<string | undefined>): Promise<Command> {
   const [name = "", ...args] = words(line);
   const rest = (n: number) => line.trim().split(/\s+/).slice(n).join(" ");
   const need = async (prompt: string): Promise<string> => {
@@ -232,15 +228,15 @@ export async function parseLine(
   if (o["cmd"] === "passphrase-change") {
     // Empty while the keystore holds it: a new profile's passphrase is random and was never shown.
     const current = await ask("current passphrase (empty if the keystore holds it): ");
-    return parseChatRequest({
+    return parseRequest({
       cmd: "change-passphrase",
       ...(current ? { current } : {}),
       next: await need("new passphrase: "),
     });
   }
-  if (o["cmd"] === "passphrase-forget") return parseChatRequest({ cmd: "remember-passphrase", remember: false });
+  if (o["cmd"] === "passphrase-forget") return parseRequest({ cmd: "remember-passphrase", remember: false });
   if (o["cmd"] === "passphrase-remember")
-    return parseChatRequest({ cmd: "remember-passphrase", remember: true, passphrase: await need("passphrase: ") });
+    return parseRequest({ cmd: "remember-passphrase", remember: true, passphrase: await need("passphrase: ") });
   if (o["cmd"] === "?") throw new ProtocolError("BAD_COMMAND", "unknown command; /help lists them");
-  return parseChatRequest(o);
+  return parseRequest(o);
 }

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startProsody, type ProsodyServer } from "../scripts/prosody.mjs";
 import { ChatAccount } from "../src/account.js";
 import { ChatClient } from "../src/client.js";
-import type { ChatClientEvent } from "../src/commands.js";
+import type { ChatEvent } from "@parley/sdk";
 import { NS_CARBONS, OtrChat, type OtrChatEvents, type OtrKeyValueStore } from "../src/otr.js";
 import { Profile } from "../src/profile.js";
 import { filesUnder, until } from "./support.js";
@@ -175,7 +175,7 @@ describe("OTR between two parley-chat accounts on Prosody", () => {
         await chat.close();
         await profile.close();
       });
-      const events: ChatClientEvent[] = [];
+      const events: ChatEvent[] = [];
       chat.on((e) => events.push(e));
       await chat.online();
       return { chat, events, jid: chat.jid };

@@ -244,7 +244,14 @@ export async function generateApiDocs(): Promise<string> {
   }
 
   out.push("## Types", "");
-  for (const name of ["Encryption", "DefaultEncryption", "Protocol", "OmemoNamespaceName", "QueueState"]) {
+  for (const name of [
+    "Encryption",
+    "DefaultEncryption",
+    "Protocol",
+    "OmemoNamespaceName",
+    "TrustState",
+    "QueueState",
+  ]) {
     const alias = typeAlias(protocol, name);
     const doc = docOf(protocol, alias);
     out.push(`- \`${name}\` = ${code(alias.type.getText(protocol.file))}${doc === "" ? "" : `: ${doc}`}`);

@@ -26,6 +26,7 @@ import type {
   ContactSettingsResult,
   DirectSend,
   HistoryEntry,
+  OmemoSwitchResult,
   OwnFingerprints,
   QueuedSend,
   QueueEntry,
@@ -285,6 +286,13 @@ export class ParleyClient {
   }
   setEncryption(jid: string, encryption: DefaultEncryption): Promise<ContactSettingsResult> {
     return this.request({ cmd: "set-encryption", jid, encryption });
+  }
+  /**
+   * Turns OMEMO off (`false`) or back on for this device: off, the device leaves its device lists and
+   * nothing is sent with OMEMO until it is turned on again (see the `omemo` command in API.md).
+   */
+  setOmemo(enabled: boolean): Promise<OmemoSwitchResult> {
+    return this.request({ cmd: "omemo", enabled });
   }
   history(peer: string, limit?: number): Promise<readonly HistoryEntry[]> {
     return this.request(limit === undefined ? { cmd: "history", peer } : { cmd: "history", peer, limit });

@@ -8,7 +8,9 @@
 /**
  * Bumped on any incompatible change of the commands, replies or events below. 2: `resend`, `cancel` and
  * `mark-read` name their message by `messageId` (in 1 they used `id`, which is the request's own id: with
- * a request id, the message's was lost).
+ * a request id, the message's was lost). Additions keep the version: a new command (`omemo`) or a new
+ * optional field (the `otr` event's `trust` and `trusted`); a parley-chat without the command answers it
+ * with `BAD_COMMAND`.
  */
 export const PROTOCOL_VERSION = 2;
 
@@ -26,6 +28,12 @@ export type Encryption = "omemo" | "omemo2" | "legacy" | "otr" | "none";
 export type DefaultEncryption = "omemo" | "otr" | "none";
 export type Protocol = "omemo" | "otr";
 export type OmemoNamespaceName = "omemo2" | "legacy";
+/**
+ * The trust store's state of a key (@parley/trust's `TrustState`): `tofu` (trusted without verification,
+ * e.g. the first key seen), `verified` (the user verified it), `untrusted` (a new key the policy did not
+ * trust, or one the user distrusted), `compromised` (the user says it is in someone else's hands).
+ */
+export type TrustState = "tofu" | "verified" | "untrusted" | "compromised";
 
 export type Command =
   /**
@@ -55,6 +63,13 @@ export type Command =
   | { readonly cmd: "scan"; readonly uri: string; readonly expectedContact?: string }
   | { readonly cmd: "set-encryption"; readonly jid: string; readonly encryption: DefaultEncryption }
   | { readonly cmd: "mute"; readonly jid: string; readonly muted: boolean }
+  /**
+   * Turn OMEMO off (`enabled: false`) or back on for this device. Off: the device leaves our device lists
+   * and its bundles are retracted, so contacts stop encrypting to it, and nothing is sent with OMEMO (the
+   * queue falls back to OTR where it can; pinned-namespace sends, files and group messages fail with
+   * `FAILED`, detail `OMEMO_OFF`), also after a restart, until it is turned on again (published again).
+   */
+  | { readonly cmd: "omemo"; readonly enabled: boolean }
   /** Start (or refresh) an OTR conversation with the contact's online resource. */
   | { readonly cmd: "otr-start"; readonly jid: string }
   | { readonly cmd: "otr-end"; readonly jid: string }
@@ -177,7 +192,16 @@ export type ChatEvent =
     }
   | { readonly event: "presence"; readonly jid: string; readonly online: boolean }
   | { readonly event: "subscription-request"; readonly from: string }
-  | { readonly event: "otr"; readonly jid: string; readonly state: string; readonly fingerprint?: string }
+  | {
+      readonly event: "otr";
+      readonly jid: string;
+      readonly state: string;
+      readonly fingerprint?: string;
+      /** Once encrypted: the trust store's state of the peer's OTR key (`untrusted`, `compromised`: warn). */
+      readonly trust?: TrustState;
+      /** Once encrypted: whether the trust store's policy trusts the key (nothing is sent to it otherwise). */
+      readonly trusted?: boolean;
+    }
   | { readonly event: "smp-request"; readonly jid: string; readonly question?: string }
   | { readonly event: "smp-result"; readonly jid: string; readonly result: string }
   | {
@@ -292,6 +316,7 @@ const PARSERS: { readonly [K in CommandName]: (o: Fields) => Extract<Command, { 
     encryption: oneOf(o, "encryption", DEFAULTS),
   }),
   mute: (o) => ({ cmd: "mute", jid: jid(o, "jid"), muted: bool(o, "muted") }),
+  omemo: (o) => ({ cmd: "omemo", enabled: bool(o, "enabled") }),
   "otr-start": (o) => ({ cmd: "otr-start", jid: jid(o, "jid") }),
   "otr-end": (o) => ({ cmd: "otr-end", jid: jid(o, "jid") }),
   smp: (o) => defined({ cmd: "smp", jid: jid(o, "jid"), secret: str(o, "secret"), question: optStr(o, "question") }),

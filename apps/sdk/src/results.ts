@@ -87,9 +87,17 @@ export interface Status {
   readonly fingerprint: string;
   readonly otrFingerprint: string;
   readonly online: boolean;
+  /** Whether OMEMO is on for this device (the `omemo` command); absent from a parley-chat without it. */
+  readonly omemo?: "on" | "off";
   /** Messages not yet sent. */
   readonly pending: number;
   readonly remembersPassphrase: boolean;
+}
+
+/** `omemo`: whether OMEMO is now on for this device, and the device. */
+export interface OmemoSwitchResult {
+  readonly omemo: "on" | "off";
+  readonly deviceId: number;
 }
 
 export interface ContactSettingsResult {
@@ -115,6 +123,7 @@ export interface CommandResults {
   scan: readonly TrustResult[];
   "set-encryption": ContactSettingsResult;
   mute: ContactSettingsResult;
+  omemo: OmemoSwitchResult;
   "otr-start": { readonly peer: string };
   "otr-end": { readonly peer: string };
   smp: { readonly peer: string };

@@ -108,6 +108,37 @@ describe("ParleyClient", () => {
     ]);
   });
 
+  it("setOmemo sends the omemo command and resolves with its result; otr events carry the key's trust", async () => {
+    const server = await fakeServer();
+    server.handler = (frame, socket) => {
+      if (frame["cmd"] === "omemo") reply(socket, frame["id"], { omemo: frame["enabled"] ? "on" : "off", deviceId: 7 });
+      else reply(socket, frame["id"], null);
+    };
+    const client = await connect(server.url);
+    const trust: unknown[] = [];
+    client.on("otr", (e) => trust.push([e.state, e.trust, e.trusted]));
+    expect(await client.setOmemo(false)).toEqual({ omemo: "off", deviceId: 7 });
+    expect(await client.setOmemo(true)).toEqual({ omemo: "on", deviceId: 7 });
+    expect(server.requests.map((f) => [f["cmd"], f["enabled"], typeof f["id"]])).toEqual([
+      ["omemo", false, "string"],
+      ["omemo", true, "string"],
+    ]);
+    server.broadcast({ event: "otr", jid: "ann@example.org/desk", state: "plaintext" });
+    server.broadcast({
+      event: "otr",
+      jid: "ann@example.org/desk",
+      state: "encrypted",
+      fingerprint: "ab".repeat(20),
+      trust: "compromised",
+      trusted: false,
+    });
+    await until(() => trust.length === 2, "two otr events");
+    expect(trust).toEqual([
+      ["plaintext", undefined, undefined],
+      ["encrypted", "compromised", false],
+    ]);
+  });
+
   it("rejects with typed SdkErrors carrying the server's code and detail", async () => {
     const server = await fakeServer();
     server.handler = (frame, socket) => {
