@@ -145,22 +145,6 @@ describe("protocol: the one gate for commands from --json, the UI and the WebSoc
   });
 });
 
-describe("the omemo command (the SDK's since it took it over), through the same gate", () => {
-  it("omemo on/off with a request id; a bad switch or id is BAD_COMMAND", () => {
-    expect(parseRequestText('{"cmd":"omemo","enabled":false,"id":"r1"}')).toEqual({
-      cmd: "omemo",
-      enabled: false,
-      id: "r1",
-    });
-    expect(parseRequestText('{"cmd":"omemo","enabled":true}')).toEqual({ cmd: "omemo", enabled: true });
-    for (const bad of ['{"cmd":"omemo"}', '{"cmd":"omemo","enabled":"off"}', '{"cmd":"omemo","enabled":true,"id":5}'])
-      expect(() => parseRequestText(bad)).toThrow(expect.objectContaining({ code: "BAD_COMMAND" }));
-    expect(() => parseRequestText('{"cmd":"omemo","enabled":"secret-value"}')).toThrow(
-      /^"enabled" must be true or false$/,
-    );
-  });
-});
-
 describe("ui: /command lines", () => {
   it("maps the readline commands onto protocol commands", async () => {
     expect(await parseLine("/msg bob@example.org hello  there", noPrompt)).toEqual({
