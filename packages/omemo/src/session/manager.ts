@@ -1591,7 +1591,7 @@ export class SessionManager {
         rekey: r.index < 0 && loaded?.record.rekey === true,
         previousIndex: r.index,
         previous,
-        retired,
+        retiredBaseKeys: retired,
       });
 
     if (!key.keyExchange) {
@@ -1663,10 +1663,9 @@ export class SessionManager {
         rekey,
         previousIndex: -1,
         // The replaced session stays a candidate for messages already on their way in it.
-        previous:
-          current === undefined ? previous : [serializeSession(current), ...previous].slice(0, PREVIOUS_SESSIONS_KEPT),
-        retired: current === undefined ? retired : [current.baseKey, ...retired].slice(0, RETIRED_BASE_KEYS_KEPT),
-        noSend: current === undefined ? [] : noSendAfterReplacing(current, loaded!.record),
+        ...(current === undefined
+          ? { previous, retiredBaseKeys: retired, noSend: [] }
+          : replaced(current, loaded!.record)),
         ...(nextPreKeys === undefined ? {} : { preKeys: { loaded: preKeysRaw, next: nextPreKeys } }),
       });
       if (nextPreKeys !== undefined && !catchingUp) follow.republish.add(adapter.namespace);
@@ -1697,7 +1696,7 @@ export class SessionManager {
        */
       previousIndex: number;
       previous: readonly Uint8Array[];
-      retired: readonly Uint8Array[];
+      retiredBaseKeys: readonly Uint8Array[];
       /** For a new session: the record's `noSend` with the replaced one (else the loaded record's is kept). */
       noSend?: readonly Uint8Array[];
       preKeys?: { loaded: Uint8Array; next: PreKeysRecord };
@@ -1767,14 +1766,14 @@ export class SessionManager {
                 // The current session was only tried (a failed decrypt spends nothing): it stays current.
                 session: s.loaded!.session,
                 previous: s.previous.map((b, i) => (i === s.previousIndex ? serializeSession(session) : b)),
-                retiredBaseKeys: s.retired,
+                retiredBaseKeys: s.retiredBaseKeys,
                 heartbeatAt: recordHeartbeatAt,
                 rekey: s.loaded!.record.rekey === true,
               }
             : {
                 session,
                 previous: s.previous,
-                retiredBaseKeys: s.retired,
+                retiredBaseKeys: s.retiredBaseKeys,
                 heartbeatAt,
                 rekey: s.rekey,
                 ...(s.noSend === undefined ? {} : { noSend: s.noSend }),
